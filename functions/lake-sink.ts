@@ -1,0 +1,35 @@
+/**
+ * Lake sink: stream batch -> validated trips -> partitioned Parquet on S3, committed exactly
+ * once through the DynamoDB ledger; poison records -> SQS dead-letter queue.
+ */
+import type { Context } from 'aws-lambda';
+import { loadLakeSinkConfig } from '../lib/config';
+import { addLakeMetrics, summarizeLakeBatch } from '../lib/observability/lake-metrics';
+import { createTelemetry } from '../lib/observability/telemetry';
+import { decodeSourceEvent, type StreamBatchResponse, toBatchResponse } from '../lib/sources/decode-event';
+import { createLakeSink } from '../lib/wiring';
+
+const config = loadLakeSinkConfig();
+const { logger, metrics } = createTelemetry('taxi-stream-lake-sink');
+const sinkReady = createLakeSink(config);
+
+export async function handler(event: unknown, context: Context): Promise<StreamBatchResponse> {
+  const startedAt = Date.now();
+  const sink = await sinkReady;
+  const records = decodeSourceEvent(event);
+  const report = await sink.process(records, { remainingMs: () => context.getRemainingTimeInMillis() });
+  const summary = summarizeLakeBatch(records, report, startedAt, Date.now());
+  addLakeMetrics(metrics, summary);
+  metrics.publishStoredMetrics();
+  const log = summary.batchItemFailures > 0 ? logger.warn.bind(logger) : logger.info.bind(logger);
+  log('lake batch', {
+    ...summary,
+    failures: report.failures.map((f) => ({
+      channel: f.record.channel.id,
+      position: f.record.position,
+      reason: f.reason,
+      error: f.error instanceof Error ? `${f.error.name}: ${f.error.message}` : f.error,
+    })),
+  });
+  return toBatchResponse(report.failures);
+}

@@ -1,0 +1,202 @@
+/**
+ * Configuration, parsed once at cold start from the environment, typed and frozen. A bad
+ * or missing value fails the cold start with a message naming the variable. Every variable
+ * is documented in the README (Configuration).
+ */
+import { DEFAULT_VALIDATION_POLICY, type ValidationPolicy } from './domain/trip';
+import { ConfigError } from './errors';
+import type { ParquetCompression } from './lake/parquet-encoder';
+import {
+  compilePartitionTemplate,
+  DEFAULT_PARTITION_TEMPLATE,
+  PartitionTemplateError,
+} from './lake/partitioning';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export interface AwsEndpoints {
+  readonly region: string;
+  /** Explicit endpoints for local emulators; undefined means the AWS default. */
+  readonly s3?: string;
+  readonly s3ForcePathStyle: boolean;
+  readonly dynamodb?: string;
+  readonly sqs?: string;
+  readonly kinesis?: string;
+  /** Per-request timeout for SDK calls, so a hung connection cannot eat the Lambda deadline. */
+  readonly requestTimeoutMs: number;
+  readonly maxAttempts: number;
+}
+
+export interface LakeSinkConfig {
+  readonly aws: AwsEndpoints;
+  readonly lakeBucket: string;
+  readonly lakePrefix: string;
+  readonly stagingPrefix: string;
+  readonly partitionTemplate: string;
+  readonly compression: ParquetCompression;
+  readonly ledgerTable: string;
+  readonly deadLetterQueueUrl: string;
+  readonly deadLetterPayloadPrefix: string;
+  readonly deadLetterMaxMessageBytes: number;
+  readonly validation: ValidationPolicy;
+  /** File path or s3://bucket/key of taxi_zone_lookup.csv; enrichment skips zone names without it. */
+  readonly zoneLookup: string | undefined;
+  readonly maxRecordsPerCommit: number;
+  readonly maxObjectsPerCommit: number;
+  readonly deadlineMarginMs: number;
+  readonly ioConcurrency: number;
+  readonly maxCommitConflicts: number;
+  readonly functionName: string;
+  readonly functionVersion: string;
+}
+
+function required(env: Env, name: string): string {
+  const value = env[name]?.trim();
+  if (!value) throw new ConfigError(name, 'is required');
+  return value;
+}
+
+function optional(env: Env, name: string, fallback: string): string {
+  const value = env[name]?.trim();
+  return value ? value : fallback;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  if (!/^-?\d+$/.test(raw)) throw new ConfigError(name, `must be an integer, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `must be in [${min}, ${max}], got ${value}`);
+  return value;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (!raw) return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+function endpoint(env: Env, name: string): string | undefined {
+  const raw = env[name]?.trim();
+  if (!raw) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `must be an http(s) URL, got "${raw}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(name, `must be an http(s) URL, got "${raw}"`);
+  }
+  if (url.username || url.password) throw new ConfigError(name, 'must not carry credentials');
+  return raw.replace(/\/+$/, '');
+}
+
+function prefix(env: Env, name: string, fallback: string): string {
+  const value = optional(env, name, fallback).replace(/^\/+|\/+$/g, '');
+  if (
+    !/^[A-Za-z0-9_.=/-]+$/.test(value) ||
+    value.split('/').some((s) => s === '' || s === '.' || s === '..')
+  ) {
+    throw new ConfigError(name, `must be an S3 key prefix of letters, digits and _ . = / -, got "${value}"`);
+  }
+  return value;
+}
+
+function bucketName(env: Env, name: string): string {
+  const value = required(env, name);
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(value)) {
+    throw new ConfigError(name, `is not a valid S3 bucket name: "${value}"`);
+  }
+  return value;
+}
+
+function timestamp(env: Env, name: string, fallback: number): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  const ms = Date.parse(raw);
+  if (!Number.isFinite(ms) || !/[zZ]|[+-]\d{2}:?\d{2}$/.test(raw)) {
+    throw new ConfigError(name, `must be an ISO-8601 timestamp with a zone, got "${raw}"`);
+  }
+  return ms;
+}
+
+export function loadAwsEndpoints(env: Env): AwsEndpoints {
+  return Object.freeze({
+    region: optional(env, 'AWS_REGION', optional(env, 'AWS_DEFAULT_REGION', 'us-east-1')),
+    s3: endpoint(env, 'S3_ENDPOINT_URL'),
+    s3ForcePathStyle: boolean(env, 'S3_FORCE_PATH_STYLE', false),
+    dynamodb: endpoint(env, 'DYNAMODB_ENDPOINT_URL'),
+    sqs: endpoint(env, 'SQS_ENDPOINT_URL'),
+    kinesis: endpoint(env, 'KINESIS_ENDPOINT_URL'),
+    requestTimeoutMs: integer(env, 'AWS_REQUEST_TIMEOUT_MS', 10_000, 100, 900_000),
+    maxAttempts: integer(env, 'AWS_MAX_ATTEMPTS', 3, 1, 10),
+  });
+}
+
+export function loadLakeSinkConfig(env: Env = process.env): LakeSinkConfig {
+  const partitionTemplate = optional(env, 'PARTITION_TEMPLATE', DEFAULT_PARTITION_TEMPLATE);
+  try {
+    compilePartitionTemplate(partitionTemplate);
+  } catch (error) {
+    if (error instanceof PartitionTemplateError) throw new ConfigError('PARTITION_TEMPLATE', error.message);
+    throw error;
+  }
+  const compression = optional(env, 'PARQUET_COMPRESSION', 'snappy').toLowerCase();
+  if (compression !== 'snappy' && compression !== 'zstd') {
+    throw new ConfigError('PARQUET_COMPRESSION', `must be snappy or zstd, got "${compression}"`);
+  }
+  const queueUrl = required(env, 'DEAD_LETTER_QUEUE_URL');
+  if (!/^https?:\/\/[^\s]+\/[^\s/]+$/.test(queueUrl)) {
+    throw new ConfigError('DEAD_LETTER_QUEUE_URL', `is not an SQS queue URL: "${queueUrl}"`);
+  }
+  const ledgerTable = required(env, 'LEDGER_TABLE');
+  if (!/^[A-Za-z0-9_.-]{3,255}$/.test(ledgerTable)) {
+    throw new ConfigError('LEDGER_TABLE', `is not a valid DynamoDB table name: "${ledgerTable}"`);
+  }
+  const lakePrefix = prefix(env, 'LAKE_PREFIX', 'lake/trips');
+  const stagingPrefix = prefix(env, 'STAGING_PREFIX', 'staging/trips');
+  if (`${stagingPrefix}/`.startsWith(`${lakePrefix}/`) || `${lakePrefix}/`.startsWith(`${stagingPrefix}/`)) {
+    throw new ConfigError('STAGING_PREFIX', 'must not overlap LAKE_PREFIX: readers would see staged objects');
+  }
+  return Object.freeze({
+    aws: loadAwsEndpoints(env),
+    lakeBucket: bucketName(env, 'LAKE_BUCKET'),
+    lakePrefix,
+    stagingPrefix,
+    partitionTemplate,
+    compression,
+    ledgerTable,
+    deadLetterQueueUrl: queueUrl,
+    deadLetterPayloadPrefix: prefix(env, 'DEAD_LETTER_PAYLOAD_PREFIX', 'dead-letters'),
+    deadLetterMaxMessageBytes: integer(env, 'DEAD_LETTER_MAX_MESSAGE_BYTES', 262_144, 4_096, 1_048_576),
+    validation: Object.freeze({
+      maxRecordBytes: integer(
+        env,
+        'MAX_RECORD_BYTES',
+        DEFAULT_VALIDATION_POLICY.maxRecordBytes,
+        1_024,
+        10_485_760,
+      ),
+      minEventTimeMs: timestamp(env, 'MIN_EVENT_TIME', DEFAULT_VALIDATION_POLICY.minEventTimeMs),
+      maxFutureSkewMs:
+        integer(
+          env,
+          'MAX_EVENT_TIME_SKEW_SECONDS',
+          DEFAULT_VALIDATION_POLICY.maxFutureSkewMs / 1000,
+          0,
+          31_536_000,
+        ) * 1000,
+    }),
+    zoneLookup: env.ZONE_LOOKUP?.trim() || undefined,
+    maxRecordsPerCommit: integer(env, 'MAX_RECORDS_PER_COMMIT', 10_000, 1, 1_000_000),
+    maxObjectsPerCommit: integer(env, 'MAX_OBJECTS_PER_COMMIT', 100, 1, 500),
+    deadlineMarginMs: integer(env, 'DEADLINE_MARGIN_MS', 10_000, 0, 600_000),
+    ioConcurrency: integer(env, 'IO_CONCURRENCY', 8, 1, 64),
+    maxCommitConflicts: integer(env, 'MAX_COMMIT_CONFLICTS', 3, 0, 100),
+    functionName: optional(env, 'AWS_LAMBDA_FUNCTION_NAME', 'taxi-stream-local'),
+    functionVersion: optional(env, 'AWS_LAMBDA_FUNCTION_VERSION', '$LATEST'),
+  });
+}

@@ -1,0 +1,49 @@
+/**
+ * Strict ISO-8601 / RFC 3339 timestamp parsing. Date.parse is too lenient for a lake: it
+ * accepts zone-less strings as local time and rolls 2018-02-30 over into March. Here a
+ * timestamp must name its zone (Z or an offset) and be a real calendar instant.
+ */
+const ISO =
+  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(Z|z|[+-]\d{2}(?::?\d{2})?)$/;
+
+export type TimestampProblem = 'format' | 'zone' | 'calendar';
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function isLeap(year: number): boolean {
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+}
+
+/** Epoch milliseconds, or the reason the text is not a timestamp. */
+export function parseIsoTimestamp(text: string): number | TimestampProblem {
+  const m = ISO.exec(text);
+  if (!m) {
+    return /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}([.,]\d+)?)?$/.test(text) ? 'zone' : 'format';
+  }
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  const hour = Number(m[4]);
+  const minute = Number(m[5]);
+  const second = m[6] === undefined ? 0 : Number(m[6]);
+  const fraction = m[7] === undefined ? 0 : Math.floor(Number(`0.${m[7]}`) * 1000);
+  if (month < 1 || month > 12) return 'calendar';
+  const monthDays = month === 2 && isLeap(year) ? 29 : (DAYS_IN_MONTH[month - 1] as number);
+  if (day < 1 || day > monthDays || hour > 23 || minute > 59 || second > 59) return 'calendar';
+  let offsetMinutes = 0;
+  const zone = m[8] as string;
+  if (zone !== 'Z' && zone !== 'z') {
+    const sign = zone[0] === '-' ? -1 : 1;
+    const digits = zone.slice(1).replace(':', '');
+    const oh = Number(digits.slice(0, 2));
+    const om = digits.length > 2 ? Number(digits.slice(2, 4)) : 0;
+    if (oh > 23 || om > 59) return 'calendar';
+    offsetMinutes = sign * (oh * 60 + om);
+  }
+  return Date.UTC(year, month - 1, day, hour, minute, second, fraction) - offsetMinutes * 60_000;
+}
+
+/** `2018-01-05T13:04:05.000Z` */
+export function formatIso(ms: number): string {
+  return new Date(ms).toISOString();
+}

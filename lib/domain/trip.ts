@@ -1,0 +1,290 @@
+/**
+ * The trip domain: decode and validate one stream payload into a typed trip or watermark.
+ * The validation policy (what is poison, what is dirty-but-real and kept) is written down
+ * in docs/validation-policy.md; this file is its implementation.
+ *
+ * Field names are the TripEvent wire names (snake_case), which are also the Parquet column
+ * names and the names a partition template refers to.
+ */
+import {
+  InvalidFieldError,
+  InvalidTimestampError,
+  MissingFieldError,
+  NotJsonError,
+  NotUtf8Error,
+  OversizedPayloadError,
+  UnknownEventTypeError,
+} from '../errors';
+import { parseIsoTimestamp } from './timestamps';
+
+export interface Trip {
+  trip_id: bigint | null;
+  vendor_id: number | null;
+  /** Epoch milliseconds, UTC. */
+  pickup_datetime: number;
+  /** Epoch milliseconds, UTC. */
+  dropoff_datetime: number;
+  passenger_count: number | null;
+  trip_distance: number;
+  ratecode_id: number | null;
+  store_and_fwd_flag: string | null;
+  pickup_location_id: number | null;
+  dropoff_location_id: number | null;
+  payment_type: number | null;
+  fare_amount: number;
+  extra: number | null;
+  mta_tax: number | null;
+  tip_amount: number | null;
+  tolls_amount: number | null;
+  improvement_surcharge: number | null;
+  total_amount: number;
+  congestion_surcharge: number | null;
+  airport_fee: number | null;
+  pickup_longitude: number | null;
+  pickup_latitude: number | null;
+  dropoff_longitude: number | null;
+  dropoff_latitude: number | null;
+  /** Taxi service (yellow, green, fhv...) when the producer names it. */
+  service: string | null;
+  type: 'trip';
+  padding: string | null;
+}
+
+export type DecodedEvent = { kind: 'trip'; trip: Trip } | { kind: 'watermark'; watermarkMs: number };
+
+export interface ValidationPolicy {
+  /** Payloads above this many bytes are poison before any decoding. */
+  readonly maxRecordBytes: number;
+  /** Earliest accepted event time (TLC records start in 2009). */
+  readonly minEventTimeMs: number;
+  /** Latest accepted event time relative to the record's arrival time. */
+  readonly maxFutureSkewMs: number;
+}
+
+export const DEFAULT_VALIDATION_POLICY: ValidationPolicy = Object.freeze({
+  maxRecordBytes: 256 * 1024,
+  minEventTimeMs: Date.UTC(2009, 0, 1),
+  maxFutureSkewMs: 24 * 3600 * 1000,
+});
+
+const INT32_MAX = 2_147_483_647;
+const MAX_SERVICE_LENGTH = 32;
+const MAX_PADDING_LENGTH = 1 << 20;
+
+type Json = Record<string, unknown>;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'string')
+    return value.length > 40 ? `string "${value.slice(0, 40)}..."` : `string "${value}"`;
+  if (typeof value === 'number') return `number ${value}`;
+  return typeof value;
+}
+
+function own(obj: Json, key: string): unknown {
+  // JSON.parse makes own data properties only; never read through the prototype chain
+  // (a payload with "__proto__" or "constructor" keys must not change what we see).
+  return Object.hasOwn(obj, key) ? obj[key] : undefined;
+}
+
+function requiredNumber(obj: Json, key: string): number {
+  const value = own(obj, key);
+  if (value === undefined || value === null)
+    throw new MissingFieldError(`${key} is required`, { field: key });
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new InvalidFieldError(`${key} must be a finite number, got ${describe(value)}`, { field: key });
+  }
+  return value;
+}
+
+function optionalNumber(obj: Json, key: string): number | null {
+  const value = own(obj, key);
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new InvalidFieldError(`${key} must be a finite number, got ${describe(value)}`, { field: key });
+  }
+  return value;
+}
+
+function optionalInt(obj: Json, key: string, min: number, max = INT32_MAX): number | null {
+  const value = own(obj, key);
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidFieldError(`${key} must be an integer in [${min}, ${max}], got ${describe(value)}`, {
+      field: key,
+    });
+  }
+  return value;
+}
+
+function optionalString(obj: Json, key: string, maxLength: number): string | null {
+  const value = own(obj, key);
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string' || value.length > maxLength) {
+    throw new InvalidFieldError(`${key} must be a string of at most ${maxLength} characters`, { field: key });
+  }
+  return value;
+}
+
+function optionalCoordinate(obj: Json, key: string, limit: number): number | null {
+  const value = optionalNumber(obj, key);
+  if (value !== null && Math.abs(value) > limit) {
+    throw new InvalidFieldError(`${key} must be within [-${limit}, ${limit}], got ${value}`, { field: key });
+  }
+  return value;
+}
+
+function tripId(obj: Json): bigint | null {
+  const value = own(obj, 'trip_id');
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return BigInt(value);
+  // Avro long: above 2^53 a JSON number has already lost digits, so it must come as a string.
+  if (typeof value === 'string' && /^\d{1,19}$/.test(value)) {
+    const id = BigInt(value);
+    if (id <= 9_223_372_036_854_775_807n) return id;
+  }
+  throw new InvalidFieldError(
+    `trip_id must be a non-negative integer (as a string above 2^53), got ${describe(value)}`,
+    { field: 'trip_id' },
+  );
+}
+
+function serviceName(obj: Json): string | null {
+  const value = optionalString(obj, 'service', MAX_SERVICE_LENGTH);
+  if (value === null) return null;
+  // It names indexes and partitions downstream, so it must be a plain token.
+  if (!/^[A-Za-z0-9_-]+$/.test(value)) {
+    throw new InvalidFieldError(`service must be letters, digits, - or _, got ${describe(value)}`, {
+      field: 'service',
+    });
+  }
+  return value.toLowerCase();
+}
+
+export class TripDecoder {
+  constructor(private readonly policy: ValidationPolicy = DEFAULT_VALIDATION_POLICY) {}
+
+  /** Decodes one payload. Throws a PoisonRecordError subclass for anything that can never succeed. */
+  decode(payload: Uint8Array, arrivalTimeMs: number): DecodedEvent {
+    if (payload.byteLength > this.policy.maxRecordBytes) {
+      throw new OversizedPayloadError(
+        `payload is ${payload.byteLength} bytes, above the ${this.policy.maxRecordBytes}-byte limit`,
+      );
+    }
+    let text: string;
+    try {
+      text = utf8.decode(payload);
+    } catch (cause) {
+      throw new NotUtf8Error('payload is not valid UTF-8', { cause });
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (cause) {
+      // Also catches RangeError from absurdly deep nesting.
+      const reason = cause instanceof Error ? cause.message : String(cause);
+      throw new NotJsonError(`payload is not JSON: ${reason.slice(0, 200)}`, { cause });
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new InvalidFieldError(`payload must be a JSON object, got ${describe(parsed)}`, { field: '$' });
+    }
+    return this.decodeObject(parsed as Json, arrivalTimeMs);
+  }
+
+  decodeObject(obj: Json, arrivalTimeMs: number): DecodedEvent {
+    const type = own(obj, 'type');
+    if (type === 'trip') return { kind: 'trip', trip: this.trip(obj, arrivalTimeMs) };
+    if (type === 'watermark') {
+      return { kind: 'watermark', watermarkMs: this.timestamp(obj, 'watermark', arrivalTimeMs) };
+    }
+    if (type === undefined || type === null)
+      throw new MissingFieldError('type is required', { field: 'type' });
+    throw new UnknownEventTypeError(`unknown event type ${describe(type)}`, { field: 'type' });
+  }
+
+  private timestamp(obj: Json, key: string, arrivalTimeMs: number): number {
+    const value = own(obj, key);
+    if (value === undefined || value === null)
+      throw new MissingFieldError(`${key} is required`, { field: key });
+    let ms: number;
+    if (typeof value === 'string') {
+      const parsed = parseIsoTimestamp(value);
+      if (typeof parsed !== 'number') {
+        const why =
+          parsed === 'zone'
+            ? 'has no zone designator (add Z or an offset)'
+            : parsed === 'calendar'
+              ? 'is not a real calendar time'
+              : 'is not ISO-8601';
+        throw new InvalidTimestampError(`${key} ${describe(value)} ${why}`, { field: key });
+      }
+      ms = parsed;
+    } else if (typeof value === 'number' && Number.isSafeInteger(value)) {
+      ms = value; // Avro timestamp-millis
+    } else {
+      throw new InvalidTimestampError(
+        `${key} must be an ISO-8601 string or epoch milliseconds, got ${describe(value)}`,
+        {
+          field: key,
+        },
+      );
+    }
+    if (ms < this.policy.minEventTimeMs) {
+      throw new InvalidTimestampError(
+        `${key} ${new Date(ms).toISOString()} is before ${new Date(this.policy.minEventTimeMs).toISOString()}`,
+        { field: key },
+      );
+    }
+    if (arrivalTimeMs > 0 && ms > arrivalTimeMs + this.policy.maxFutureSkewMs) {
+      throw new InvalidTimestampError(
+        `${key} ${new Date(ms).toISOString()} is in the future of its arrival`,
+        {
+          field: key,
+        },
+      );
+    }
+    return ms;
+  }
+
+  private trip(obj: Json, arrivalTimeMs: number): Trip {
+    const ratecode = own(obj, 'ratecode_id') !== undefined ? 'ratecode_id' : 'rate_code_id';
+    const flag = optionalString(obj, 'store_and_fwd_flag', 1);
+    if (flag !== null && flag !== 'Y' && flag !== 'N' && flag !== 'y' && flag !== 'n') {
+      throw new InvalidFieldError(`store_and_fwd_flag must be Y or N, got ${describe(flag)}`, {
+        field: 'store_and_fwd_flag',
+      });
+    }
+    return {
+      trip_id: tripId(obj),
+      vendor_id: optionalInt(obj, 'vendor_id', 0),
+      pickup_datetime: this.timestamp(obj, 'pickup_datetime', arrivalTimeMs),
+      dropoff_datetime: this.timestamp(obj, 'dropoff_datetime', arrivalTimeMs),
+      passenger_count: optionalInt(obj, 'passenger_count', 0),
+      trip_distance: requiredNumber(obj, 'trip_distance'),
+      ratecode_id: optionalInt(obj, ratecode, 0),
+      store_and_fwd_flag: flag === null ? null : flag.toUpperCase(),
+      pickup_location_id: optionalInt(obj, 'pickup_location_id', 1, 65_535),
+      dropoff_location_id: optionalInt(obj, 'dropoff_location_id', 1, 65_535),
+      payment_type: optionalInt(obj, 'payment_type', 0),
+      fare_amount: requiredNumber(obj, 'fare_amount'),
+      extra: optionalNumber(obj, 'extra'),
+      mta_tax: optionalNumber(obj, 'mta_tax'),
+      tip_amount: optionalNumber(obj, 'tip_amount'),
+      tolls_amount: optionalNumber(obj, 'tolls_amount'),
+      improvement_surcharge: optionalNumber(obj, 'improvement_surcharge'),
+      total_amount: requiredNumber(obj, 'total_amount'),
+      congestion_surcharge: optionalNumber(obj, 'congestion_surcharge'),
+      airport_fee: optionalNumber(obj, 'airport_fee'),
+      pickup_longitude: optionalCoordinate(obj, 'pickup_longitude', 180),
+      pickup_latitude: optionalCoordinate(obj, 'pickup_latitude', 90),
+      dropoff_longitude: optionalCoordinate(obj, 'dropoff_longitude', 180),
+      dropoff_latitude: optionalCoordinate(obj, 'dropoff_latitude', 90),
+      service: serviceName(obj),
+      type: 'trip',
+      padding: optionalString(obj, 'padding', MAX_PADDING_LENGTH),
+    };
+  }
+}

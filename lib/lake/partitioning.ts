@@ -1,0 +1,128 @@
+/**
+ * Partition key templates. A template is a path of literal text and placeholders:
+ *   {column}          the column's value (hive-escaped), e.g. {pickup_location_id}
+ *   {column:format}   a timestamp column formatted in UTC with yyyy, MM, dd, HH, mm
+ * Default: year={pickup_datetime:yyyy}/month={pickup_datetime:MM}/day={pickup_datetime:dd}/hour={pickup_datetime:HH}
+ * The reference Flink layout is pickup_location={pickup_location_id}/year={pickup_datetime:yyyy}/month={pickup_datetime:MM}
+ * Templates are compiled (and rejected when malformed) once, at cold start.
+ */
+import type { LakeRow } from './lake-row';
+import { LAKE_COLUMNS } from './schema';
+
+export const DEFAULT_PARTITION_TEMPLATE =
+  'year={pickup_datetime:yyyy}/month={pickup_datetime:MM}/day={pickup_datetime:dd}/hour={pickup_datetime:HH}';
+
+export const REFERENCE_PARTITION_TEMPLATE =
+  'pickup_location={pickup_location_id}/year={pickup_datetime:yyyy}/month={pickup_datetime:MM}';
+
+export const HIVE_NULL = '__HIVE_DEFAULT_PARTITION__';
+
+export class PartitionTemplateError extends Error {
+  constructor(template: string, problem: string) {
+    super(`partition template "${template}": ${problem}`);
+    this.name = 'PartitionTemplateError';
+  }
+}
+
+export type PartitionFn = (row: LakeRow) => string;
+
+const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n));
+
+/** Hive escaping: anything outside a safe set becomes %XX, so values never add path levels. */
+export function escapePartitionValue(value: string): string {
+  if (value === '') return HIVE_NULL;
+  return value
+    .replace(/[^A-Za-z0-9_.\- ]/g, (ch) =>
+      [...Buffer.from(ch, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
+    )
+    .replace(/ /g, '%20');
+}
+
+function formatTimestamp(format: string, template: string): (ms: number) => string {
+  const tokens = format.match(/yyyy|MM|dd|HH|mm|[^A-Za-z]+|[A-Za-z]+/g) ?? [];
+  const parts = tokens.map((token): ((d: Date) => string) => {
+    switch (token) {
+      case 'yyyy':
+        return (d) => String(d.getUTCFullYear());
+      case 'MM':
+        return (d) => pad2(d.getUTCMonth() + 1);
+      case 'dd':
+        return (d) => pad2(d.getUTCDate());
+      case 'HH':
+        return (d) => pad2(d.getUTCHours());
+      case 'mm':
+        return (d) => pad2(d.getUTCMinutes());
+      default:
+        if (/[A-Za-z]/.test(token))
+          throw new PartitionTemplateError(template, `unknown date token "${token}"`);
+        if (!/^[0-9_.-]+$/.test(token))
+          throw new PartitionTemplateError(template, `bad date literal "${token}"`);
+        return () => token;
+    }
+  });
+  return (ms) => {
+    const d = new Date(ms);
+    let out = '';
+    for (const part of parts) out += part(d);
+    return out;
+  };
+}
+
+export function compilePartitionTemplate(template: string): PartitionFn {
+  if (template === '' || template.startsWith('/') || template.endsWith('/') || template.includes('//')) {
+    throw new PartitionTemplateError(template, 'must be a relative path without empty segments');
+  }
+  const columns = new Map(LAKE_COLUMNS.map((col) => [col.name as string, col]));
+  const pieces: Array<string | PartitionFn> = [];
+  const pattern = /\{([a-z_]+)(?::([^}]+))?\}/g;
+  let last = 0;
+  for (let m = pattern.exec(template); m !== null; m = pattern.exec(template)) {
+    const literal = template.slice(last, m.index);
+    if (literal !== '') pieces.push(literal);
+    last = m.index + m[0].length;
+    const name = m[1] as string;
+    const format = m[2];
+    const spec = columns.get(name);
+    if (!spec) throw new PartitionTemplateError(template, `unknown column "${name}"`);
+    if (spec.type === 'timestamp') {
+      if (!format)
+        throw new PartitionTemplateError(
+          template,
+          `timestamp column ${name} needs a format, e.g. {${name}:yyyy}`,
+        );
+      const fmt = formatTimestamp(format, template);
+      pieces.push((row) => {
+        const v = row[spec.name] as number | null;
+        return v === null ? HIVE_NULL : fmt(v);
+      });
+    } else {
+      if (format)
+        throw new PartitionTemplateError(template, `only timestamp columns take a format (${name})`);
+      pieces.push((row) => {
+        const v = row[spec.name];
+        return v === null || v === undefined ? HIVE_NULL : escapePartitionValue(String(v));
+      });
+    }
+  }
+  const tail = template.slice(last);
+  if (tail !== '') pieces.push(tail);
+  for (const piece of pieces) {
+    if (typeof piece === 'string' && !/^[A-Za-z0-9_=/.-]*$/.test(piece)) {
+      throw new PartitionTemplateError(
+        template,
+        `literal "${piece}" may only use letters, digits and _ = / . -`,
+      );
+    }
+    if (typeof piece === 'string' && piece.split('/').some((seg) => seg === '..' || seg === '.')) {
+      throw new PartitionTemplateError(template, 'may not contain . or .. segments');
+    }
+  }
+  if (!pieces.some((p) => typeof p !== 'string')) {
+    throw new PartitionTemplateError(template, 'has no placeholder, every row would land in one partition');
+  }
+  return (row) => {
+    let out = '';
+    for (const piece of pieces) out += typeof piece === 'string' ? piece : piece(row);
+    return out;
+  };
+}

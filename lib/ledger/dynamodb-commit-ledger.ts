@@ -1,0 +1,137 @@
+import {
+  ConditionalCheckFailedException,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import type { ChannelHead, CommitLedger, CommitManifest, CommitOutcome } from './commit-ledger';
+
+/**
+ * Single-table layout (pk = channel ID, sk):
+ *   sk = "HEAD"          commitNo, lastOffset, state, last (manifest JSON): the commit point
+ *   sk = "C#<12 digits>" one item per commit: the history, written after the commit point
+ * Only single-item conditional writes are used: no transactions (the local emulator has
+ * none, and the protocol does not need them).
+ */
+const HEAD = 'HEAD';
+
+export const historySortKey = (commitNo: number): string => `C#${String(commitNo).padStart(12, '0')}`;
+
+export class DynamoDbCommitLedger implements CommitLedger {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly table: string,
+  ) {}
+
+  async readHead(channelId: string): Promise<ChannelHead> {
+    const out = await this.client.send(
+      new GetItemCommand({
+        TableName: this.table,
+        Key: { pk: { S: channelId }, sk: { S: HEAD } },
+        ConsistentRead: true,
+      }),
+    );
+    const item = out.Item;
+    if (!item) return { channelId, commitNo: 0, lastOffset: null, state: 'empty', last: null };
+    return {
+      channelId,
+      commitNo: Number(item.commitNo?.N ?? '0'),
+      lastOffset: item.lastOffset?.S === undefined ? null : BigInt(item.lastOffset.S),
+      state: item.state?.S === 'committed' ? 'committed' : 'promoted',
+      last: item.last?.S === undefined ? null : (JSON.parse(item.last.S) as CommitManifest),
+    };
+  }
+
+  async commit(expected: ChannelHead, manifest: CommitManifest, lastOffset: bigint): Promise<CommitOutcome> {
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: {
+            pk: { S: expected.channelId },
+            sk: { S: HEAD },
+            commitNo: { N: String(manifest.commitNo) },
+            lastOffset: { S: lastOffset.toString() },
+            lastPosition: { S: manifest.lastPosition },
+            state: { S: 'committed' },
+            last: { S: JSON.stringify(manifest) },
+            updatedAt: { S: manifest.committedAt },
+          },
+          ConditionExpression:
+            expected.commitNo === 0
+              ? 'attribute_not_exists(pk)'
+              : 'commitNo = :expected AND #state = :promoted',
+          ExpressionAttributeNames: expected.commitNo === 0 ? undefined : { '#state': 'state' },
+          ExpressionAttributeValues:
+            expected.commitNo === 0
+              ? undefined
+              : { ':expected': { N: String(expected.commitNo) }, ':promoted': { S: 'promoted' } },
+        }),
+      );
+      return 'committed';
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return 'conflict';
+      throw error;
+    }
+  }
+
+  async recordHistory(manifest: CommitManifest): Promise<void> {
+    await this.client.send(
+      new PutItemCommand({
+        TableName: this.table,
+        Item: {
+          pk: { S: manifest.channelId },
+          sk: { S: historySortKey(manifest.commitNo) },
+          commitNo: { N: String(manifest.commitNo) },
+          firstPosition: { S: manifest.firstPosition },
+          lastPosition: { S: manifest.lastPosition },
+          rows: { N: String(manifest.trips) },
+          objects: { N: String(manifest.objects.length) },
+          manifest: { S: JSON.stringify(manifest) },
+        },
+      }),
+    );
+  }
+
+  async markPromoted(channelId: string, commitNo: number): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: { pk: { S: channelId }, sk: { S: HEAD } },
+          UpdateExpression: 'SET #state = :promoted',
+          ConditionExpression: 'commitNo = :n',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ':promoted': { S: 'promoted' }, ':n': { N: String(commitNo) } },
+        }),
+      );
+    } catch (error) {
+      // The head moved on: whoever moved it promoted this commit first (see the protocol).
+      if (error instanceof ConditionalCheckFailedException) return;
+      throw error;
+    }
+  }
+
+  async history(channelId: string): Promise<CommitManifest[]> {
+    const manifests: CommitManifest[] = [];
+    let start: Record<string, import('@aws-sdk/client-dynamodb').AttributeValue> | undefined;
+    do {
+      const out = await this.client.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :c)',
+          ExpressionAttributeValues: { ':pk': { S: channelId }, ':c': { S: 'C#' } },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of out.Items ?? []) {
+        if (item.manifest?.S) manifests.push(JSON.parse(item.manifest.S) as CommitManifest);
+      }
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return manifests;
+  }
+}

@@ -1,0 +1,418 @@
+/**
+ * The Parquet lake sink and its exactly-once commit protocol (docs/commit-protocol.md).
+ *
+ * Per channel, in source order:
+ *   recover   read the head; if its last commit is not yet promoted, promote it (roll forward)
+ *   skip      records at or below the head's last offset are duplicates: count, do nothing
+ *   chunk     transform the next records (bounded by records and objects per commit)
+ *   dead      send the chunk's poison records to the dead-letter queue; the chunk ends
+ *             before the first one that could not be sent
+ *   stage     encode one Parquet object per partition, PUT under the staging prefix
+ *   commit    one conditional write moves the head to the chunk's last offset (commit point)
+ *   promote   copy staged objects to their final keys, record history, mark promoted,
+ *             delete the staged copies
+ * A crash between any two steps leaves either nothing committed (staged objects are never
+ * read; the redelivered records are processed again) or a commit that the next attempt
+ * promotes before doing anything else.
+ */
+import { createHash } from 'node:crypto';
+import type { DeadLetter, DeadLetterSink } from '../dead-letters/dead-letter';
+import { OrderingViolationError } from '../errors';
+import type { LakeRow } from '../lake/lake-row';
+import { joinKey, objectFileName } from '../lake/object-keys';
+import type { ParquetEncoder } from '../lake/parquet-encoder';
+import type { PartitionFn } from '../lake/partitioning';
+import type { ChannelHead, CommitLedger, CommitManifest, CommittedObject } from '../ledger/commit-ledger';
+import type { SourceRecord } from '../sources/source-record';
+import { groupByChannel } from '../sources/source-record';
+import type { ObjectStore } from '../storage/object-store';
+import { mapLimit, settleLimit } from '../util/concurrency';
+import type { Deadline } from './deadline';
+import type { TripTransform } from './trip-transform';
+
+export interface LakeSinkOptions {
+  readonly lakePrefix: string;
+  readonly stagingPrefix: string;
+  /** Most records one commit covers. */
+  readonly maxRecordsPerCommit: number;
+  /** Most Parquet objects (partitions) one commit writes; bounds the ledger item size. */
+  readonly maxObjectsPerCommit: number;
+  /** Do not start a chunk with less time than this left. */
+  readonly deadlineMarginMs: number;
+  /** Parallel S3 requests per chunk. */
+  readonly ioConcurrency: number;
+  /** Conflicting commits (a concurrent duplicate invocation) tolerated before giving up. */
+  readonly maxCommitConflicts: number;
+}
+
+export interface LakeSinkDeps {
+  readonly transform: TripTransform;
+  readonly partition: PartitionFn;
+  readonly encoder: ParquetEncoder;
+  readonly store: ObjectStore;
+  readonly ledger: CommitLedger;
+  readonly deadLetters: DeadLetterSink;
+  readonly now?: () => number;
+}
+
+export type FailureReason =
+  | 'deadline'
+  | 'dead-letter-send'
+  | 'staging-write'
+  | 'ledger-write'
+  | 'promotion'
+  | 'commit-conflicts';
+
+export interface ChannelFailure {
+  /** First record that is not durably handled; everything before it is. */
+  readonly record: SourceRecord;
+  readonly reason: FailureReason;
+  readonly error?: unknown;
+}
+
+export interface ChannelReport {
+  readonly channelId: string;
+  records: number;
+  duplicates: number;
+  trips: number;
+  poison: number;
+  watermarks: number;
+  maxWatermarkMs: number | null;
+  commits: number;
+  conflicts: number;
+  rolledForward: number;
+  rowsCommitted: number;
+  objectsCommitted: number;
+  bytesCommitted: number;
+  maxEventTimeMs: number | null;
+  stagingCleanupFailures: number;
+  failure: ChannelFailure | null;
+}
+
+export interface LakeBatchReport {
+  readonly channels: readonly ChannelReport[];
+  readonly failures: readonly ChannelFailure[];
+}
+
+interface ChunkEntry {
+  readonly index: number;
+  readonly row: LakeRow;
+  readonly partition: string;
+}
+
+interface Chunk {
+  readonly start: number;
+  /** Exclusive. */
+  end: number;
+  entries: ChunkEntry[];
+  readonly letters: Array<DeadLetter & { index: number }>;
+  watermarks: number;
+  maxWatermarkMs: number | null;
+}
+
+type ChunkOutcome =
+  | { kind: 'committed'; head: ChannelHead; next: number; failure: ChannelFailure | null }
+  | { kind: 'conflict' }
+  | { kind: 'failed'; failure: ChannelFailure };
+
+const PARQUET = 'application/vnd.apache.parquet';
+
+function newReport(channelId: string, records: number): ChannelReport {
+  return {
+    channelId,
+    records,
+    duplicates: 0,
+    trips: 0,
+    poison: 0,
+    watermarks: 0,
+    maxWatermarkMs: null,
+    commits: 0,
+    conflicts: 0,
+    rolledForward: 0,
+    rowsCommitted: 0,
+    objectsCommitted: 0,
+    bytesCommitted: 0,
+    maxEventTimeMs: null,
+    stagingCleanupFailures: 0,
+    failure: null,
+  };
+}
+
+const isNoSuchKey = (error: unknown): boolean => {
+  const name = (error as { name?: string; Code?: string })?.name;
+  return name === 'NoSuchKey' || name === 'NotFound';
+};
+
+export class LakeSink {
+  private readonly now: () => number;
+
+  constructor(
+    private readonly deps: LakeSinkDeps,
+    private readonly options: LakeSinkOptions,
+  ) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** Channels are independent (own ledger head), so they run concurrently. */
+  async process(records: readonly SourceRecord[], deadline: Deadline): Promise<LakeBatchReport> {
+    const groups = [...groupByChannel(records).values()];
+    const channels = await Promise.all(groups.map((group) => this.processChannel(group, deadline)));
+    return {
+      channels,
+      failures: channels.flatMap((c) => (c.failure ? [c.failure] : [])),
+    };
+  }
+
+  async processChannel(records: readonly SourceRecord[], deadline: Deadline): Promise<ChannelReport> {
+    const first = records[0];
+    if (!first) throw new Error('processChannel needs at least one record');
+    const report = newReport(first.channel.id, records.length);
+    for (let i = 1; i < records.length; i++) {
+      if ((records[i] as SourceRecord).offset <= (records[i - 1] as SourceRecord).offset) {
+        // With ParallelizationFactor > 1 or a misbehaving source the per-channel high-water
+        // mark would skip records. Refuse loudly instead of losing data.
+        throw new OrderingViolationError(
+          `records of ${report.channelId} are not in strictly increasing order at position ${records[i]?.position}`,
+        );
+      }
+    }
+
+    let head: ChannelHead;
+    try {
+      head = await this.recover(first.channel.id, report);
+    } catch (error) {
+      report.failure = { record: first, reason: 'promotion', error };
+      return report;
+    }
+
+    let i = 0;
+    while (i < records.length) {
+      const lastOffset = head.lastOffset;
+      while (i < records.length && lastOffset !== null && (records[i] as SourceRecord).offset <= lastOffset) {
+        report.duplicates++;
+        i++;
+      }
+      if (i >= records.length) break;
+      const next = records[i] as SourceRecord;
+      if (deadline.remainingMs() < this.options.deadlineMarginMs) {
+        report.failure = { record: next, reason: 'deadline' };
+        break;
+      }
+      const outcome = await this.commitChunk(head, records, i, report);
+      if (outcome.kind === 'failed') {
+        report.failure = outcome.failure;
+        break;
+      }
+      if (outcome.kind === 'conflict') {
+        report.conflicts++;
+        if (report.conflicts > this.options.maxCommitConflicts) {
+          report.failure = { record: next, reason: 'commit-conflicts' };
+          break;
+        }
+        try {
+          head = await this.recover(first.channel.id, report);
+        } catch (error) {
+          report.failure = { record: next, reason: 'promotion', error };
+          break;
+        }
+        continue;
+      }
+      head = outcome.head;
+      i = outcome.next;
+      if (outcome.failure) {
+        report.failure = outcome.failure;
+        break;
+      }
+    }
+    return report;
+  }
+
+  /** Reads the channel head and finishes the promotion of its last commit if needed. */
+  private async recover(channelId: string, report: ChannelReport): Promise<ChannelHead> {
+    const head = await this.deps.ledger.readHead(channelId);
+    if (head.state !== 'committed' || !head.last) return head;
+    await this.promote(head.last, report);
+    report.rolledForward++;
+    return { ...head, state: 'promoted' };
+  }
+
+  private transformChunk(records: readonly SourceRecord[], start: number, report: ChannelReport): Chunk {
+    const { transform, partition } = this.deps;
+    const chunk: Chunk = { start, end: start, entries: [], letters: [], watermarks: 0, maxWatermarkMs: null };
+    const partitions = new Set<string>();
+    const limit = Math.min(records.length, start + this.options.maxRecordsPerCommit);
+    let i = start;
+    for (; i < limit; i++) {
+      const record = records[i] as SourceRecord;
+      const out = transform.apply(record);
+      if (out.kind === 'trip') {
+        const key = partition(out.row);
+        if (!partitions.has(key)) {
+          // One more object would break the per-commit bound: end the chunk before this record.
+          if (partitions.size >= this.options.maxObjectsPerCommit && i > start) break;
+          partitions.add(key);
+        }
+        chunk.entries.push({ index: i, row: out.row, partition: key });
+      } else if (out.kind === 'watermark') {
+        chunk.watermarks++;
+        chunk.maxWatermarkMs = Math.max(chunk.maxWatermarkMs ?? out.watermarkMs, out.watermarkMs);
+      } else {
+        chunk.letters.push({ index: i, record, error: out.error });
+      }
+    }
+    chunk.end = i;
+    void report;
+    return chunk;
+  }
+
+  private async commitChunk(
+    head: ChannelHead,
+    records: readonly SourceRecord[],
+    start: number,
+    report: ChannelReport,
+  ): Promise<ChunkOutcome> {
+    const chunk = this.transformChunk(records, start, report);
+    let trailingFailure: ChannelFailure | null = null;
+
+    // Dead letters first: the commit may only cover records that are durably handled.
+    if (chunk.letters.length > 0) {
+      const result = await this.deps.deadLetters.send(chunk.letters);
+      const firstUnsent = result.sent.indexOf(false);
+      if (firstUnsent >= 0) {
+        const cut = (chunk.letters[firstUnsent] as DeadLetter & { index: number }).index;
+        trailingFailure = {
+          record: records[cut] as SourceRecord,
+          reason: 'dead-letter-send',
+          error: result.error,
+        };
+        chunk.end = cut;
+        chunk.entries = chunk.entries.filter((e) => e.index < cut);
+        chunk.letters.splice(firstUnsent);
+        // Watermarks past the cut are seen again on redelivery; they only feed a metric.
+      }
+    }
+    if (chunk.end === start) {
+      return { kind: 'failed', failure: trailingFailure as ChannelFailure };
+    }
+
+    const firstRecord = records[start] as SourceRecord;
+    const lastRecord = records[chunk.end - 1] as SourceRecord;
+    const channel = firstRecord.channel;
+    const fileName = objectFileName(channel, firstRecord.position, lastRecord.position);
+
+    const byPartition = new Map<string, LakeRow[]>();
+    for (const entry of chunk.entries) {
+      const rows = byPartition.get(entry.partition);
+      if (rows) rows.push(entry.row);
+      else byPartition.set(entry.partition, [entry.row]);
+    }
+
+    let objects: CommittedObject[];
+    try {
+      objects = await mapLimit([...byPartition], this.options.ioConcurrency, async ([partition, rows]) => {
+        const bytes = this.deps.encoder.encode(rows);
+        const relative = joinKey(partition, fileName);
+        const stagingKey = joinKey(this.options.stagingPrefix, relative);
+        await this.deps.store.put(stagingKey, bytes, PARQUET);
+        let min = Number.POSITIVE_INFINITY;
+        let max = Number.NEGATIVE_INFINITY;
+        for (const row of rows) {
+          if (row.pickup_datetime < min) min = row.pickup_datetime;
+          if (row.pickup_datetime > max) max = row.pickup_datetime;
+        }
+        return {
+          key: joinKey(this.options.lakePrefix, relative),
+          stagingKey,
+          partition,
+          rows: rows.length,
+          bytes: bytes.byteLength,
+          minEventTimeMs: min,
+          maxEventTimeMs: max,
+          sha256: createHash('sha256').update(bytes).digest('hex'),
+        };
+      });
+    } catch (error) {
+      return { kind: 'failed', failure: { record: firstRecord, reason: 'staging-write', error } };
+    }
+
+    const manifest: CommitManifest = {
+      channelId: channel.id,
+      commitNo: head.commitNo + 1,
+      firstPosition: firstRecord.position,
+      lastPosition: lastRecord.position,
+      records: chunk.end - start,
+      trips: chunk.entries.length,
+      poison: chunk.letters.length,
+      watermarks: chunk.watermarks,
+      objects,
+      committedAt: new Date(this.now()).toISOString(),
+    };
+
+    let outcome: 'committed' | 'conflict';
+    try {
+      outcome = await this.deps.ledger.commit(head, manifest, lastRecord.offset);
+    } catch (error) {
+      return { kind: 'failed', failure: { record: firstRecord, reason: 'ledger-write', error } };
+    }
+    if (outcome === 'conflict') return { kind: 'conflict' };
+
+    report.commits++;
+    report.trips += manifest.trips;
+    report.poison += manifest.poison;
+    report.watermarks += manifest.watermarks;
+    if (chunk.maxWatermarkMs !== null) {
+      report.maxWatermarkMs = Math.max(report.maxWatermarkMs ?? chunk.maxWatermarkMs, chunk.maxWatermarkMs);
+    }
+    report.rowsCommitted += manifest.trips;
+    report.objectsCommitted += objects.length;
+    for (const o of objects) {
+      report.bytesCommitted += o.bytes;
+      report.maxEventTimeMs = Math.max(report.maxEventTimeMs ?? o.maxEventTimeMs, o.maxEventTimeMs);
+    }
+    const committedHead: ChannelHead = {
+      channelId: channel.id,
+      commitNo: manifest.commitNo,
+      lastOffset: lastRecord.offset,
+      state: 'promoted',
+      last: manifest,
+    };
+
+    try {
+      await this.promote(manifest, report);
+    } catch (error) {
+      // Committed but not yet visible. Redelivering the last record of the chunk costs one
+      // duplicate skip and makes the next attempt finish the promotion first.
+      return {
+        kind: 'committed',
+        head: { ...committedHead, state: 'committed' },
+        next: records.length,
+        failure: { record: lastRecord, reason: 'promotion', error },
+      };
+    }
+    return { kind: 'committed', head: committedHead, next: chunk.end, failure: trailingFailure };
+  }
+
+  /**
+   * Makes a commit's objects visible: copy staging -> final (idempotent: same key, same
+   * bytes), then history, then the head's state, then staging cleanup.
+   */
+  private async promote(manifest: CommitManifest, report: ChannelReport): Promise<void> {
+    const { store, ledger } = this.deps;
+    await mapLimit(manifest.objects, this.options.ioConcurrency, async (object) => {
+      try {
+        await store.copy(object.stagingKey, object.key);
+      } catch (error) {
+        // A concurrent promoter may have finished and removed the staged copy already.
+        if (isNoSuchKey(error) && (await store.size(object.key)) === object.bytes) return;
+        throw error;
+      }
+    });
+    await ledger.recordHistory(manifest);
+    await ledger.markPromoted(manifest.channelId, manifest.commitNo);
+    const cleanup = await settleLimit(manifest.objects, this.options.ioConcurrency, (object) =>
+      store.delete(object.stagingKey),
+    );
+    // Left-over staged copies are invisible to readers and expire by lifecycle rule; count them.
+    report.stagingCleanupFailures += cleanup.filter((r) => r.status === 'rejected').length;
+  }
+}

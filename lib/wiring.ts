@@ -1,0 +1,62 @@
+/**
+ * The composition root: the only place that creates SDK clients and adapters. Handlers call
+ * it once at cold start; tests call it with their own configuration.
+ */
+import { createDynamoDbClient, createS3Client, createSqsClient } from './aws-clients';
+import type { LakeSinkConfig } from './config';
+import { SqsDeadLetterSink } from './dead-letters/sqs-dead-letter-sink';
+import { TripEnricher } from './domain/enrich';
+import { TripDecoder } from './domain/trip';
+import { loadZoneLookup } from './domain/zone-source';
+import { ParquetEncoder } from './lake/parquet-encoder';
+import { compilePartitionTemplate } from './lake/partitioning';
+import { DynamoDbCommitLedger } from './ledger/dynamodb-commit-ledger';
+import { LakeSink, type LakeSinkDeps, type LakeSinkOptions } from './pipeline/lake-sink';
+import { TripTransform } from './pipeline/trip-transform';
+import { S3ObjectStore } from './storage/s3-object-store';
+
+export async function createTripTransform(
+  config: Pick<LakeSinkConfig, 'validation' | 'zoneLookup' | 'aws'>,
+): Promise<TripTransform> {
+  const zones = config.zoneLookup
+    ? await loadZoneLookup(config.zoneLookup, createS3Client(config.aws))
+    : null;
+  return new TripTransform(new TripDecoder(config.validation), new TripEnricher(zones));
+}
+
+export async function createLakeSinkDeps(config: LakeSinkConfig): Promise<LakeSinkDeps> {
+  const s3 = createS3Client(config.aws);
+  const store = new S3ObjectStore(s3, config.lakeBucket);
+  const deadLetters = new SqsDeadLetterSink(createSqsClient(config.aws), {
+    queueUrl: config.deadLetterQueueUrl,
+    maxMessageBytes: config.deadLetterMaxMessageBytes,
+    payloadStore: store,
+    payloadPrefix: config.deadLetterPayloadPrefix,
+    origin: { functionName: config.functionName, functionVersion: config.functionVersion },
+    concurrency: config.ioConcurrency,
+  });
+  return {
+    transform: await createTripTransform(config),
+    partition: compilePartitionTemplate(config.partitionTemplate),
+    encoder: new ParquetEncoder({ compression: config.compression }),
+    store,
+    ledger: new DynamoDbCommitLedger(createDynamoDbClient(config.aws), config.ledgerTable),
+    deadLetters,
+  };
+}
+
+export function lakeSinkOptions(config: LakeSinkConfig): LakeSinkOptions {
+  return {
+    lakePrefix: config.lakePrefix,
+    stagingPrefix: config.stagingPrefix,
+    maxRecordsPerCommit: config.maxRecordsPerCommit,
+    maxObjectsPerCommit: config.maxObjectsPerCommit,
+    deadlineMarginMs: config.deadlineMarginMs,
+    ioConcurrency: config.ioConcurrency,
+    maxCommitConflicts: config.maxCommitConflicts,
+  };
+}
+
+export async function createLakeSink(config: LakeSinkConfig): Promise<LakeSink> {
+  return new LakeSink(await createLakeSinkDeps(config), lakeSinkOptions(config));
+}

@@ -1,0 +1,163 @@
+/** Integration-test plumbing: fresh resources in the shared local emulators, and readers. */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { type LakeSinkConfig, loadLakeSinkConfig } from '../../lib/config';
+import type { DeadLetterMessage } from '../../lib/dead-letters/dead-letter';
+import {
+  type CreatedResources,
+  createPipelineResources,
+  type LocalClients,
+  type LocalEndpoints,
+  localClients,
+  localEnv,
+} from '../../tools/local-stack/local-stack';
+import { ZONES_CSV } from './shared-data';
+
+export function testEndpoints(): LocalEndpoints {
+  const raw = process.env.TAXI_STREAM_TEST_ENDPOINTS;
+  if (!raw) throw new Error('integration tests need the local stack from test/integration/global-setup.ts');
+  return JSON.parse(raw) as LocalEndpoints;
+}
+
+let counter = 0;
+
+export interface LocalPipeline {
+  readonly config: LakeSinkConfig;
+  readonly env: Record<string, string>;
+  readonly clients: LocalClients;
+  readonly resources: CreatedResources;
+}
+
+/** New bucket, ledger table and FIFO dead-letter queue, isolated from every other test. */
+export async function newLocalPipeline(
+  label: string,
+  overrides: Record<string, string> = {},
+): Promise<LocalPipeline> {
+  const endpoints = testEndpoints();
+  const clients = localClients(endpoints);
+  const id = `${label.toLowerCase().replace(/[^a-z0-9-]/g, '-')}-${process.pid}-${++counter}`;
+  const resources = await createPipelineResources(clients, {
+    bucket: `t-${id}`.slice(0, 63),
+    ledgerTable: `ledger-${id}`,
+    deadLetterQueue: `dlq-${id}.fifo`,
+  });
+  const env: Record<string, string> = {
+    ...localEnv(endpoints),
+    LAKE_BUCKET: resources.bucket,
+    LEDGER_TABLE: resources.ledgerTable,
+    DEAD_LETTER_QUEUE_URL: resources.deadLetterQueueUrl,
+    ZONE_LOOKUP: ZONES_CSV(),
+    AWS_MAX_ATTEMPTS: '1',
+    ...overrides,
+  };
+  return { config: loadLakeSinkConfig(env), env, clients, resources };
+}
+
+export async function listKeys(p: LocalPipeline, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const out = await p.clients.s3.send(
+      new ListObjectsV2Command({
+        Bucket: p.resources.bucket,
+        Prefix: `${prefix}/`,
+        ContinuationToken: token,
+      }),
+    );
+    for (const o of out.Contents ?? []) if (o.Key) keys.push(o.Key);
+    token = out.IsTruncated ? out.NextContinuationToken : undefined;
+  } while (token);
+  return keys.sort();
+}
+
+export async function getObject(p: LocalPipeline, key: string): Promise<Uint8Array> {
+  const out = await p.clients.s3.send(new GetObjectCommand({ Bucket: p.resources.bucket, Key: key }));
+  return out.Body!.transformToByteArray();
+}
+
+/** Copies the lake prefix to a temporary folder, keys as paths. */
+export async function downloadLake(
+  p: LocalPipeline,
+): Promise<{ dir: string; keys: string[]; cleanup: () => void }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'taxi-lake-'));
+  const keys = await listKeys(p, p.config.lakePrefix);
+  await Promise.all(
+    keys.map(async (key) => {
+      const file = path.join(dir, key);
+      mkdirSync(path.dirname(file), { recursive: true });
+      writeFileSync(file, await getObject(p, key));
+    }),
+  );
+  return { dir, keys, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export type SqlRow = Record<string, unknown>;
+
+/** Runs SQL in DuckDB; `lake` is a view over the downloaded lake with hive partitioning. */
+export async function queryLake(dir: string, sql: string): Promise<SqlRow[]> {
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  try {
+    const glob = path.join(dir, '**', '*.parquet').replace(/'/g, "''");
+    await connection.run(
+      `CREATE VIEW lake AS SELECT * FROM read_parquet('${glob}', hive_partitioning = true, union_by_name = true)`,
+    );
+    const reader = await connection.runAndReadAll(sql);
+    return reader.getRowObjectsJson() as SqlRow[];
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
+
+/** Everything the lake holds, with timestamps as epoch ms. */
+export async function readLakeRows(p: LocalPipeline): Promise<{ rows: SqlRow[]; keys: string[] }> {
+  const lake = await downloadLake(p);
+  try {
+    if (lake.keys.length === 0) return { rows: [], keys: [] };
+    const rows = await queryLake(
+      lake.dir,
+      `SELECT * EXCLUDE (pickup_datetime, dropoff_datetime, arrival_time),
+              epoch_ms(pickup_datetime) AS pickup_ms, epoch_ms(dropoff_datetime) AS dropoff_ms,
+              epoch_ms(arrival_time) AS arrival_ms, filename
+         FROM read_parquet('${path.join(lake.dir, '**', '*.parquet')}', hive_partitioning = true, filename = true)`,
+    );
+    return { rows, keys: lake.keys };
+  } finally {
+    lake.cleanup();
+  }
+}
+
+/** Receives and deletes every message on the dead-letter queue. */
+export async function drainDeadLetters(p: LocalPipeline): Promise<DeadLetterMessage[]> {
+  const messages: DeadLetterMessage[] = [];
+  let empty = 0;
+  while (empty < 2) {
+    const out = await p.clients.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: p.resources.deadLetterQueueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 0,
+        VisibilityTimeout: 300,
+      }),
+    );
+    const received = out.Messages ?? [];
+    if (received.length === 0) {
+      empty++;
+      continue;
+    }
+    empty = 0;
+    for (const m of received) messages.push(JSON.parse(m.Body ?? '{}') as DeadLetterMessage);
+    await p.clients.sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: p.resources.deadLetterQueueUrl,
+        Entries: received.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+      }),
+    );
+  }
+  return messages;
+}

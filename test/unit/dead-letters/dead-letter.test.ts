@@ -1,0 +1,146 @@
+import type { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { buildDeadLetterMessage, deadLetterId } from '../../../lib/dead-letters/dead-letter';
+import { SqsDeadLetterSink } from '../../../lib/dead-letters/sqs-dead-letter-sink';
+import { InvalidFieldError, NotJsonError } from '../../../lib/errors';
+import { MemoryObjectStore } from '../../support/fakes';
+import { payload, records } from '../../support/trip-events';
+
+const origin = { functionName: 'lake-sink', functionVersion: '7' };
+
+describe('dead-letter message', () => {
+  it('carries the raw payload, reason, stage, coordinates and function version', () => {
+    const [record] = records([payload('{"type":')]);
+    const message = buildDeadLetterMessage(
+      { record: record!, error: new NotJsonError('payload is not JSON') },
+      origin,
+    );
+    expect(message).toEqual({
+      version: 1,
+      deadLetterId: deadLetterId(record!),
+      reason: { errorClass: 'NotJsonError', message: 'payload is not JSON', stage: 'decode', field: null },
+      source: {
+        kind: 'kinesis',
+        stream: 'taxi-trips',
+        partition: 'shardId-000000000000',
+        position: '1000',
+        partitionKey: null,
+        arrivalTime: '2026-01-01T00:00:00.000Z',
+      },
+      payload: { encoding: 'base64', bytes: 8, data: Buffer.from('{"type":').toString('base64') },
+      function: origin,
+    });
+  });
+
+  it('has a stable ID per source record', () => {
+    const [a, b] = records([payload('x'), payload('x')]);
+    expect(deadLetterId(a!)).toBe(deadLetterId({ ...a! }));
+    expect(deadLetterId(a!)).not.toBe(deadLetterId(b!));
+    expect(deadLetterId(a!)).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+type Entry = NonNullable<SendMessageBatchCommand['input']['Entries']>[number];
+
+function fakeSqs(behaviour: (entries: Entry[], call: number) => { ok: string[]; failed: string[] } | Error) {
+  const calls: Entry[][] = [];
+  const client = {
+    send: async (command: SendMessageBatchCommand) => {
+      const entries = command.input.Entries ?? [];
+      calls.push(entries);
+      const out = behaviour(entries, calls.length);
+      if (out instanceof Error) throw out;
+      return {
+        Successful: out.ok.map((Id) => ({ Id })),
+        Failed: out.failed.map((Id) => ({ Id, Code: 'InternalError', SenderFault: false })),
+      };
+    },
+  } as unknown as SQSClient;
+  return { client, calls };
+}
+
+const allOk = (entries: Entry[]) => ({ ok: entries.map((e) => e.Id as string), failed: [] });
+
+describe('SqsDeadLetterSink', () => {
+  const letters = (n: number, size = 10) =>
+    records(Array.from({ length: n }, () => payload('x'.repeat(size)))).map((record) => ({
+      record,
+      error: new InvalidFieldError('bad', { field: 'fare_amount' }),
+    }));
+
+  it('sends in batches of at most 10, with FIFO group and deduplication IDs', async () => {
+    const { client, calls } = fakeSqs(allOk);
+    const store = new MemoryObjectStore();
+    const sink = new SqsDeadLetterSink(client, {
+      queueUrl: 'http://localhost/000/dlq.fifo',
+      maxMessageBytes: 262_144,
+      payloadStore: store,
+      payloadPrefix: 'dead-letters',
+      origin,
+    });
+    const input = letters(23);
+    const result = await sink.send(input);
+    expect(result.sent).toEqual(new Array(23).fill(true));
+    expect(calls.map((c) => c.length)).toEqual([10, 10, 3]);
+    const first = calls[0]![0]!;
+    expect(first.MessageGroupId).toBe('kinesis/taxi-trips/shardId-000000000000');
+    expect(first.MessageDeduplicationId).toBe(deadLetterId(input[0]!.record));
+    expect(first.MessageAttributes?.errorClass?.StringValue).toBe('InvalidFieldError');
+    expect(JSON.parse(first.MessageBody as string).reason.field).toBe('fare_amount');
+  });
+
+  it('omits FIFO fields on a standard queue and caps batches by bytes', async () => {
+    const { client, calls } = fakeSqs(allOk);
+    const sink = new SqsDeadLetterSink(client, {
+      queueUrl: 'http://localhost/000/dlq',
+      maxMessageBytes: 8_192,
+      payloadStore: new MemoryObjectStore(),
+      payloadPrefix: 'dead-letters',
+      origin,
+    });
+    await sink.send(letters(6, 2_000));
+    expect(calls.every((c) => c.every((e) => e.MessageGroupId === undefined))).toBe(true);
+    for (const batch of calls) {
+      expect(batch.reduce((n, e) => n + Buffer.byteLength(e.MessageBody as string), 0)).toBeLessThanOrEqual(
+        8_192,
+      );
+    }
+    expect(calls.flat()).toHaveLength(6);
+  });
+
+  it('parks payloads too big for a message in S3 and points at them', async () => {
+    const { client, calls } = fakeSqs(allOk);
+    const store = new MemoryObjectStore();
+    const sink = new SqsDeadLetterSink(client, {
+      queueUrl: 'http://localhost/000/dlq.fifo',
+      maxMessageBytes: 4_096,
+      payloadStore: store,
+      payloadPrefix: 'dead-letters',
+      origin,
+    });
+    const [big] = letters(1, 10_000);
+    const result = await sink.send([big!]);
+    expect(result.sent).toEqual([true]);
+    const body = JSON.parse(calls[0]![0]!.MessageBody as string);
+    expect(body.payload).toMatchObject({ encoding: 's3', bytes: 10_000, bucket: 'memory' });
+    expect(store.objects.get(body.payload.key)?.byteLength).toBe(10_000);
+  });
+
+  it('reports entries SQS refused and batches that failed, never claiming them sent', async () => {
+    const { client } = fakeSqs((entries, call) =>
+      call === 1
+        ? { ok: entries.slice(1).map((e) => e.Id as string), failed: [entries[0]!.Id as string] }
+        : new Error('down'),
+    );
+    const sink = new SqsDeadLetterSink(client, {
+      queueUrl: 'http://localhost/000/dlq.fifo',
+      maxMessageBytes: 262_144,
+      payloadStore: new MemoryObjectStore(),
+      payloadPrefix: 'dead-letters',
+      origin,
+      concurrency: 1,
+    });
+    const result = await sink.send(letters(12));
+    expect(result.sent).toEqual([false, ...new Array(9).fill(true), false, false]);
+    expect(result.error).toBeDefined();
+  });
+});

@@ -1,0 +1,80 @@
+import type { LakeRow } from '../../../lib/lake/lake-row';
+import { deadLetterPayloadKey, joinKey, objectFileName } from '../../../lib/lake/object-keys';
+import {
+  compilePartitionTemplate,
+  DEFAULT_PARTITION_TEMPLATE,
+  escapePartitionValue,
+  HIVE_NULL,
+  PartitionTemplateError,
+  REFERENCE_PARTITION_TEMPLATE,
+} from '../../../lib/lake/partitioning';
+import { makeChannel } from '../../../lib/sources/source-record';
+
+const row = (overrides: Partial<LakeRow> = {}): LakeRow =>
+  ({
+    pickup_datetime: Date.UTC(2018, 0, 5, 13, 4, 5),
+    pickup_location_id: 161,
+    pickup_zone: 'JFK Airport',
+    ...overrides,
+  }) as LakeRow;
+
+describe('partition templates', () => {
+  it('defaults to hive-style event-time hours (UTC)', () => {
+    expect(compilePartitionTemplate(DEFAULT_PARTITION_TEMPLATE)(row())).toBe(
+      'year=2018/month=01/day=05/hour=13',
+    );
+  });
+
+  it('expresses the reference layout', () => {
+    expect(compilePartitionTemplate(REFERENCE_PARTITION_TEMPLATE)(row())).toBe(
+      'pickup_location=161/year=2018/month=01',
+    );
+  });
+
+  it('escapes values so they never add path levels, and names nulls the Hive way', () => {
+    const fn = compilePartitionTemplate('zone={pickup_zone}/loc={pickup_location_id}');
+    expect(fn(row({ pickup_zone: 'a/b=c' }))).toBe('zone=a%2Fb%3Dc/loc=161');
+    expect(fn(row({ pickup_zone: 'JFK Airport' }))).toBe('zone=JFK%20Airport/loc=161');
+    expect(fn(row({ pickup_zone: null, pickup_location_id: null }))).toBe(
+      `zone=${HIVE_NULL}/loc=${HIVE_NULL}`,
+    );
+    expect(escapePartitionValue('Ünïcode')).toBe('%C3%9Cn%C3%AFcode');
+  });
+
+  it('formats timestamps with literal separators', () => {
+    expect(compilePartitionTemplate('dt={pickup_datetime:yyyy-MM-dd}/{pickup_datetime:HHmm}')(row())).toBe(
+      'dt=2018-01-05/1304',
+    );
+  });
+
+  it.each([
+    ['', 'relative path'],
+    ['/year={pickup_datetime:yyyy}', 'relative path'],
+    ['year={nope}', 'unknown column'],
+    ['year={pickup_datetime}', 'needs a format'],
+    ['loc={pickup_location_id:yyyy}', 'only timestamp columns'],
+    ['y={pickup_datetime:yyyyQQ}', 'unknown date token'],
+    ['y={pickup_datetime:yyyy MM}', 'bad date literal'],
+    ['static/path', 'no placeholder'],
+    ['../{pickup_location_id}', '. or ..'],
+    ['a b/{pickup_location_id}', 'literal'],
+  ])('rejects %p (%s)', (template, problem) => {
+    expect(() => compilePartitionTemplate(template)).toThrow(PartitionTemplateError);
+    expect(() => compilePartitionTemplate(template)).toThrow(problem);
+  });
+});
+
+describe('object keys', () => {
+  const channel = makeChannel('kinesis', 'taxi-trips', 'shardId-000000000003');
+
+  it('derive from the source position only', () => {
+    expect(objectFileName(channel, '100', '200')).toBe(
+      'kinesis~taxi-trips~shardId-000000000003~100~200.parquet',
+    );
+    expect(objectFileName(channel, '100', '200')).toBe(objectFileName(channel, '100', '200'));
+    expect(joinKey('lake/trips/', '/year=2018', 'x.parquet')).toBe('lake/trips/year=2018/x.parquet');
+    expect(deadLetterPayloadKey('dead-letters', channel, '77')).toBe(
+      'dead-letters/kinesis/taxi-trips/shardId-000000000003/77.bin',
+    );
+  });
+});

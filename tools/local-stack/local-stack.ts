@@ -1,0 +1,231 @@
+/**
+ * Starts the local AWS emulators as child processes on 127.0.0.1 and creates the pipeline's
+ * resources in them. Used by the integration tests, the demo and `npm run local`.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateStreamCommand, DescribeStreamCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  createDynamoDbClient,
+  createKinesisClient,
+  createS3Client,
+  createSqsClient,
+} from '../../lib/aws-clients';
+import { type AwsEndpoints, loadAwsEndpoints } from '../../lib/config';
+
+export type LocalService = 's3sqs' | 'dynamodb' | 'kinesis';
+
+export interface LocalStackOptions {
+  readonly services?: readonly LocalService[];
+  /** Fixed ports; 0 or absent = any free port. */
+  readonly ports?: Partial<Record<LocalService, number>>;
+  /** Folder for service logs. */
+  readonly logDir: string;
+}
+
+export interface LocalEndpoints {
+  readonly s3sqs?: string;
+  readonly dynamodb?: string;
+  readonly kinesis?: string;
+}
+
+export interface LocalStack {
+  readonly endpoints: LocalEndpoints;
+  /** Environment for handlers and SDK clients talking to this stack. */
+  env(): Record<string, string>;
+  aws(): AwsEndpoints;
+  stop(): Promise<void>;
+}
+
+const SERVE = path.join(__dirname, 'serve.mjs');
+const READY_TIMEOUT_MS = 20_000;
+
+/** Credentials the emulators accept; never real ones. */
+export const LOCAL_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' } as const;
+export const LOCAL_REGION = 'us-east-1';
+
+async function startService(
+  service: LocalService,
+  port: number,
+  logDir: string,
+): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [SERVE, service, String(port)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
+  const log = createWriteStream(path.join(logDir, `${service}.log`), { flags: 'a' });
+  child.stderr?.pipe(log);
+  const url = await new Promise<string>((resolve, reject) => {
+    let buffered = '';
+    const timer = setTimeout(
+      () => reject(new Error(`${service} did not start within ${READY_TIMEOUT_MS} ms`)),
+      READY_TIMEOUT_MS,
+    );
+    child.stdout?.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const m = /READY (\d+)/.exec(buffered);
+      if (m) {
+        clearTimeout(timer);
+        resolve(`http://127.0.0.1:${m[1]}`);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(
+        new Error(`${service} exited with code ${code} before it was ready; see ${logDir}/${service}.log`),
+      );
+    });
+  });
+  child.stdout?.pipe(log);
+  return { child, url };
+}
+
+export function localEnv(endpoints: LocalEndpoints): Record<string, string> {
+  const env: Record<string, string> = {
+    ...LOCAL_CREDENTIALS,
+    AWS_REGION: LOCAL_REGION,
+    S3_FORCE_PATH_STYLE: 'true',
+  };
+  if (endpoints.s3sqs) {
+    env.S3_ENDPOINT_URL = endpoints.s3sqs;
+    env.SQS_ENDPOINT_URL = endpoints.s3sqs;
+  }
+  if (endpoints.dynamodb) env.DYNAMODB_ENDPOINT_URL = endpoints.dynamodb;
+  if (endpoints.kinesis) env.KINESIS_ENDPOINT_URL = endpoints.kinesis;
+  return env;
+}
+
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const services = options.services ?? ['s3sqs', 'dynamodb', 'kinesis'];
+  mkdirSync(options.logDir, { recursive: true });
+  const started: Array<{ service: LocalService; child: ChildProcess; url: string }> = [];
+  const stop = async (): Promise<void> => {
+    await Promise.all(
+      started.map(async ({ child }) => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = once(child, 'exit');
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 3_000);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
+  };
+  try {
+    const results = await Promise.all(
+      services.map((service) => startService(service, options.ports?.[service] ?? 0, options.logDir)),
+    );
+    services.forEach((service, i) => {
+      started.push({ service, ...(results[i] as { child: ChildProcess; url: string }) });
+    });
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  const endpoints: LocalEndpoints = Object.fromEntries(started.map((s) => [s.service, s.url]));
+  return {
+    endpoints,
+    env: () => localEnv(endpoints),
+    aws: () => localAws(endpoints),
+    stop,
+  };
+}
+
+/** SDK settings for the local endpoints. Credentials come from LOCAL_CREDENTIALS in the env. */
+export function localAws(endpoints: LocalEndpoints): AwsEndpoints {
+  return loadAwsEndpoints({ ...localEnv(endpoints) });
+}
+
+export interface PipelineResources {
+  readonly bucket: string;
+  readonly ledgerTable: string;
+  readonly deadLetterQueue: string;
+  readonly stream?: string;
+  readonly shards?: number;
+}
+
+export interface CreatedResources {
+  readonly bucket: string;
+  readonly ledgerTable: string;
+  readonly deadLetterQueueUrl: string;
+  readonly stream?: string;
+}
+
+export interface LocalClients {
+  readonly s3: S3Client;
+  readonly sqs: SQSClient;
+  readonly dynamodb: DynamoDBClient;
+  readonly kinesis: KinesisClient;
+}
+
+export function localClients(endpoints: LocalEndpoints): LocalClients {
+  for (const [k, v] of Object.entries(LOCAL_CREDENTIALS)) process.env[k] ??= v;
+  const aws = localAws(endpoints);
+  return {
+    s3: createS3Client(aws),
+    sqs: createSqsClient(aws),
+    dynamodb: createDynamoDbClient(aws),
+    kinesis: createKinesisClient(aws),
+  };
+}
+
+/** Creates (idempotently) the bucket, ledger table, dead-letter queue and stream. */
+export async function createPipelineResources(
+  clients: LocalClients,
+  names: PipelineResources,
+): Promise<CreatedResources> {
+  await clients.s3.send(new CreateBucketCommand({ Bucket: names.bucket }));
+  try {
+    await clients.dynamodb.send(
+      new CreateTableCommand({
+        TableName: names.ledgerTable,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+      }),
+    );
+  } catch (error) {
+    if ((error as { name?: string }).name !== 'ResourceInUseException') throw error;
+  }
+  const fifo = names.deadLetterQueue.endsWith('.fifo');
+  const queue = await clients.sqs.send(
+    new CreateQueueCommand({
+      QueueName: names.deadLetterQueue,
+      Attributes: {
+        MessageRetentionPeriod: '1209600',
+        ...(fifo ? { FifoQueue: 'true', ContentBasedDeduplication: 'false' } : {}),
+      },
+    }),
+  );
+  if (names.stream) {
+    try {
+      await clients.kinesis.send(
+        new CreateStreamCommand({ StreamName: names.stream, ShardCount: names.shards ?? 1 }),
+      );
+    } catch (error) {
+      if ((error as { name?: string }).name !== 'ResourceInUseException') throw error;
+    }
+    for (let i = 0; i < 100; i++) {
+      const out = await clients.kinesis.send(new DescribeStreamCommand({ StreamName: names.stream }));
+      if (out.StreamDescription?.StreamStatus === 'ACTIVE') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return {
+    bucket: names.bucket,
+    ledgerTable: names.ledgerTable,
+    deadLetterQueueUrl: queue.QueueUrl as string,
+    ...(names.stream ? { stream: names.stream } : {}),
+  };
+}
