@@ -19,27 +19,29 @@ const ALIASES: Record<string, readonly string[]> = {
     'tpep_pickup_datetime',
     'lpep_pickup_datetime',
     'trip_pickup_datetime',
+    'pickup',
   ],
   dropoff_datetime: [
     'dropoff_datetime',
     'tpep_dropoff_datetime',
     'lpep_dropoff_datetime',
     'trip_dropoff_datetime',
+    'dropoff',
   ],
-  passenger_count: ['passenger_count'],
-  trip_distance: ['trip_distance'],
+  passenger_count: ['passenger_count', 'passengers'],
+  trip_distance: ['trip_distance', 'distance'],
   ratecode_id: ['ratecode_id', 'rate_code_id', 'ratecodeid', 'rate_code'],
   store_and_fwd_flag: ['store_and_fwd_flag', 'store_and_forward'],
   pickup_location_id: ['pickup_location_id', 'pulocationid'],
   dropoff_location_id: ['dropoff_location_id', 'dolocationid'],
-  payment_type: ['payment_type'],
-  fare_amount: ['fare_amount', 'fare_amt'],
+  payment_type: ['payment_type', 'payment'],
+  fare_amount: ['fare_amount', 'fare_amt', 'fare'],
   extra: ['extra', 'surcharge'],
   mta_tax: ['mta_tax'],
-  tip_amount: ['tip_amount', 'tip_amt'],
-  tolls_amount: ['tolls_amount', 'tolls_amt'],
+  tip_amount: ['tip_amount', 'tip_amt', 'tip'],
+  tolls_amount: ['tolls_amount', 'tolls_amt', 'tolls'],
   improvement_surcharge: ['improvement_surcharge'],
-  total_amount: ['total_amount', 'total_amt'],
+  total_amount: ['total_amount', 'total_amt', 'total'],
   congestion_surcharge: ['congestion_surcharge'],
   airport_fee: ['airport_fee'],
   pickup_longitude: ['pickup_longitude', 'start_lon'],
@@ -59,6 +61,21 @@ const INTEGER_FIELDS = new Set([
 ]);
 const TIMESTAMP_FIELDS = new Set(['pickup_datetime', 'dropoff_datetime']);
 const STRING_FIELDS = new Set(['store_and_fwd_flag', 'service']);
+
+/** TLC payment_type codes for the words older and derived layouts use. */
+const PAYMENT_WORDS: Record<string, number> = {
+  'credit card': 1,
+  credit: 1,
+  crd: 1,
+  cre: 1,
+  cash: 2,
+  csh: 2,
+  cas: 2,
+  'no charge': 3,
+  noc: 3,
+  dispute: 4,
+  dis: 4,
+};
 
 export class TlcRowError extends Error {
   constructor(message: string) {
@@ -111,6 +128,9 @@ export function tlcMapper(header: readonly string[], fileName: string): TlcMappe
         } else if (field === 'vendor_id' && !/^[\d.]+$/.test(raw)) {
           // 2009-era vendor names (CMT, VTS, DDS)
           event[field] = { CMT: 1, VTS: 2, DDS: 3 }[raw.toUpperCase()] ?? null;
+        } else if (field === 'payment_type' && !/^[\d.]+$/.test(raw)) {
+          // Payment as words (2009-era CSH/CRD, or the enriched layout's "credit card"/"cash")
+          event[field] = PAYMENT_WORDS[raw.toLowerCase()] ?? 5;
         } else {
           const n = Number(raw);
           if (!Number.isFinite(n)) throw new TlcRowError(`row ${row}: ${field} "${raw}" is not a number`);

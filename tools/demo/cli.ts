@@ -1,0 +1,336 @@
+/**
+ * npm run demo -- [options]: the whole pipeline on this machine, in one command.
+ * Starts the local services, replays trips into the stream, runs the lake sink behind a local
+ * Kinesis event-source runner until everything is drained, exports what landed, reconciles
+ * it against what was sent, prints a report and stops everything it started.
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { CreateQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import type { Context, KinesisStreamEvent } from 'aws-lambda';
+import { createS3Client } from '../../lib/aws-clients';
+import { loadZoneLookup } from '../../lib/domain/zone-source';
+import type { ZoneLookup } from '../../lib/domain/zones';
+import {
+  createPipelineResources,
+  type LocalStack,
+  localClients,
+  startLocalStack,
+} from '../local-stack/local-stack';
+import { KinesisPublisher } from '../replay/kinesis-publisher';
+import { pacedReplay, progressBar } from '../replay/pace';
+import { byEventTime, fileRecords, syntheticRecords, withWatermarks } from '../replay/sources';
+import { KinesisRunner, type OnFailureRecord, type StreamHandler } from '../runner/kinesis-runner';
+import { HandlerOutputCapture } from './capture';
+import { exportRun, type Reconciliation, type RunExport, reconcile } from './outputs';
+import { formatReport, lakeInsights } from './report';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const SHARED_ZONES = path.resolve(ROOT, '..', 'shared', 'data', 'zones', 'taxi_zone_lookup.csv');
+
+const HELP = `Usage: npm run demo -- [options]
+
+Runs the whole pipeline locally: S3+SQS, DynamoDB and Kinesis emulators on 127.0.0.1,
+trips replayed into a Kinesis stream, the lake sink consuming it with Lambda's event-source
+semantics, then a report that reconciles every input record against the lake and the
+dead-letter queue. Everything it starts is stopped at the end, on Ctrl-C and on failure.
+
+Input (default: the synthetic generator, 50,000 trips, about 1% poison):
+  --records N        synthetic trips to generate (default 50000)
+  --poison-rate R    share of synthetic poison records, 0..1 (default 0.01)
+  --seed S           synthetic generator seed (default 42)
+  --watermark-every N  a watermark event after every N records (default 1000; 0 = none)
+  --input FILE       replay a TLC file instead (CSV of any era, TLC Parquet, TripEvent JSON
+                     lines; .gz accepted); repeat for several files
+Replay and consumption:
+  --source kinesis   where trips are replayed (only kinesis in this version)
+  --speedup X|max    event time divided by X; 0 or max = as fast as possible (default max)
+  --shards N         shards of the local stream (default 2)
+  --batch-size N     event source mapping batch size (default 1000)
+  --batch-window-ms N  event source mapping batching window (default 500)
+Output:
+  --out DIR          where results stay (default .local/demo/run-<time>)
+  --json             print one JSON summary object as the last line of stdout
+  --help             this text
+`;
+
+interface DemoOptions {
+  records: number;
+  poisonRate: number;
+  seed: number;
+  watermarkEvery: number;
+  inputs: string[];
+  source: 'kinesis';
+  speedup: number;
+  shards: number;
+  batchSize: number;
+  batchWindowMs: number;
+  out: string;
+  json: boolean;
+}
+
+function parseArgs(args: string[]): DemoOptions | 'help' {
+  const o: DemoOptions = {
+    records: 50_000,
+    poisonRate: 0.01,
+    seed: 42,
+    watermarkEvery: 1000,
+    inputs: [],
+    source: 'kinesis',
+    speedup: 0,
+    shards: 2,
+    batchSize: 1000,
+    batchWindowMs: 500,
+    out: path.join(ROOT, '.local', 'demo', `run-${new Date().toISOString().replace(/[:.]/g, '-')}`),
+    json: false,
+  };
+  const num = (name: string, value: string | undefined, min: number, max: number): number => {
+    const n = Number(value);
+    if (value === undefined || !Number.isFinite(n) || n < min || n > max) {
+      throw new Error(`${name} needs a number in [${min}, ${max}], got ${value}`);
+    }
+    return n;
+  };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    const next = (): string | undefined => args[++i];
+    switch (arg) {
+      case '--help':
+      case '-h':
+        return 'help';
+      case '--records':
+        o.records = Math.floor(num(arg, next(), 1, 10_000_000));
+        break;
+      case '--poison-rate':
+        o.poisonRate = num(arg, next(), 0, 1);
+        break;
+      case '--seed':
+        o.seed = Math.floor(num(arg, next(), 0, 2 ** 31));
+        break;
+      case '--watermark-every':
+        o.watermarkEvery = Math.floor(num(arg, next(), 0, 1e9));
+        break;
+      case '--input': {
+        const file = next();
+        if (!file || !existsSync(file)) throw new Error(`--input: no such file ${file}`);
+        o.inputs.push(path.resolve(file));
+        break;
+      }
+      case '--source': {
+        const value = next();
+        if (value !== 'kinesis')
+          throw new Error(`--source: only kinesis is available in this version, got ${value}`);
+        o.source = value;
+        break;
+      }
+      case '--speedup': {
+        const value = next();
+        o.speedup = value === 'max' ? 0 : num(arg, value, 0, 1e9);
+        break;
+      }
+      case '--shards':
+        o.shards = Math.floor(num(arg, next(), 1, 16));
+        break;
+      case '--batch-size':
+        o.batchSize = Math.floor(num(arg, next(), 1, 10_000));
+        break;
+      case '--batch-window-ms':
+        o.batchWindowMs = Math.floor(num(arg, next(), 0, 300_000));
+        break;
+      case '--out':
+        o.out = path.resolve(next() ?? '');
+        break;
+      case '--json':
+        o.json = true;
+        break;
+      default:
+        throw new Error(`unknown option ${arg} (see --help)`);
+    }
+  }
+  return o;
+}
+
+async function main(): Promise<number> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const parsed = parseArgs(process.argv.slice(2));
+  if (parsed === 'help') {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const options = parsed;
+  mkdirSync(options.out, { recursive: true });
+  const say = (text: string) => process.stderr.write(`${text}\n`);
+  const startedAt = Date.now();
+  let stack: LocalStack | undefined;
+  let capture: HandlerOutputCapture | undefined;
+  let runner: KinesisRunner | undefined;
+  const cleanup = async () => {
+    runner?.stop();
+    await capture?.close();
+    await stack?.stop();
+  };
+  const interrupted = () => {
+    say('\ninterrupted: stopping the local services');
+    void cleanup().then(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  try {
+    say(`taxi-stream demo -> ${path.relative(process.cwd(), options.out) || '.'}`);
+    stack = await startLocalStack({ logDir: path.join(options.out, 'logs') });
+    const clients = localClients(stack.endpoints);
+    const stream = 'taxi-trips';
+    const created = await createPipelineResources(clients, {
+      bucket: 'taxi-stream-lake',
+      ledgerTable: 'taxi-stream-ledger',
+      deadLetterQueue: 'taxi-stream-dead-letters.fifo',
+      stream,
+      shards: options.shards,
+    });
+    const failureQueue = await clients.sqs.send(
+      new CreateQueueCommand({ QueueName: 'taxi-stream-mapping-failures' }),
+    );
+    say(`local services up: ${Object.values(stack.endpoints).join(', ')}`);
+
+    let zones: ZoneLookup | null = null;
+    const zoneFile = existsSync(SHARED_ZONES) ? SHARED_ZONES : undefined;
+    if (zoneFile) zones = await loadZoneLookup(zoneFile, createS3Client(stack.aws()));
+
+    // The handler reads its configuration at cold start, from the environment, as in Lambda.
+    Object.assign(process.env, stack.env(), {
+      LAKE_BUCKET: created.bucket,
+      LEDGER_TABLE: created.ledgerTable,
+      DEAD_LETTER_QUEUE_URL: created.deadLetterQueueUrl,
+      AWS_LAMBDA_FUNCTION_NAME: 'taxi-stream-local-lakeSink',
+      POWERTOOLS_SERVICE_NAME: 'taxi-stream-lake-sink',
+      POWERTOOLS_LOG_LEVEL: 'INFO',
+      DEADLINE_MARGIN_MS: '5000',
+      ...(zoneFile ? { ZONE_LOOKUP: zoneFile } : {}),
+    });
+    capture = new HandlerOutputCapture(path.join(options.out, 'handler-output.jsonl'));
+    const { handler } = require('../../functions/lake-sink') as {
+      handler: (
+        event: KinesisStreamEvent,
+        context: Context,
+      ) => Promise<{ batchItemFailures: Array<{ itemIdentifier: unknown }> }>;
+    };
+
+    const inputs = withWatermarks(
+      options.inputs.length > 0
+        ? byEventTime(options.inputs.flatMap((f) => fileRecords(f, zones)))
+        : syntheticRecords({ count: options.records, seed: options.seed, poisonRate: options.poisonRate }),
+      options.watermarkEvery,
+    );
+    const sourceLabel =
+      options.inputs.length > 0
+        ? options.inputs.map((f) => path.basename(f)).join(', ')
+        : `synthetic generator (seed ${options.seed}, ${options.records} records, poison rate ${options.poisonRate})`;
+    say(`replaying ${inputs.length.toLocaleString('en-US')} records from ${sourceLabel}`);
+
+    let publisherDone = false;
+    const publisher = new KinesisPublisher(clients.kinesis, stream);
+    const failures: OnFailureRecord[] = [];
+    runner = new KinesisRunner({
+      kinesis: clients.kinesis,
+      stream,
+      region: 'us-east-1',
+      functionName: 'taxi-stream-local-lakeSink',
+      handler: handler as unknown as StreamHandler,
+      batchSize: options.batchSize,
+      batchWindowMs: options.batchWindowMs,
+      timeoutMs: 120_000,
+      bisectOnError: true,
+      maxRetries: 10,
+      maxRecordAgeMs: 24 * 3_600_000,
+      onFailure: async (record) => {
+        failures.push(record);
+        await clients.sqs.send(
+          new SendMessageCommand({ QueueUrl: failureQueue.QueueUrl, MessageBody: JSON.stringify(record) }),
+        );
+      },
+      log: say,
+    });
+    const replayStarted = Date.now();
+    const consuming = runner.runUntilDrained(() => publisherDone);
+    let positions: Array<{ shardId: string; sequenceNumber: string }>;
+    try {
+      positions = await pacedReplay(
+        inputs,
+        (batch) => publisher.publish(batch.map((r) => ({ data: r.payload, partitionKey: r.partitionKey }))),
+        { speedup: options.speedup, onProgress: progressBar(inputs.length) },
+      );
+    } finally {
+      publisherDone = true;
+    }
+    const replaySeconds = (Date.now() - replayStarted) / 1000;
+    say('replay done; draining the stream');
+    const runnerStats = await consuming;
+    const pipelineSeconds = (Date.now() - replayStarted) / 1000;
+    await capture.close();
+
+    say('exporting the lake, dead letters and ledger');
+    const exported: RunExport = await exportRun(clients, {
+      outDir: options.out,
+      bucket: created.bucket,
+      lakePrefix: 'lake/trips',
+      deadLetterQueueUrl: created.deadLetterQueueUrl,
+      ledgerScan: async () => {
+        const items: unknown[] = [];
+        let start: Record<string, import('@aws-sdk/client-dynamodb').AttributeValue> | undefined;
+        do {
+          const out = await clients.dynamodb.send(
+            new ScanCommand({ TableName: created.ledgerTable, ExclusiveStartKey: start }),
+          );
+          items.push(...(out.Items ?? []));
+          start = out.LastEvaluatedKey;
+        } while (start);
+        return items;
+      },
+      failures,
+    });
+    const reconciliation: Reconciliation = await reconcile(inputs, positions, exported);
+    const insights = await lakeInsights(exported.lakeDir, exported.lakeObjects > 0);
+    const summary = {
+      inputRecords: inputs.length,
+      watermarks: reconciliation.watermarks,
+      validRecords: reconciliation.inLake,
+      poisonRecords: reconciliation.inDeadLetters,
+      parquetRows: exported.lakeRows,
+      parquetObjects: exported.lakeObjects,
+      parquetBytes: exported.lakeBytes,
+      partitions: exported.partitions,
+      searchDocuments: null,
+      dlqMessages: exported.deadLetters.length,
+      mappingFailures: failures.length,
+      duplicatesInLake: reconciliation.duplicatesInLake,
+      missing: reconciliation.missing,
+      reconciled: reconciliation.reconciled,
+      seconds: { replay: replaySeconds, pipeline: pipelineSeconds, total: (Date.now() - startedAt) / 1000 },
+      eventsPerSecond: Math.round(inputs.length / Math.max(0.001, pipelineSeconds)),
+      runner: runnerStats,
+      outDir: options.out,
+    };
+    writeFileSync(
+      path.join(options.out, 'report.json'),
+      `${JSON.stringify({ ...summary, insights, reconciliation, metrics: Object.fromEntries(capture.metrics) }, null, 2)}\n`,
+    );
+    capture.print(
+      formatReport({ summary, insights, reconciliation, metrics: capture.metrics, sourceLabel, exported }),
+    );
+    if (options.json) capture.print(`${JSON.stringify(summary)}\n`);
+    return summary.reconciled ? 0 : 2;
+  } finally {
+    await cleanup();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(
+      `demo failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(1);
+  },
+);

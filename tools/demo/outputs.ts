@@ -1,0 +1,213 @@
+/**
+ * What a demo run leaves for inspection, and the reconciliation of every input record
+ * against it: each record must be in the lake exactly once or in the dead-letter queue
+ * exactly once, never both, never neither.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { DuckDBInstance } from '@duckdb/node-api';
+import type { DeadLetterMessage } from '../../lib/dead-letters/dead-letter';
+import type { LocalClients } from '../local-stack/local-stack';
+import type { ReplayRecord } from '../replay/sources';
+import type { OnFailureRecord } from '../runner/kinesis-runner';
+
+export interface RunExport {
+  readonly lakeDir: string;
+  readonly lakeObjects: number;
+  readonly lakeBytes: number;
+  readonly lakeRows: number;
+  readonly partitions: number;
+  /** `partition/position` of every lake row. */
+  readonly lakePositions: string[];
+  readonly deadLetters: DeadLetterMessage[];
+}
+
+export interface ExportOptions {
+  readonly outDir: string;
+  readonly bucket: string;
+  readonly lakePrefix: string;
+  readonly deadLetterQueueUrl: string;
+  readonly ledgerScan: () => Promise<unknown[]>;
+  readonly failures: readonly OnFailureRecord[];
+}
+
+const jsonl = (items: readonly unknown[]): string =>
+  items.map((i) => JSON.stringify(i, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))).join('\n') +
+  (items.length ? '\n' : '');
+
+export async function duckdbRows(sql: string): Promise<Record<string, unknown>[]> {
+  const db = await DuckDBInstance.create(':memory:');
+  const connection = await db.connect();
+  try {
+    return (await connection.runAndReadAll(sql)).getRowObjectsJson() as Record<string, unknown>[];
+  } finally {
+    connection.closeSync();
+    db.closeSync();
+  }
+}
+
+export const lakeGlob = (lakeDir: string): string =>
+  path.join(lakeDir, '**', '*.parquet').replace(/'/g, "''");
+
+export async function exportRun(clients: LocalClients, o: ExportOptions): Promise<RunExport> {
+  const lakeDir = path.join(o.outDir, 'lake');
+  let token: string | undefined;
+  let objects = 0;
+  let bytes = 0;
+  const partitions = new Set<string>();
+  do {
+    const out = await clients.s3.send(
+      new ListObjectsV2Command({ Bucket: o.bucket, Prefix: `${o.lakePrefix}/`, ContinuationToken: token }),
+    );
+    for (const item of out.Contents ?? []) {
+      const key = item.Key as string;
+      const body = await clients.s3.send(new GetObjectCommand({ Bucket: o.bucket, Key: key }));
+      const data = await body.Body?.transformToByteArray();
+      const file = path.join(lakeDir, key.slice(o.lakePrefix.length + 1));
+      mkdirSync(path.dirname(file), { recursive: true });
+      writeFileSync(file, data ?? new Uint8Array(0));
+      objects++;
+      bytes += data?.byteLength ?? 0;
+      partitions.add(path.dirname(key));
+    }
+    token = out.IsTruncated ? out.NextContinuationToken : undefined;
+  } while (token);
+
+  const deadLetters: DeadLetterMessage[] = [];
+  for (let empty = 0; empty < 2; ) {
+    const out = await clients.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: o.deadLetterQueueUrl,
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: 300,
+      }),
+    );
+    const messages = out.Messages ?? [];
+    if (messages.length === 0) {
+      empty++;
+      continue;
+    }
+    empty = 0;
+    for (const m of messages) deadLetters.push(JSON.parse(m.Body ?? '{}') as DeadLetterMessage);
+    await clients.sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: o.deadLetterQueueUrl,
+        Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+      }),
+    );
+  }
+  writeFileSync(path.join(o.outDir, 'dead-letters.jsonl'), jsonl(deadLetters));
+  const ledger = (await o.ledgerScan()).map((item) => unmarshall(item as Parameters<typeof unmarshall>[0]));
+  writeFileSync(path.join(o.outDir, 'ledger.jsonl'), jsonl(ledger));
+  writeFileSync(path.join(o.outDir, 'mapping-failures.jsonl'), jsonl(o.failures));
+
+  const lakePositions =
+    objects === 0
+      ? []
+      : (
+          await duckdbRows(
+            `SELECT source_partition || '/' || source_position AS p FROM read_parquet('${lakeGlob(lakeDir)}', hive_partitioning = true)`,
+          )
+        ).map((r) => String(r.p));
+  return {
+    lakeDir,
+    lakeObjects: objects,
+    lakeBytes: bytes,
+    lakeRows: lakePositions.length,
+    partitions: partitions.size,
+    lakePositions,
+    deadLetters,
+  };
+}
+
+export interface Reconciliation {
+  readonly reconciled: boolean;
+  readonly inLake: number;
+  readonly inDeadLetters: number;
+  /** Watermark events: counted by the sink, neither in the lake nor dead-lettered. */
+  readonly watermarks: number;
+  readonly missing: number;
+  readonly duplicatesInLake: number;
+  readonly duplicateDeadLetters: number;
+  readonly inBoth: number;
+  readonly unexpected: number;
+  /** Synthetic labels that were not honoured (a valid trip dead-lettered, a poison record in the lake). */
+  readonly mislabelled: number;
+  readonly problems: string[];
+}
+
+export async function reconcile(
+  inputs: readonly ReplayRecord[],
+  positions: ReadonlyArray<{ shardId: string; sequenceNumber: string }>,
+  run: RunExport,
+): Promise<Reconciliation> {
+  const count = (keys: Iterable<string>) => {
+    const m = new Map<string, number>();
+    for (const k of keys) m.set(k, (m.get(k) ?? 0) + 1);
+    return m;
+  };
+  const lake = count(run.lakePositions);
+  const dead = count(run.deadLetters.map((l) => `${l.source.partition}/${l.source.position}`));
+  let inLake = 0;
+  let inDeadLetters = 0;
+  let watermarks = 0;
+  let missing = 0;
+  let duplicatesInLake = 0;
+  let duplicateDeadLetters = 0;
+  let inBoth = 0;
+  let mislabelled = 0;
+  const problems: string[] = [];
+  const sent = new Set<string>();
+  inputs.forEach((input, i) => {
+    const p = positions[i];
+    if (!p) {
+      missing++;
+      return;
+    }
+    const key = `${p.shardId}/${p.sequenceNumber}`;
+    sent.add(key);
+    const l = lake.get(key) ?? 0;
+    const d = dead.get(key) ?? 0;
+    if (l > 0) inLake++;
+    if (d > 0) inDeadLetters++;
+    if (l > 1) duplicatesInLake += l - 1;
+    if (d > 1) duplicateDeadLetters += d - 1;
+    if (l > 0 && d > 0) inBoth++;
+    if (input.expected === 'watermark') {
+      if (l === 0 && d === 0) watermarks++;
+      else mislabelled++;
+      return;
+    }
+    if (l === 0 && d === 0) {
+      missing++;
+      if (problems.length < 10)
+        problems.push(`record ${i} (${key}) is neither in the lake nor dead-lettered`);
+    }
+    if ((input.expected === 'trip' && l === 0) || (input.expected === 'poison' && d === 0)) mislabelled++;
+  });
+  let unexpected = 0;
+  for (const key of [...lake.keys(), ...dead.keys()]) if (!sent.has(key)) unexpected++;
+  const reconciled =
+    missing === 0 &&
+    duplicatesInLake === 0 &&
+    duplicateDeadLetters === 0 &&
+    inBoth === 0 &&
+    unexpected === 0 &&
+    mislabelled === 0;
+  return {
+    reconciled,
+    inLake,
+    inDeadLetters,
+    watermarks,
+    missing,
+    duplicatesInLake,
+    duplicateDeadLetters,
+    inBoth,
+    unexpected,
+    mislabelled,
+    problems,
+  };
+}

@@ -1,0 +1,369 @@
+/**
+ * A local Kinesis event-source runner: what Lambda's event source mapping does, against the
+ * local Kinesis emulator, invoking a handler in-process.
+ *
+ * Per shard, one batch in flight at a time (ParallelizationFactor 1):
+ * - polls GetRecords from TRIM_HORIZON, or after the checkpoint;
+ * - builds the batch as Lambda does: up to `batchSize` records, waiting up to `batchWindowMs`
+ *   for more; base64 data, eventID `shardId-...:<sequence>`, approximateArrivalTimestamp in
+ *   seconds, eventSourceARN, awsRegion;
+ * - invokes the handler with a Lambda-like context whose deadline is `timeoutMs`;
+ * - on a partial batch response, checkpoints before the lowest failed sequence number and
+ *   retries from it;
+ * - on an error (throw, or the timeout), splits the batch in two when `bisectOnError`, else
+ *   retries it;
+ * - a batch that exhausts `maxRetries`, or whose records are older than `maxRecordAgeMs`,
+ *   goes to the on-failure destination (a Lambda-shaped record with the shard and sequence
+ *   range, not the data) and the checkpoint moves past it.
+ * Checkpoints live in the runner (one runner per function, like one mapping per function).
+ */
+
+import {
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type KinesisClient,
+  type _Record as KinesisRecord,
+  ListShardsCommand,
+} from '@aws-sdk/client-kinesis';
+import type { Context, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+
+export type StreamHandler = (
+  event: KinesisStreamEvent,
+  context: Context,
+) => Promise<{ batchItemFailures?: Array<{ itemIdentifier?: unknown }> } | undefined | null>;
+
+export interface OnFailureRecord {
+  readonly requestContext: {
+    requestId: string;
+    functionArn: string;
+    condition: string;
+    approximateInvokeCount: number;
+  };
+  readonly responseContext: { statusCode: number; executedVersion: string; functionError: string };
+  readonly version: '1.0';
+  readonly timestamp: string;
+  readonly KinesisBatchInfo: {
+    shardId: string;
+    startSequenceNumber: string;
+    endSequenceNumber: string;
+    approximateArrivalOfFirstRecord: string;
+    approximateArrivalOfLastRecord: string;
+    batchSize: number;
+    streamArn: string;
+  };
+}
+
+export interface KinesisRunnerOptions {
+  readonly kinesis: KinesisClient;
+  readonly stream: string;
+  readonly region: string;
+  readonly functionName: string;
+  readonly handler: StreamHandler;
+  readonly batchSize?: number;
+  readonly batchWindowMs?: number;
+  readonly timeoutMs?: number;
+  readonly bisectOnError?: boolean;
+  /** -1 = retry until the record age limit. */
+  readonly maxRetries?: number;
+  /** -1 = no limit. */
+  readonly maxRecordAgeMs?: number;
+  readonly onFailure?: (record: OnFailureRecord) => Promise<void>;
+  readonly pollIntervalMs?: number;
+  readonly log?: (message: string) => void;
+}
+
+export interface RunnerStats {
+  invocations: number;
+  recordsDelivered: number;
+  partialFailures: number;
+  errors: number;
+  bisections: number;
+  retries: number;
+  onFailureBatches: number;
+  onFailureRecords: number;
+  handlerMs: number;
+}
+
+interface PendingBatch {
+  records: KinesisRecord[];
+  attempts: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+class HandlerTimeout extends Error {
+  constructor(ms: number) {
+    super(`handler did not finish within its ${ms} ms timeout`);
+    this.name = 'HandlerTimeout';
+  }
+}
+
+export class KinesisRunner {
+  readonly stats: RunnerStats = {
+    invocations: 0,
+    recordsDelivered: 0,
+    partialFailures: 0,
+    errors: 0,
+    bisections: 0,
+    retries: 0,
+    onFailureBatches: 0,
+    onFailureRecords: 0,
+    handlerMs: 0,
+  };
+  /** Last sequence number handled (or sent to the on-failure destination), per shard. */
+  readonly checkpoints = new Map<string, string>();
+  private readonly streamArn: string;
+  private stopped = false;
+
+  constructor(private readonly options: KinesisRunnerOptions) {
+    this.streamArn = `arn:aws:kinesis:${options.region}:000000000000:stream/${options.stream}`;
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /**
+   * Runs every shard until `sourceDone()` is true and the shard is caught up with nothing
+   * left to deliver (or until stop()).
+   */
+  async runUntilDrained(sourceDone: () => boolean): Promise<RunnerStats> {
+    const shards = await this.shards();
+    await Promise.all(shards.map((shard) => this.runShard(shard, sourceDone)));
+    return this.stats;
+  }
+
+  private async shards(): Promise<string[]> {
+    const ids: string[] = [];
+    let token: string | undefined;
+    do {
+      const out = await this.options.kinesis.send(
+        new ListShardsCommand(token ? { NextToken: token } : { StreamName: this.options.stream }),
+      );
+      for (const s of out.Shards ?? []) if (s.ShardId) ids.push(s.ShardId);
+      token = out.NextToken;
+    } while (token);
+    return ids;
+  }
+
+  private async iterator(shardId: string): Promise<string | undefined> {
+    const checkpoint = this.checkpoints.get(shardId);
+    const out = await this.options.kinesis.send(
+      new GetShardIteratorCommand({
+        StreamName: this.options.stream,
+        ShardId: shardId,
+        ...(checkpoint
+          ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: checkpoint }
+          : { ShardIteratorType: 'TRIM_HORIZON' }),
+      }),
+    );
+    return out.ShardIterator;
+  }
+
+  private async runShard(shardId: string, sourceDone: () => boolean): Promise<void> {
+    const batchSize = this.options.batchSize ?? 100;
+    const windowMs = this.options.batchWindowMs ?? 0;
+    const poll = this.options.pollIntervalMs ?? 100;
+    let iterator = await this.iterator(shardId);
+    const buffer: KinesisRecord[] = [];
+    while (!this.stopped) {
+      const windowStart = Date.now();
+      let caughtUp = false;
+      while (iterator && buffer.length < batchSize && !this.stopped) {
+        const doneBefore = sourceDone();
+        const out = await this.options.kinesis.send(
+          new GetRecordsCommand({
+            ShardIterator: iterator,
+            Limit: Math.min(10_000, batchSize - buffer.length),
+          }),
+        );
+        iterator = out.NextShardIterator;
+        const got = out.Records ?? [];
+        buffer.push(...got);
+        caughtUp = got.length === 0 && (out.MillisBehindLatest ?? 0) === 0;
+        // Caught up after the source finished: nothing more will come.
+        if (caughtUp && doneBefore) break;
+        if (buffer.length >= batchSize || Date.now() - windowStart >= windowMs) {
+          if (buffer.length > 0) break;
+        }
+        if (got.length === 0) await sleep(poll);
+      }
+      if (buffer.length === 0) {
+        if ((caughtUp && sourceDone()) || !iterator) return;
+        continue;
+      }
+      const batch = buffer.splice(0, batchSize);
+      await this.deliver(shardId, batch);
+      // Stopped mid-batch: resume from the checkpoint, not from what was buffered.
+      if (this.checkpoints.get(shardId) !== (batch[batch.length - 1] as KinesisRecord).SequenceNumber) {
+        buffer.length = 0;
+        iterator = await this.iterator(shardId);
+      }
+    }
+  }
+
+  private toEvent(shardId: string, records: readonly KinesisRecord[]): KinesisStreamEvent {
+    return {
+      Records: records.map(
+        (r): KinesisStreamRecord => ({
+          kinesis: {
+            kinesisSchemaVersion: '1.0',
+            partitionKey: r.PartitionKey as string,
+            sequenceNumber: r.SequenceNumber as string,
+            data: Buffer.from(r.Data ?? new Uint8Array(0)).toString('base64'),
+            approximateArrivalTimestamp: (r.ApproximateArrivalTimestamp?.getTime() ?? Date.now()) / 1000,
+          },
+          eventSource: 'aws:kinesis',
+          eventVersion: '1.0',
+          eventID: `${shardId}:${r.SequenceNumber}`,
+          eventName: 'aws:kinesis:record',
+          invokeIdentityArn: `arn:aws:iam::000000000000:role/${this.options.functionName}`,
+          awsRegion: this.options.region,
+          eventSourceARN: this.streamArn,
+        }),
+      ),
+    };
+  }
+
+  private context(requestId: string, deadline: number): Context {
+    const name = this.options.functionName;
+    return {
+      callbackWaitsForEmptyEventLoop: true,
+      functionName: name,
+      functionVersion: '$LATEST',
+      invokedFunctionArn: `arn:aws:lambda:${this.options.region}:000000000000:function:${name}`,
+      memoryLimitInMB: '1024',
+      awsRequestId: requestId,
+      logGroupName: `/aws/lambda/${name}`,
+      logStreamName: 'local',
+      getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+      done: () => undefined,
+      fail: () => undefined,
+      succeed: () => undefined,
+    };
+  }
+
+  /** One invocation: the index of the first failed record, -1 on success, or an error. */
+  private async invoke(shardId: string, records: readonly KinesisRecord[]): Promise<number | Error> {
+    const timeoutMs = this.options.timeoutMs ?? 120_000;
+    const requestId = `${this.options.functionName}-${++this.stats.invocations}`;
+    const started = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const response = await Promise.race([
+        this.options.handler(this.toEvent(shardId, records), this.context(requestId, started + timeoutMs)),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new HandlerTimeout(timeoutMs)), timeoutMs);
+        }),
+      ]);
+      this.stats.recordsDelivered += records.length;
+      const failures = response?.batchItemFailures ?? [];
+      if (failures.length === 0) return -1;
+      // Lambda checkpoints before the lowest failed sequence number it is given.
+      let lowest = -1;
+      for (const f of failures) {
+        const index = records.findIndex((r) => r.SequenceNumber === f.itemIdentifier);
+        if (index < 0)
+          return new Error(`batchItemFailures names ${String(f.itemIdentifier)}, not in the batch`);
+        if (lowest < 0 || index < lowest) lowest = index;
+      }
+      return lowest;
+    } catch (error) {
+      return error instanceof Error ? error : new Error(String(error));
+    } finally {
+      clearTimeout(timer);
+      this.stats.handlerMs += Date.now() - started;
+    }
+  }
+
+  private async deliver(shardId: string, batch: KinesisRecord[]): Promise<void> {
+    const maxRetries = this.options.maxRetries ?? -1;
+    const maxAge = this.options.maxRecordAgeMs ?? -1;
+    const queue: PendingBatch[] = [{ records: batch, attempts: 0 }];
+    while (queue.length > 0 && !this.stopped) {
+      const pending = queue.shift() as PendingBatch;
+      const first = pending.records[0] as KinesisRecord;
+      const age = Date.now() - (first.ApproximateArrivalTimestamp?.getTime() ?? Date.now());
+      if (maxAge >= 0 && age > maxAge) {
+        await this.sendToFailure(shardId, pending, 'RecordAgeExceeded', 'Unhandled');
+        continue;
+      }
+      const result = await this.invoke(shardId, pending.records);
+      if (result === -1) {
+        this.checkpoints.set(
+          shardId,
+          (pending.records[pending.records.length - 1] as KinesisRecord).SequenceNumber as string,
+        );
+        continue;
+      }
+      const rest = typeof result === 'number' ? pending.records.slice(result) : pending.records;
+      if (typeof result === 'number') {
+        this.stats.partialFailures++;
+        if (result > 0)
+          this.checkpoints.set(
+            shardId,
+            (pending.records[result - 1] as KinesisRecord).SequenceNumber as string,
+          );
+      } else {
+        this.stats.errors++;
+        this.options.log?.(`${this.options.functionName} ${shardId}: ${result.name}: ${result.message}`);
+      }
+      const attempts = pending.attempts + 1;
+      if (maxRetries >= 0 && attempts > maxRetries) {
+        await this.sendToFailure(
+          shardId,
+          { records: rest, attempts },
+          'RetryAttemptsExhausted',
+          typeof result === 'number' ? 'PartialFailure' : 'Unhandled',
+        );
+        continue;
+      }
+      this.stats.retries++;
+      if (typeof result !== 'number' && this.options.bisectOnError && rest.length > 1) {
+        this.stats.bisections++;
+        const half = Math.ceil(rest.length / 2);
+        queue.unshift({ records: rest.slice(0, half), attempts }, { records: rest.slice(half), attempts });
+      } else {
+        queue.unshift({ records: rest, attempts });
+        await sleep(Math.min(1_000, 50 * 2 ** Math.min(attempts, 5)));
+      }
+    }
+  }
+
+  private async sendToFailure(
+    shardId: string,
+    pending: PendingBatch,
+    condition: string,
+    functionError: string,
+  ): Promise<void> {
+    const first = pending.records[0] as KinesisRecord;
+    const last = pending.records[pending.records.length - 1] as KinesisRecord;
+    this.stats.onFailureBatches++;
+    this.stats.onFailureRecords += pending.records.length;
+    const record: OnFailureRecord = {
+      requestContext: {
+        requestId: `${this.options.functionName}-failure-${this.stats.onFailureBatches}`,
+        functionArn: `arn:aws:lambda:${this.options.region}:000000000000:function:${this.options.functionName}`,
+        condition,
+        approximateInvokeCount: pending.attempts,
+      },
+      responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError },
+      version: '1.0',
+      timestamp: new Date().toISOString(),
+      KinesisBatchInfo: {
+        shardId,
+        startSequenceNumber: first.SequenceNumber as string,
+        endSequenceNumber: last.SequenceNumber as string,
+        approximateArrivalOfFirstRecord: (first.ApproximateArrivalTimestamp ?? new Date()).toISOString(),
+        approximateArrivalOfLastRecord: (last.ApproximateArrivalTimestamp ?? new Date()).toISOString(),
+        batchSize: pending.records.length,
+        streamArn: this.streamArn,
+      },
+    };
+    await this.options.onFailure?.(record);
+    this.options.log?.(
+      `${this.options.functionName} ${shardId}: ${pending.records.length} records to the on-failure destination (${condition})`,
+    );
+    this.checkpoints.set(shardId, last.SequenceNumber as string);
+  }
+}
