@@ -7,7 +7,10 @@ import type { AwsEndpoints } from './config';
 
 /** One HTTP handler setting for every client: bounded connect and request time. */
 function handler(aws: AwsEndpoints): NodeHttpHandler {
-  return new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: aws.requestTimeoutMs });
+  return new NodeHttpHandler({
+    connectionTimeout: aws.connectTimeoutMs,
+    requestTimeout: aws.requestTimeoutMs,
+  });
 }
 
 const common = (aws: AwsEndpoints, endpoint: string | undefined) => ({

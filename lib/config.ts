@@ -24,6 +24,7 @@ export interface AwsEndpoints {
   readonly kinesis?: string;
   /** Per-request timeout for SDK calls, so a hung connection cannot eat the Lambda deadline. */
   readonly requestTimeoutMs: number;
+  readonly connectTimeoutMs: number;
   readonly maxAttempts: number;
 }
 
@@ -132,6 +133,7 @@ export function loadAwsEndpoints(env: Env): AwsEndpoints {
     sqs: endpoint(env, 'SQS_ENDPOINT_URL'),
     kinesis: endpoint(env, 'KINESIS_ENDPOINT_URL'),
     requestTimeoutMs: integer(env, 'AWS_REQUEST_TIMEOUT_MS', 10_000, 100, 900_000),
+    connectTimeoutMs: integer(env, 'AWS_CONNECT_TIMEOUT_MS', 3_000, 100, 60_000),
     maxAttempts: integer(env, 'AWS_MAX_ATTEMPTS', 3, 1, 10),
   });
 }

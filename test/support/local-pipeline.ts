@@ -7,6 +7,7 @@ import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/clien
 import { DuckDBInstance } from '@duckdb/node-api';
 import { type LakeSinkConfig, loadLakeSinkConfig } from '../../lib/config';
 import type { DeadLetterMessage } from '../../lib/dead-letters/dead-letter';
+import { mapLimit } from '../../lib/util/concurrency';
 import {
   type CreatedResources,
   createPipelineResources,
@@ -51,7 +52,6 @@ export async function newLocalPipeline(
     LEDGER_TABLE: resources.ledgerTable,
     DEAD_LETTER_QUEUE_URL: resources.deadLetterQueueUrl,
     ZONE_LOOKUP: ZONES_CSV(),
-    AWS_MAX_ATTEMPTS: '1',
     ...overrides,
   };
   return { config: loadLakeSinkConfig(env), env, clients, resources };
@@ -85,13 +85,12 @@ export async function downloadLake(
 ): Promise<{ dir: string; keys: string[]; cleanup: () => void }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'taxi-lake-'));
   const keys = await listKeys(p, p.config.lakePrefix);
-  await Promise.all(
-    keys.map(async (key) => {
-      const file = path.join(dir, key);
-      mkdirSync(path.dirname(file), { recursive: true });
-      writeFileSync(file, await getObject(p, key));
-    }),
-  );
+  // Bounded: hundreds of parallel GETs would queue in the HTTP agent past the connect timeout.
+  await mapLimit(keys, 16, async (key) => {
+    const file = path.join(dir, key);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, await getObject(p, key));
+  });
   return { dir, keys, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 

@@ -10,8 +10,8 @@
  * - invokes the handler with a Lambda-like context whose deadline is `timeoutMs`;
  * - on a partial batch response, checkpoints before the lowest failed sequence number and
  *   retries from it;
- * - on an error (throw, or the timeout), splits the batch in two when `bisectOnError`, else
- *   retries it;
+ * - on an error (throw, or the timeout), splits the batch in two when `bisectOnError` (a split
+ *   does not use up retries), else retries it;
  * - a batch that exhausts `maxRetries`, or whose records are older than `maxRecordAgeMs`,
  *   goes to the on-failure destination (a Lambda-shaped record with the shard and sequence
  *   range, not the data) and the checkpoint moves past it.
@@ -308,6 +308,17 @@ export class KinesisRunner {
         this.stats.errors++;
         this.options.log?.(`${this.options.functionName} ${shardId}: ${result.name}: ${result.message}`);
       }
+      // Splitting does not use up retries (as with Lambda): halves keep the parent's count,
+      // so a bad record is isolated before the retries run out.
+      if (typeof result !== 'number' && this.options.bisectOnError && rest.length > 1) {
+        this.stats.bisections++;
+        const half = Math.ceil(rest.length / 2);
+        queue.unshift(
+          { records: rest.slice(0, half), attempts: pending.attempts },
+          { records: rest.slice(half), attempts: pending.attempts },
+        );
+        continue;
+      }
       const attempts = pending.attempts + 1;
       if (maxRetries >= 0 && attempts > maxRetries) {
         await this.sendToFailure(
@@ -319,14 +330,8 @@ export class KinesisRunner {
         continue;
       }
       this.stats.retries++;
-      if (typeof result !== 'number' && this.options.bisectOnError && rest.length > 1) {
-        this.stats.bisections++;
-        const half = Math.ceil(rest.length / 2);
-        queue.unshift({ records: rest.slice(0, half), attempts }, { records: rest.slice(half), attempts });
-      } else {
-        queue.unshift({ records: rest, attempts });
-        await sleep(Math.min(1_000, 50 * 2 ** Math.min(attempts, 5)));
-      }
+      queue.unshift({ records: rest, attempts });
+      await sleep(Math.min(1_000, 50 * 2 ** Math.min(attempts, 5)));
     }
   }
 
