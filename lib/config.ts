@@ -11,6 +11,7 @@ import {
   DEFAULT_PARTITION_TEMPLATE,
   PartitionTemplateError,
 } from './lake/partitioning';
+import { compileIndexTemplate, DEFAULT_INDEX_TEMPLATE, IndexTemplateError } from './search/index-names';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -201,4 +202,109 @@ export function loadLakeSinkConfig(env: Env = process.env): LakeSinkConfig {
     functionName: optional(env, 'AWS_LAMBDA_FUNCTION_NAME', 'taxi-stream-local'),
     functionVersion: optional(env, 'AWS_LAMBDA_FUNCTION_VERSION', '$LATEST'),
   });
+}
+
+export type SearchAuth =
+  | { readonly mode: 'none' }
+  | { readonly mode: 'basic'; readonly username: string; readonly password: string }
+  | { readonly mode: 'sigv4'; readonly service: 'es' | 'aoss' };
+
+export interface SearchSinkConfig {
+  readonly aws: AwsEndpoints;
+  readonly endpoint: string;
+  readonly auth: SearchAuth;
+  readonly indexTemplate: string;
+  readonly defaultService: string;
+  readonly installTemplate: boolean;
+  readonly maxBulkActions: number;
+  readonly maxBulkBytes: number;
+  readonly maxRetries: number;
+  readonly retryBaseMs: number;
+  readonly retryMaxMs: number;
+  readonly requestTimeoutMs: number;
+  readonly deadLetterPoison: boolean;
+  readonly deadLetterQueueUrl: string;
+  readonly deadLetterBucket: string | undefined;
+  readonly deadLetterPayloadPrefix: string;
+  readonly deadLetterMaxMessageBytes: number;
+  readonly validation: ValidationPolicy;
+  readonly zoneLookup: string | undefined;
+  readonly deadlineMarginMs: number;
+  readonly functionName: string;
+  readonly functionVersion: string;
+}
+
+export function loadSearchSinkConfig(env: Env = process.env): SearchSinkConfig {
+  const endpoint = endpoint_(env, 'SEARCH_ENDPOINT');
+  const mode = optional(env, 'SEARCH_AUTH', 'none').toLowerCase();
+  let auth: SearchAuth;
+  if (mode === 'none') auth = { mode };
+  else if (mode === 'basic') {
+    auth = { mode, username: required(env, 'SEARCH_USERNAME'), password: required(env, 'SEARCH_PASSWORD') };
+  } else if (mode === 'sigv4') {
+    const service = optional(env, 'SEARCH_SIGV4_SERVICE', 'es');
+    if (service !== 'es' && service !== 'aoss')
+      throw new ConfigError('SEARCH_SIGV4_SERVICE', `must be es or aoss, got "${service}"`);
+    auth = { mode, service };
+  } else throw new ConfigError('SEARCH_AUTH', `must be none, basic or sigv4, got "${mode}"`);
+  const indexTemplate = optional(env, 'SEARCH_INDEX_TEMPLATE', DEFAULT_INDEX_TEMPLATE);
+  const defaultService = optional(env, 'SEARCH_DEFAULT_SERVICE', 'unknown');
+  try {
+    compileIndexTemplate(indexTemplate, defaultService);
+  } catch (error) {
+    if (error instanceof IndexTemplateError) throw new ConfigError('SEARCH_INDEX_TEMPLATE', error.message);
+    throw error;
+  }
+  const queueUrl = required(env, 'DEAD_LETTER_QUEUE_URL');
+  if (!/^https?:\/\/[^\s]+\/[^\s/]+$/.test(queueUrl)) {
+    throw new ConfigError('DEAD_LETTER_QUEUE_URL', `is not an SQS queue URL: "${queueUrl}"`);
+  }
+  const bucket = env.LAKE_BUCKET?.trim() ? bucketName(env, 'LAKE_BUCKET') : undefined;
+  return Object.freeze({
+    aws: loadAwsEndpoints(env),
+    endpoint: endpoint as string,
+    auth: Object.freeze(auth),
+    indexTemplate,
+    defaultService,
+    installTemplate: boolean(env, 'SEARCH_INSTALL_TEMPLATE', true),
+    maxBulkActions: integer(env, 'SEARCH_BULK_MAX_ACTIONS', 1_000, 1, 100_000),
+    maxBulkBytes: integer(env, 'SEARCH_BULK_MAX_BYTES', 5 * 1_048_576, 10_000, 100 * 1_048_576),
+    maxRetries: integer(env, 'SEARCH_MAX_RETRIES', 5, 0, 50),
+    retryBaseMs: integer(env, 'SEARCH_RETRY_BASE_MS', 200, 1, 60_000),
+    retryMaxMs: integer(env, 'SEARCH_RETRY_MAX_MS', 5_000, 1, 300_000),
+    requestTimeoutMs: integer(env, 'SEARCH_REQUEST_TIMEOUT_MS', 30_000, 100, 900_000),
+    deadLetterPoison: boolean(env, 'SEARCH_DEAD_LETTER_POISON', false),
+    deadLetterQueueUrl: queueUrl,
+    deadLetterBucket: bucket,
+    deadLetterPayloadPrefix: prefix(env, 'DEAD_LETTER_PAYLOAD_PREFIX', 'dead-letters'),
+    deadLetterMaxMessageBytes: integer(env, 'DEAD_LETTER_MAX_MESSAGE_BYTES', 262_144, 4_096, 1_048_576),
+    validation: Object.freeze({
+      maxRecordBytes: integer(
+        env,
+        'MAX_RECORD_BYTES',
+        DEFAULT_VALIDATION_POLICY.maxRecordBytes,
+        1_024,
+        10_485_760,
+      ),
+      minEventTimeMs: timestamp(env, 'MIN_EVENT_TIME', DEFAULT_VALIDATION_POLICY.minEventTimeMs),
+      maxFutureSkewMs:
+        integer(
+          env,
+          'MAX_EVENT_TIME_SKEW_SECONDS',
+          DEFAULT_VALIDATION_POLICY.maxFutureSkewMs / 1000,
+          0,
+          31_536_000,
+        ) * 1000,
+    }),
+    zoneLookup: env.ZONE_LOOKUP?.trim() || undefined,
+    deadlineMarginMs: integer(env, 'DEADLINE_MARGIN_MS', 10_000, 0, 600_000),
+    functionName: optional(env, 'AWS_LAMBDA_FUNCTION_NAME', 'taxi-stream-local'),
+    functionVersion: optional(env, 'AWS_LAMBDA_FUNCTION_VERSION', '$LATEST'),
+  });
+}
+
+function endpoint_(env: Env, name: string): string {
+  const value = endpoint(env, name);
+  if (!value) throw new ConfigError(name, 'is required');
+  return value;
 }

@@ -68,10 +68,22 @@ function formatTimestamp(format: string, template: string): (ms: number) => stri
   };
 }
 
-export function compilePartitionTemplate(template: string): PartitionFn {
-  if (template === '' || template.startsWith('/') || template.endsWith('/') || template.includes('//')) {
-    throw new PartitionTemplateError(template, 'must be a relative path without empty segments');
-  }
+export interface RowTemplateRules {
+  /** Text for a null value of a column. */
+  readonly nullValue: (column: string) => string;
+  /** Makes a non-timestamp value safe for the target (path segment, index name). */
+  readonly escapeValue: (value: string) => string;
+  /** Literal text allowed between placeholders, and how to say so. */
+  readonly literal: RegExp;
+  readonly literalHint: string;
+  readonly error: (problem: string) => Error;
+}
+
+/**
+ * Compiles `{column}` / `{column:format}` templates over lake columns into a function of a
+ * row, once (at cold start). Shared by partition keys and search index names.
+ */
+export function compileRowTemplate(template: string, rules: RowTemplateRules): PartitionFn {
   const columns = new Map(LAKE_COLUMNS.map((col) => [col.name as string, col]));
   const pieces: Array<string | PartitionFn> = [];
   const pattern = /\{([a-z_]+)(?::([^}]+))?\}/g;
@@ -83,46 +95,58 @@ export function compilePartitionTemplate(template: string): PartitionFn {
     const name = m[1] as string;
     const format = m[2];
     const spec = columns.get(name);
-    if (!spec) throw new PartitionTemplateError(template, `unknown column "${name}"`);
+    if (!spec) throw rules.error(`unknown column "${name}"`);
+    const nullText = rules.nullValue(name);
     if (spec.type === 'timestamp') {
-      if (!format)
-        throw new PartitionTemplateError(
-          template,
-          `timestamp column ${name} needs a format, e.g. {${name}:yyyy}`,
-        );
-      const fmt = formatTimestamp(format, template);
+      if (!format) throw rules.error(`timestamp column ${name} needs a format, e.g. {${name}:yyyy}`);
+      let fmt: (ms: number) => string;
+      try {
+        fmt = formatTimestamp(format, template);
+      } catch (error) {
+        throw rules.error((error as Error).message.replace(/^partition template "[^"]*": /, ''));
+      }
       pieces.push((row) => {
         const v = row[spec.name] as number | null;
-        return v === null ? HIVE_NULL : fmt(v);
+        return v === null ? nullText : fmt(v);
       });
     } else {
-      if (format)
-        throw new PartitionTemplateError(template, `only timestamp columns take a format (${name})`);
+      if (format) throw rules.error(`only timestamp columns take a format (${name})`);
       pieces.push((row) => {
         const v = row[spec.name];
-        return v === null || v === undefined ? HIVE_NULL : escapePartitionValue(String(v));
+        return v === null || v === undefined ? nullText : rules.escapeValue(String(v));
       });
     }
   }
   const tail = template.slice(last);
   if (tail !== '') pieces.push(tail);
   for (const piece of pieces) {
-    if (typeof piece === 'string' && !/^[A-Za-z0-9_=/.-]*$/.test(piece)) {
-      throw new PartitionTemplateError(
-        template,
-        `literal "${piece}" may only use letters, digits and _ = / . -`,
-      );
-    }
-    if (typeof piece === 'string' && piece.split('/').some((seg) => seg === '..' || seg === '.')) {
-      throw new PartitionTemplateError(template, 'may not contain . or .. segments');
+    if (typeof piece === 'string' && !rules.literal.test(piece)) {
+      throw rules.error(`literal "${piece}" may only use ${rules.literalHint}`);
     }
   }
   if (!pieces.some((p) => typeof p !== 'string')) {
-    throw new PartitionTemplateError(template, 'has no placeholder, every row would land in one partition');
+    throw rules.error('has no placeholder, every row would land in one place');
   }
   return (row) => {
     let out = '';
     for (const piece of pieces) out += typeof piece === 'string' ? piece : piece(row);
     return out;
   };
+}
+
+export function compilePartitionTemplate(template: string): PartitionFn {
+  const error = (problem: string) => new PartitionTemplateError(template, problem);
+  if (template === '' || template.startsWith('/') || template.endsWith('/') || template.includes('//')) {
+    throw error('must be a relative path without empty segments');
+  }
+  if (template.split('/').some((seg) => seg === '..' || seg === '.')) {
+    throw error('may not contain . or .. segments');
+  }
+  return compileRowTemplate(template, {
+    nullValue: () => HIVE_NULL,
+    escapeValue: escapePartitionValue,
+    literal: /^[A-Za-z0-9_=/.-]*$/,
+    literalHint: 'letters, digits and _ = / . -',
+    error,
+  });
 }

@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateStreamCommand, DescribeStreamCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
@@ -17,14 +17,18 @@ import {
   createSqsClient,
 } from '../../lib/aws-clients';
 import { type AwsEndpoints, loadAwsEndpoints } from '../../lib/config';
+import { buildOpenSearchLauncher, type OpenSearchNode, startOpenSearch } from '../opensearch/opensearch-node';
 
-export type LocalService = 's3sqs' | 'dynamodb' | 'kinesis';
+export type LocalService = 's3sqs' | 'dynamodb' | 'kinesis' | 'opensearch';
+
+/** The JavaScript emulators; OpenSearch (a JVM) is opt-in, it takes seconds to start. */
+export const AWS_SERVICES: readonly LocalService[] = ['s3sqs', 'dynamodb', 'kinesis'];
 
 export interface LocalStackOptions {
   readonly services?: readonly LocalService[];
   /** Fixed ports; 0 or absent = any free port. */
   readonly ports?: Partial<Record<LocalService, number>>;
-  /** Folder for service logs. */
+  /** Folder for service logs (and OpenSearch's data, under logDir/opensearch-home). */
   readonly logDir: string;
 }
 
@@ -32,6 +36,7 @@ export interface LocalEndpoints {
   readonly s3sqs?: string;
   readonly dynamodb?: string;
   readonly kinesis?: string;
+  readonly opensearch?: string;
 }
 
 export interface LocalStack {
@@ -97,16 +102,33 @@ export function localEnv(endpoints: LocalEndpoints): Record<string, string> {
   }
   if (endpoints.dynamodb) env.DYNAMODB_ENDPOINT_URL = endpoints.dynamodb;
   if (endpoints.kinesis) env.KINESIS_ENDPOINT_URL = endpoints.kinesis;
+  if (endpoints.opensearch) env.SEARCH_ENDPOINT = endpoints.opensearch;
   return env;
 }
 
+/** A single-node OpenSearch with its data in a fresh folder under logDir. */
+async function startSearchNode(logDir: string, port: number): Promise<OpenSearchNode> {
+  await buildOpenSearchLauncher();
+  const home = mkdtempSync(path.join(logDir, 'opensearch-home-'));
+  const node = await startOpenSearch({ home, logFile: path.join(logDir, 'opensearch.log'), port });
+  return {
+    ...node,
+    stop: async () => {
+      await node.stop();
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
-  const services = options.services ?? ['s3sqs', 'dynamodb', 'kinesis'];
+  const services = options.services ?? AWS_SERVICES;
   mkdirSync(options.logDir, { recursive: true });
   const started: Array<{ service: LocalService; child: ChildProcess; url: string }> = [];
+  let search: OpenSearchNode | undefined;
   const stop = async (): Promise<void> => {
-    await Promise.all(
-      started.map(async ({ child }) => {
+    await Promise.all([
+      search?.stop(),
+      ...started.map(async ({ child }) => {
         if (child.exitCode !== null || child.signalCode !== null) return;
         const exited = once(child, 'exit');
         child.kill('SIGTERM');
@@ -114,20 +136,30 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         await exited;
         clearTimeout(timer);
       }),
-    );
+    ]);
   };
+  const js = services.filter((s) => s !== 'opensearch');
   try {
+    const searchReady = services.includes('opensearch')
+      ? startSearchNode(options.logDir, options.ports?.opensearch ?? 0).then((node) => {
+          search = node;
+        })
+      : Promise.resolve();
     const results = await Promise.all(
-      services.map((service) => startService(service, options.ports?.[service] ?? 0, options.logDir)),
+      js.map((service) => startService(service, options.ports?.[service] ?? 0, options.logDir)),
     );
-    services.forEach((service, i) => {
+    js.forEach((service, i) => {
       started.push({ service, ...(results[i] as { child: ChildProcess; url: string }) });
     });
+    await searchReady;
   } catch (error) {
     await stop();
     throw error;
   }
-  const endpoints: LocalEndpoints = Object.fromEntries(started.map((s) => [s.service, s.url]));
+  const endpoints: LocalEndpoints = {
+    ...Object.fromEntries(started.map((s) => [s.service, s.url])),
+    ...(search ? { opensearch: search.url } : {}),
+  };
   return {
     endpoints,
     env: () => localEnv(endpoints),
