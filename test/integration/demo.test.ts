@@ -60,6 +60,8 @@ describe('npm run demo', () => {
     expect(Number(s.validRecords) + Number(s.poisonRecords)).toBe(2000);
     expect(Number(s.poisonRecords)).toBeGreaterThan(50);
     expect(s.parquetRows).toBe(s.validRecords);
+    expect(s.searchDocuments).toBe(s.validRecords);
+    expect(Number(s.searchIndexes)).toBe(2); // yellow and green, one month
     expect(s.dlqMessages).toBe(s.poisonRecords);
     expect(result.stdout).toContain('RECONCILED');
     expect(result.stdout).toContain('top pickup zones');
@@ -81,6 +83,7 @@ describe('npm run demo', () => {
       validRecords: 360,
       poisonRecords: 0,
       parquetRows: 360,
+      searchDocuments: 360,
       reconciled: true,
     });
     expect(existsSync(path.join(dir, 'lake', 'year=2020', 'month=12'))).toBe(true);

@@ -43,18 +43,21 @@ export class HandlerOutputCapture {
       const json = JSON.parse(line) as {
         _aws?: { CloudWatchMetrics?: Array<{ Metrics?: Array<{ Name: string }> }> };
       } & Record<string, unknown>;
+      // Per function: both sinks emit RecordsIn, TripsValid... under their own service.
+      const service = typeof json.service === 'string' ? json.service : 'unknown';
       for (const directive of json._aws?.CloudWatchMetrics ?? []) {
         for (const { Name } of directive.Metrics ?? []) {
           const value = json[Name];
           const values = Array.isArray(value) ? value : [value];
-          const m = this.metrics.get(Name) ?? { sum: 0, max: Number.NEGATIVE_INFINITY, count: 0 };
+          const key = `${service}/${Name}`;
+          const m = this.metrics.get(key) ?? { sum: 0, max: Number.NEGATIVE_INFINITY, count: 0 };
           for (const v of values) {
             if (typeof v !== 'number') continue;
             m.sum += v;
             m.max = Math.max(m.max, v);
             m.count++;
           }
-          this.metrics.set(Name, m);
+          this.metrics.set(key, m);
         }
       }
     } catch {

@@ -8,10 +8,11 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import type { Context, KinesisStreamEvent } from 'aws-lambda';
+import { Client } from '@opensearch-project/opensearch';
 import { createS3Client } from '../../lib/aws-clients';
 import { loadZoneLookup } from '../../lib/domain/zone-source';
 import type { ZoneLookup } from '../../lib/domain/zones';
+import { queryInsights } from '../../lib/search/insights';
 import {
   createPipelineResources,
   type LocalStack,
@@ -23,10 +24,13 @@ import { pacedReplay, progressBar } from '../replay/pace';
 import { byEventTime, fileRecords, syntheticRecords, withWatermarks } from '../replay/sources';
 import { KinesisRunner, type OnFailureRecord, type StreamHandler } from '../runner/kinesis-runner';
 import { HandlerOutputCapture } from './capture';
-import { exportRun, type Reconciliation, type RunExport, reconcile } from './outputs';
+import { exportRun, lakeTripIds, type Reconciliation, type RunExport, reconcile } from './outputs';
 import { formatReport, lakeInsights } from './report';
+import { exportSearch, reconcileSearch } from './search-export';
 
 const ROOT = path.resolve(__dirname, '..', '..');
+const LAKE_FUNCTION = 'taxi-stream-local-lakeSink';
+const SEARCH_FUNCTION = 'taxi-stream-local-searchSink';
 const SHARED_ZONES = path.resolve(ROOT, '..', 'shared', 'data', 'zones', 'taxi_zone_lookup.csv');
 
 const HELP = `Usage: npm run demo -- [options]
@@ -164,9 +168,9 @@ async function main(): Promise<number> {
   const startedAt = Date.now();
   let stack: LocalStack | undefined;
   let capture: HandlerOutputCapture | undefined;
-  let runner: KinesisRunner | undefined;
+  const runners: KinesisRunner[] = [];
   const cleanup = async () => {
-    runner?.stop();
+    for (const r of runners) r.stop();
     await capture?.close();
     await stack?.stop();
   };
@@ -178,7 +182,10 @@ async function main(): Promise<number> {
   process.once('SIGTERM', interrupted);
   try {
     say(`taxi-stream demo -> ${path.relative(process.cwd(), options.out) || '.'}`);
-    stack = await startLocalStack({ logDir: path.join(options.out, 'logs') });
+    stack = await startLocalStack({
+      logDir: path.join(options.out, 'logs'),
+      services: ['s3sqs', 'dynamodb', 'kinesis', 'opensearch'],
+    });
     const clients = localClients(stack.endpoints);
     const stream = 'taxi-trips';
     const created = await createPipelineResources(clients, {
@@ -197,24 +204,23 @@ async function main(): Promise<number> {
     const zoneFile = existsSync(SHARED_ZONES) ? SHARED_ZONES : undefined;
     if (zoneFile) zones = await loadZoneLookup(zoneFile, createS3Client(stack.aws()));
 
-    // The handler reads its configuration at cold start, from the environment, as in Lambda.
+    // Handlers read their configuration at cold start, from the environment, as in Lambda.
     Object.assign(process.env, stack.env(), {
       LAKE_BUCKET: created.bucket,
       LEDGER_TABLE: created.ledgerTable,
       DEAD_LETTER_QUEUE_URL: created.deadLetterQueueUrl,
-      AWS_LAMBDA_FUNCTION_NAME: 'taxi-stream-local-lakeSink',
-      POWERTOOLS_SERVICE_NAME: 'taxi-stream-lake-sink',
       POWERTOOLS_LOG_LEVEL: 'INFO',
       DEADLINE_MARGIN_MS: '5000',
       ...(zoneFile ? { ZONE_LOOKUP: zoneFile } : {}),
     });
     capture = new HandlerOutputCapture(path.join(options.out, 'handler-output.jsonl'));
-    const { handler } = require('../../functions/lake-sink') as {
-      handler: (
-        event: KinesisStreamEvent,
-        context: Context,
-      ) => Promise<{ batchItemFailures: Array<{ itemIdentifier: unknown }> }>;
+    const load = (module: string, functionName: string, service: string): StreamHandler => {
+      process.env.AWS_LAMBDA_FUNCTION_NAME = functionName;
+      process.env.POWERTOOLS_SERVICE_NAME = service;
+      return (require(module) as { handler: StreamHandler }).handler;
     };
+    const lakeHandler = load('../../functions/lake-sink', LAKE_FUNCTION, 'taxi-stream-lake-sink');
+    const searchHandler = load('../../functions/search-sink', SEARCH_FUNCTION, 'taxi-stream-search-sink');
 
     const inputs = withWatermarks(
       options.inputs.length > 0
@@ -231,28 +237,36 @@ async function main(): Promise<number> {
     let publisherDone = false;
     const publisher = new KinesisPublisher(clients.kinesis, stream);
     const failures: OnFailureRecord[] = [];
-    runner = new KinesisRunner({
-      kinesis: clients.kinesis,
-      stream,
-      region: 'us-east-1',
-      functionName: 'taxi-stream-local-lakeSink',
-      handler: handler as unknown as StreamHandler,
-      batchSize: options.batchSize,
-      batchWindowMs: options.batchWindowMs,
-      timeoutMs: 120_000,
-      bisectOnError: true,
-      maxRetries: 10,
-      maxRecordAgeMs: 24 * 3_600_000,
-      onFailure: async (record) => {
-        failures.push(record);
-        await clients.sqs.send(
-          new SendMessageCommand({ QueueUrl: failureQueue.QueueUrl, MessageBody: JSON.stringify(record) }),
-        );
-      },
-      log: say,
-    });
+    // One event source mapping per function: own checkpoints, failures isolated.
+    const mapping = (functionName: string, handler: StreamHandler) =>
+      new KinesisRunner({
+        kinesis: clients.kinesis,
+        stream,
+        region: 'us-east-1',
+        functionName,
+        handler,
+        batchSize: options.batchSize,
+        batchWindowMs: options.batchWindowMs,
+        timeoutMs: 120_000,
+        bisectOnError: true,
+        maxRetries: 10,
+        maxRecordAgeMs: 24 * 3_600_000,
+        onFailure: async (record) => {
+          failures.push(record);
+          await clients.sqs.send(
+            new SendMessageCommand({ QueueUrl: failureQueue.QueueUrl, MessageBody: JSON.stringify(record) }),
+          );
+        },
+        log: say,
+      });
+    const lakeRunner = mapping(LAKE_FUNCTION, lakeHandler);
+    const searchRunner = mapping(SEARCH_FUNCTION, searchHandler);
+    runners.push(lakeRunner, searchRunner);
     const replayStarted = Date.now();
-    const consuming = runner.runUntilDrained(() => publisherDone);
+    const consuming = Promise.all([
+      lakeRunner.runUntilDrained(() => publisherDone),
+      searchRunner.runUntilDrained(() => publisherDone),
+    ]);
     let positions: Array<{ shardId: string; sequenceNumber: string }>;
     try {
       positions = await pacedReplay(
@@ -265,7 +279,7 @@ async function main(): Promise<number> {
     }
     const replaySeconds = (Date.now() - replayStarted) / 1000;
     say('replay done; draining the stream');
-    const runnerStats = await consuming;
+    const [runnerStats, searchRunnerStats] = await consuming;
     const pipelineSeconds = (Date.now() - replayStarted) / 1000;
     await capture.close();
 
@@ -291,6 +305,15 @@ async function main(): Promise<number> {
     });
     const reconciliation: Reconciliation = await reconcile(inputs, positions, exported);
     const insights = await lakeInsights(exported.lakeDir, exported.lakeObjects > 0);
+    say('reading the search indexes');
+    const searchClient = new Client({ node: stack.endpoints.opensearch as string });
+    const search = await exportSearch(searchClient, 'trips-*');
+    const searchReconciliation = reconcileSearch(search, await lakeTripIds(exported));
+    const searchInsights = await queryInsights(searchClient, 'trips-*', { top: 5 });
+    writeFileSync(
+      path.join(options.out, 'search-indexes.json'),
+      `${JSON.stringify(search.perIndex, null, 2)}\n`,
+    );
     const summary = {
       inputRecords: inputs.length,
       watermarks: reconciliation.watermarks,
@@ -300,23 +323,33 @@ async function main(): Promise<number> {
       parquetObjects: exported.lakeObjects,
       parquetBytes: exported.lakeBytes,
       partitions: exported.partitions,
-      searchDocuments: null,
+      searchDocuments: search.documents,
+      searchIndexes: Object.keys(search.perIndex).length,
       dlqMessages: exported.deadLetters.length,
       mappingFailures: failures.length,
       duplicatesInLake: reconciliation.duplicatesInLake,
       missing: reconciliation.missing,
-      reconciled: reconciliation.reconciled,
+      reconciled: reconciliation.reconciled && searchReconciliation.reconciled,
       seconds: { replay: replaySeconds, pipeline: pipelineSeconds, total: (Date.now() - startedAt) / 1000 },
       eventsPerSecond: Math.round(inputs.length / Math.max(0.001, pipelineSeconds)),
       runner: runnerStats,
+      searchRunner: searchRunnerStats,
       outDir: options.out,
     };
     writeFileSync(
       path.join(options.out, 'report.json'),
-      `${JSON.stringify({ ...summary, insights, reconciliation, metrics: Object.fromEntries(capture.metrics) }, null, 2)}\n`,
+      `${JSON.stringify({ ...summary, insights, reconciliation, search: { perIndex: search.perIndex, reconciliation: searchReconciliation, insights: searchInsights }, metrics: Object.fromEntries(capture.metrics) }, null, 2)}\n`,
     );
     capture.print(
-      formatReport({ summary, insights, reconciliation, metrics: capture.metrics, sourceLabel, exported }),
+      formatReport({
+        summary,
+        insights,
+        reconciliation,
+        metrics: capture.metrics,
+        sourceLabel,
+        exported,
+        search: { export: search, reconciliation: searchReconciliation, insights: searchInsights },
+      }),
     );
     if (options.json) capture.print(`${JSON.stringify(summary)}\n`);
     return summary.reconciled ? 0 : 2;

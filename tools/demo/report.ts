@@ -1,6 +1,8 @@
 /** The demo's report: what a person wants to see after a run, from the run's own outputs. */
+import { formatInsights, type Insights } from '../../lib/search/insights';
 import type { Reconciliation, RunExport } from './outputs';
 import { duckdbRows, lakeGlob } from './outputs';
+import type { SearchExport, SearchReconciliation } from './search-export';
 
 export interface LakeInsights {
   readonly perDay: Array<{ day: string; trips: number; avgFare: number; avgMinutes: number }>;
@@ -63,11 +65,12 @@ export interface ReportInput {
   readonly metrics: ReadonlyMap<string, { sum: number; max: number; count: number }>;
   readonly sourceLabel: string;
   readonly exported: RunExport;
+  readonly search: { export: SearchExport; reconciliation: SearchReconciliation; insights: Insights };
 }
 
 export function formatReport(r: ReportInput): string {
   const s = r.summary;
-  const metric = (name: string) => r.metrics.get(name);
+  const metric = (name: string, service = 'taxi-stream-lake-sink') => r.metrics.get(`${service}/${name}`);
   const lines: string[] = [];
   const section = (title: string) => lines.push('', title, '-'.repeat(title.length));
   lines.push('', 'taxi-stream demo report', '=======================');
@@ -108,6 +111,13 @@ export function formatReport(r: ReportInput): string {
     }
   }
 
+  section('Search (OpenSearch, one index per service and month)');
+  const indexes = Object.entries(r.search.export.perIndex);
+  lines.push(`${n(r.search.export.documents)} documents in ${indexes.length} indexes`);
+  for (const [index, count] of indexes.slice(0, 12)) lines.push(`  ${n(count).padStart(8)}  ${index}`);
+  if (indexes.length > 12) lines.push(`  ... ${indexes.length - 12} more indexes`);
+  lines.push('', ...formatInsights(r.search.insights, 9).trimEnd().split('\n').slice(2));
+
   section('Dead letters by reason');
   const reasons = new Map<string, number>();
   for (const l of r.exported.deadLetters)
@@ -116,7 +126,8 @@ export function formatReport(r: ReportInput): string {
     lines.push(`  ${n(count).padStart(6)}  ${reason}`);
   if (reasons.size === 0) lines.push('  none');
 
-  section('Key metrics (EMF, summed over all invocations)');
+  section('Key metrics (EMF, summed over all invocations of each function)');
+  lines.push('lake sink');
   for (const name of [
     'RecordsIn',
     'TripsValid',
@@ -137,6 +148,25 @@ export function formatReport(r: ReportInput): string {
         `  ${name.padEnd(20)} avg ${n(Math.round(m.sum / m.count))} ms, max ${n(Math.round(m.max))} ms`,
       );
   }
+  lines.push('search sink');
+  for (const name of [
+    'RecordsIn',
+    'DocumentsIndexed',
+    'DocumentsRetried',
+    'DocumentsFailed',
+    'DocumentsDeadLettered',
+    'PoisonSkipped',
+    'BulkRequests',
+  ]) {
+    const m = metric(name, 'taxi-stream-search-sink');
+    if (m) lines.push(`  ${name.padEnd(20)} ${n(m.sum)}`);
+  }
+  const bulk = metric('BulkLatencyMs', 'taxi-stream-search-sink');
+  if (bulk && bulk.count > 0) {
+    lines.push(
+      `  ${'BulkLatencyMs'.padEnd(20)} avg ${n(Math.round(bulk.sum / bulk.count))} ms, max ${n(Math.round(bulk.max))} ms`,
+    );
+  }
 
   section('Reconciliation');
   const rc = r.reconciliation;
@@ -144,9 +174,13 @@ export function formatReport(r: ReportInput): string {
     `${n(s.inputRecords)} records in = ${n(rc.inLake)} in the lake + ${n(rc.inDeadLetters)} dead-lettered + ${n(rc.watermarks)} watermarks; missing ${rc.missing}, duplicated ${rc.duplicatesInLake + rc.duplicateDeadLetters}, in both ${rc.inBoth}, unexpected ${rc.unexpected}, against their labels ${rc.mislabelled}`,
   );
   for (const p of rc.problems) lines.push(`  ! ${p}`);
+  const sr = r.search.reconciliation;
   lines.push(
-    rc.reconciled
-      ? 'RECONCILED: every trip is in the lake exactly once, every poison record in the dead-letter queue exactly once.'
+    `search: ${n(sr.documents)} documents for ${n(sr.expected)} lake trips; missing ${sr.missing}, duplicated ${sr.duplicated}, unexpected ${sr.unexpected}`,
+  );
+  lines.push(
+    rc.reconciled && sr.reconciled
+      ? 'RECONCILED: every trip is in the lake exactly once and in the search indexes exactly once, every poison record in the dead-letter queue exactly once.'
       : 'NOT RECONCILED',
   );
 
@@ -155,7 +189,8 @@ export function formatReport(r: ReportInput): string {
   lines.push('  lake/                  the lake exactly as committed (hive-partitioned Parquet)');
   lines.push('  dead-letters.jsonl     every dead letter');
   lines.push('  ledger.jsonl           the commit ledger');
-  lines.push('  handler-output.jsonl   the handler log lines and EMF metrics');
+  lines.push("  handler-output.jsonl   the handlers' log lines and EMF metrics");
+  lines.push('  search-indexes.json    documents per search index');
   lines.push('  report.json            this report');
   lines.push(
     `query it:  duckdb -c "SELECT count(*) FROM read_parquet('${s.outDir}/lake/**/*.parquet', hive_partitioning = true)"`,
