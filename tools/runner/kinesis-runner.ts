@@ -26,6 +26,7 @@ import {
   ListShardsCommand,
 } from '@aws-sdk/client-kinesis';
 import type { Context, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import { type DeliveryStats, deliverBatch, newDeliveryStats, withTimeout } from './delivery';
 
 export type StreamHandler = (
   event: KinesisStreamEvent,
@@ -72,44 +73,12 @@ export interface KinesisRunnerOptions {
   readonly log?: (message: string) => void;
 }
 
-export interface RunnerStats {
-  invocations: number;
-  recordsDelivered: number;
-  partialFailures: number;
-  errors: number;
-  bisections: number;
-  retries: number;
-  onFailureBatches: number;
-  onFailureRecords: number;
-  handlerMs: number;
-}
-
-interface PendingBatch {
-  records: KinesisRecord[];
-  attempts: number;
-}
+export type RunnerStats = DeliveryStats;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-class HandlerTimeout extends Error {
-  constructor(ms: number) {
-    super(`handler did not finish within its ${ms} ms timeout`);
-    this.name = 'HandlerTimeout';
-  }
-}
-
 export class KinesisRunner {
-  readonly stats: RunnerStats = {
-    invocations: 0,
-    recordsDelivered: 0,
-    partialFailures: 0,
-    errors: 0,
-    bisections: 0,
-    retries: 0,
-    onFailureBatches: 0,
-    onFailureRecords: 0,
-    handlerMs: 0,
-  };
+  readonly stats: RunnerStats = newDeliveryStats();
   /** Last sequence number handled (or sent to the on-failure destination), per shard. */
   readonly checkpoints = new Map<string, string>();
   private readonly streamArn: string;
@@ -246,17 +215,13 @@ export class KinesisRunner {
   /** One invocation: the index of the first failed record, -1 on success, or an error. */
   private async invoke(shardId: string, records: readonly KinesisRecord[]): Promise<number | Error> {
     const timeoutMs = this.options.timeoutMs ?? 120_000;
-    const requestId = `${this.options.functionName}-${++this.stats.invocations}`;
-    const started = Date.now();
-    let timer: NodeJS.Timeout | undefined;
+    const requestId = `${this.options.functionName}-${this.stats.invocations}`;
     try {
-      const response = await Promise.race([
-        this.options.handler(this.toEvent(shardId, records), this.context(requestId, started + timeoutMs)),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new HandlerTimeout(timeoutMs)), timeoutMs);
-        }),
-      ]);
-      this.stats.recordsDelivered += records.length;
+      const deadline = Date.now() + timeoutMs;
+      const response = await withTimeout(
+        () => this.options.handler(this.toEvent(shardId, records), this.context(requestId, deadline)),
+        timeoutMs,
+      );
       const failures = response?.batchItemFailures ?? [];
       if (failures.length === 0) return -1;
       // Lambda checkpoints before the lowest failed sequence number it is given.
@@ -270,87 +235,47 @@ export class KinesisRunner {
       return lowest;
     } catch (error) {
       return error instanceof Error ? error : new Error(String(error));
-    } finally {
-      clearTimeout(timer);
-      this.stats.handlerMs += Date.now() - started;
     }
   }
 
-  private async deliver(shardId: string, batch: KinesisRecord[]): Promise<void> {
-    const maxRetries = this.options.maxRetries ?? -1;
-    const maxAge = this.options.maxRecordAgeMs ?? -1;
-    const queue: PendingBatch[] = [{ records: batch, attempts: 0 }];
-    while (queue.length > 0 && !this.stopped) {
-      const pending = queue.shift() as PendingBatch;
-      const first = pending.records[0] as KinesisRecord;
-      const age = Date.now() - (first.ApproximateArrivalTimestamp?.getTime() ?? Date.now());
-      if (maxAge >= 0 && age > maxAge) {
-        await this.sendToFailure(shardId, pending, 'RecordAgeExceeded', 'Unhandled');
-        continue;
-      }
-      const result = await this.invoke(shardId, pending.records);
-      if (result === -1) {
-        this.checkpoints.set(
-          shardId,
-          (pending.records[pending.records.length - 1] as KinesisRecord).SequenceNumber as string,
-        );
-        continue;
-      }
-      const rest = typeof result === 'number' ? pending.records.slice(result) : pending.records;
-      if (typeof result === 'number') {
-        this.stats.partialFailures++;
-        if (result > 0)
-          this.checkpoints.set(
-            shardId,
-            (pending.records[result - 1] as KinesisRecord).SequenceNumber as string,
-          );
-      } else {
-        this.stats.errors++;
-        this.options.log?.(`${this.options.functionName} ${shardId}: ${result.name}: ${result.message}`);
-      }
-      // Splitting does not use up retries (as with Lambda): halves keep the parent's count,
-      // so a bad record is isolated before the retries run out.
-      if (typeof result !== 'number' && this.options.bisectOnError && rest.length > 1) {
-        this.stats.bisections++;
-        const half = Math.ceil(rest.length / 2);
-        queue.unshift(
-          { records: rest.slice(0, half), attempts: pending.attempts },
-          { records: rest.slice(half), attempts: pending.attempts },
-        );
-        continue;
-      }
-      const attempts = pending.attempts + 1;
-      if (maxRetries >= 0 && attempts > maxRetries) {
-        await this.sendToFailure(
-          shardId,
-          { records: rest, attempts },
-          'RetryAttemptsExhausted',
-          typeof result === 'number' ? 'PartialFailure' : 'Unhandled',
-        );
-        continue;
-      }
-      this.stats.retries++;
-      queue.unshift({ records: rest, attempts });
-      await sleep(Math.min(1_000, 50 * 2 ** Math.min(attempts, 5)));
-    }
+  private deliver(shardId: string, batch: KinesisRecord[]): Promise<void> {
+    return deliverBatch(
+      batch,
+      {
+        invoke: (records) => this.invoke(shardId, records),
+        arrivalMs: (r) => r.ApproximateArrivalTimestamp?.getTime() ?? Date.now(),
+        checkpoint: (r) => {
+          this.checkpoints.set(shardId, r.SequenceNumber as string);
+        },
+        onFailure: (records, condition, functionError, attempts) =>
+          this.sendToFailure(shardId, records, condition, functionError, attempts),
+        stopped: () => this.stopped,
+        log: (message) => this.options.log?.(`${this.options.functionName} ${shardId}: ${message}`),
+      },
+      {
+        bisectOnError: this.options.bisectOnError ?? false,
+        maxRetries: this.options.maxRetries ?? -1,
+        maxRecordAgeMs: this.options.maxRecordAgeMs ?? -1,
+      },
+      this.stats,
+    );
   }
 
   private async sendToFailure(
     shardId: string,
-    pending: PendingBatch,
+    records: readonly KinesisRecord[],
     condition: string,
     functionError: string,
+    attempts: number,
   ): Promise<void> {
-    const first = pending.records[0] as KinesisRecord;
-    const last = pending.records[pending.records.length - 1] as KinesisRecord;
-    this.stats.onFailureBatches++;
-    this.stats.onFailureRecords += pending.records.length;
+    const first = records[0] as KinesisRecord;
+    const last = records[records.length - 1] as KinesisRecord;
     const record: OnFailureRecord = {
       requestContext: {
         requestId: `${this.options.functionName}-failure-${this.stats.onFailureBatches}`,
         functionArn: `arn:aws:lambda:${this.options.region}:000000000000:function:${this.options.functionName}`,
         condition,
-        approximateInvokeCount: pending.attempts,
+        approximateInvokeCount: attempts,
       },
       responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError },
       version: '1.0',
@@ -361,14 +286,10 @@ export class KinesisRunner {
         endSequenceNumber: last.SequenceNumber as string,
         approximateArrivalOfFirstRecord: (first.ApproximateArrivalTimestamp ?? new Date()).toISOString(),
         approximateArrivalOfLastRecord: (last.ApproximateArrivalTimestamp ?? new Date()).toISOString(),
-        batchSize: pending.records.length,
+        batchSize: records.length,
         streamArn: this.streamArn,
       },
     };
     await this.options.onFailure?.(record);
-    this.options.log?.(
-      `${this.options.functionName} ${shardId}: ${pending.records.length} records to the on-failure destination (${condition})`,
-    );
-    this.checkpoints.set(shardId, last.SequenceNumber as string);
   }
 }
