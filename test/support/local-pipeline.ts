@@ -40,7 +40,8 @@ export async function newLocalPipeline(
 ): Promise<LocalPipeline> {
   const endpoints = testEndpoints();
   const clients = localClients(endpoints);
-  const id = `${label.toLowerCase().replace(/[^a-z0-9-]/g, '-')}-${process.pid}-${++counter}`;
+  // Module state resets per test file while the worker (and its pid) stays: add the clock.
+  const id = `${label.toLowerCase().replace(/[^a-z0-9-]/g, '-')}-${process.pid}-${Date.now().toString(36)}-${++counter}`;
   const resources = await createPipelineResources(clients, {
     bucket: `t-${id}`.slice(0, 63),
     ledgerTable: `ledger-${id}`,

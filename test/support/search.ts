@@ -12,7 +12,8 @@ export async function newSearchSink(
   endpoint: string,
   overrides: Record<string, string> = {},
 ): Promise<{ sink: SearchSink; config: SearchSinkConfig; prefix: string; client: Client }> {
-  const prefix = `t${process.pid}x${++counter}`;
+  // Module state resets per test file while the worker (and its pid) stays: add the clock.
+  const prefix = `t${process.pid}x${Date.now().toString(36)}x${++counter}`;
   const config = loadSearchSinkConfig({
     ...pipeline.env,
     SEARCH_ENDPOINT: endpoint,
