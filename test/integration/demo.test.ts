@@ -89,6 +89,18 @@ describe('npm run demo', () => {
     expect(existsSync(path.join(dir, 'lake', 'year=2020', 'month=12'))).toBe(true);
   });
 
+  it('replays into Kinesis and Kafka at once and reconciles each source', async () => {
+    const dir = path.join(out, 'both');
+    const result = await demo(['--records', '1000', '--source', 'both', '--out', dir]);
+    expect(result.code).toBe(0);
+    const s = result.summary;
+    expect(s).toMatchObject({ sources: ['kinesis', 'kafka'], inputRecords: 2002, watermarks: 2, reconciled: true });
+    // Each source carries every trip once: the lake holds one row per trip per source,
+    // the search indexes one document per trip.
+    expect(s.parquetRows).toBe(2 * Number(s.searchDocuments));
+    expect(s.dlqMessages).toBe(s.poisonRecords);
+  });
+
   it('refuses unknown options with a clear message and a non-zero exit', async () => {
     const result = await demo(['--frobnicate']);
     expect(result.code).not.toBe(0);

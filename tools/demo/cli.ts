@@ -4,24 +4,35 @@
  * Kinesis event-source runner until everything is drained, exports what landed, reconciles
  * it against what was sent, prints a report and stops everything it started.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { Client } from '@opensearch-project/opensearch';
+import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { createS3Client } from '../../lib/aws-clients';
 import { loadZoneLookup } from '../../lib/domain/zone-source';
 import type { ZoneLookup } from '../../lib/domain/zones';
 import { queryInsights } from '../../lib/search/insights';
+import { buildKafkaLauncher, type KafkaBroker, startKafka } from '../kafka/kafka-broker';
 import {
   createPipelineResources,
   type LocalStack,
   localClients,
   startLocalStack,
 } from '../local-stack/local-stack';
+import { KafkaPublisher } from '../replay/kafka-publisher';
 import { KinesisPublisher } from '../replay/kinesis-publisher';
 import { pacedReplay, progressBar } from '../replay/pace';
-import { byEventTime, fileRecords, syntheticRecords, withWatermarks } from '../replay/sources';
+import {
+  byEventTime,
+  fileRecords,
+  type ReplayRecord,
+  syntheticRecords,
+  withWatermarks,
+} from '../replay/sources';
+import { type DeliveryStats, newDeliveryStats } from '../runner/delivery';
+import { type KafkaHandler, KafkaRunner } from '../runner/kafka-runner';
 import { KinesisRunner, type OnFailureRecord, type StreamHandler } from '../runner/kinesis-runner';
 import { HandlerOutputCapture } from './capture';
 import { exportRun, lakeTripIds, type Reconciliation, type RunExport, reconcile } from './outputs';
@@ -30,6 +41,13 @@ import { exportSearch, reconcileSearch } from './search-export';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const LAKE_FUNCTION = 'taxi-stream-local-lakeSink';
+
+interface LocalKafka {
+  readonly broker: KafkaBroker;
+  readonly client: Kafka;
+  readonly producer: Producer;
+  readonly dir: string;
+}
 const SEARCH_FUNCTION = 'taxi-stream-local-searchSink';
 const SHARED_ZONES = path.resolve(ROOT, '..', 'shared', 'data', 'zones', 'taxi_zone_lookup.csv');
 
@@ -48,9 +66,11 @@ Input (default: the synthetic generator, 50,000 trips, about 1% poison):
   --input FILE       replay a TLC file instead (CSV of any era, TLC Parquet, TripEvent JSON
                      lines; .gz accepted); repeat for several files
 Replay and consumption:
-  --source kinesis   where trips are replayed (only kinesis in this version)
+  --source S         kinesis (default), kafka, or both: replay into a Kinesis stream, a
+                     Kafka topic on a local Kafka 4.4 broker, or both (every record once
+                     into each; the lake then holds each trip once per source)
   --speedup X|max    event time divided by X; 0 or max = as fast as possible (default max)
-  --shards N         shards of the local stream (default 2)
+  --shards N         shards of the local stream and partitions of the topic (default 2)
   --batch-size N     event source mapping batch size (default 1000)
   --batch-window-ms N  event source mapping batching window (default 500)
 Output:
@@ -65,7 +85,7 @@ interface DemoOptions {
   seed: number;
   watermarkEvery: number;
   inputs: string[];
-  source: 'kinesis';
+  source: 'kinesis' | 'kafka' | 'both';
   speedup: number;
   shards: number;
   batchSize: number;
@@ -123,8 +143,9 @@ function parseArgs(args: string[]): DemoOptions | 'help' {
       }
       case '--source': {
         const value = next();
-        if (value !== 'kinesis')
-          throw new Error(`--source: only kinesis is available in this version, got ${value}`);
+        if (value !== 'kinesis' && value !== 'kafka' && value !== 'both') {
+          throw new Error(`--source must be kinesis, kafka or both, got ${value}`);
+        }
         o.source = value;
         break;
       }
@@ -168,9 +189,13 @@ async function main(): Promise<number> {
   const startedAt = Date.now();
   let stack: LocalStack | undefined;
   let capture: HandlerOutputCapture | undefined;
-  const runners: KinesisRunner[] = [];
+  const runners: Array<KinesisRunner | KafkaRunner> = [];
+  let kafka: LocalKafka | undefined;
   const cleanup = async () => {
     for (const r of runners) r.stop();
+    await kafka?.producer.disconnect().catch(() => undefined);
+    await kafka?.broker.stop();
+    if (kafka) rmSync(kafka.dir, { recursive: true, force: true });
     await capture?.close();
     await stack?.stop();
   };
@@ -198,7 +223,29 @@ async function main(): Promise<number> {
     const failureQueue = await clients.sqs.send(
       new CreateQueueCommand({ QueueName: 'taxi-stream-mapping-failures' }),
     );
-    say(`local services up: ${Object.values(stack.endpoints).join(', ')}`);
+    if (options.source !== 'kinesis') {
+      await buildKafkaLauncher();
+      const dir = path.join(options.out, 'kafka-data');
+      const broker = await startKafka({ dir, logFile: path.join(options.out, 'logs', 'kafka.log') });
+      const client = new Kafka({
+        clientId: 'taxi-stream-demo',
+        brokers: [broker.bootstrap],
+        logLevel: logLevel.NOTHING,
+      });
+      const admin = client.admin();
+      await admin.connect();
+      await admin.createTopics({
+        topics: [{ topic: stream, numPartitions: options.shards, replicationFactor: 1 }],
+        waitForLeaders: true,
+      });
+      await admin.disconnect();
+      const producer = client.producer();
+      await producer.connect();
+      kafka = { broker, client, producer, dir };
+    }
+    say(
+      `local services up: ${[...Object.values(stack.endpoints), ...(kafka ? [`kafka ${kafka.broker.bootstrap}`] : [])].join(', ')}`,
+    );
 
     let zones: ZoneLookup | null = null;
     const zoneFile = existsSync(SHARED_ZONES) ? SHARED_ZONES : undefined;
@@ -234,52 +281,99 @@ async function main(): Promise<number> {
         : `synthetic generator (seed ${options.seed}, ${options.records} records, poison rate ${options.poisonRate})`;
     say(`replaying ${inputs.length.toLocaleString('en-US')} records from ${sourceLabel}`);
 
-    let publisherDone = false;
-    const publisher = new KinesisPublisher(clients.kinesis, stream);
     const failures: OnFailureRecord[] = [];
-    // One event source mapping per function: own checkpoints, failures isolated.
-    const mapping = (functionName: string, handler: StreamHandler) =>
-      new KinesisRunner({
-        kinesis: clients.kinesis,
-        stream,
-        region: 'us-east-1',
-        functionName,
-        handler,
-        batchSize: options.batchSize,
-        batchWindowMs: options.batchWindowMs,
-        timeoutMs: 120_000,
-        bisectOnError: true,
-        maxRetries: 10,
-        maxRecordAgeMs: 24 * 3_600_000,
-        onFailure: async (record) => {
-          failures.push(record);
-          await clients.sqs.send(
-            new SendMessageCommand({ QueueUrl: failureQueue.QueueUrl, MessageBody: JSON.stringify(record) }),
-          );
-        },
-        log: say,
-      });
-    const lakeRunner = mapping(LAKE_FUNCTION, lakeHandler);
-    const searchRunner = mapping(SEARCH_FUNCTION, searchHandler);
-    runners.push(lakeRunner, searchRunner);
-    const replayStarted = Date.now();
-    const consuming = Promise.all([
-      lakeRunner.runUntilDrained(() => publisherDone),
-      searchRunner.runUntilDrained(() => publisherDone),
-    ]);
-    let positions: Array<{ shardId: string; sequenceNumber: string }>;
-    try {
-      positions = await pacedReplay(
-        inputs,
-        (batch) => publisher.publish(batch.map((r) => ({ data: r.payload, partitionKey: r.partitionKey }))),
-        { speedup: options.speedup, onProgress: progressBar(inputs.length) },
+    const sendFailure = async (record: unknown) => {
+      failures.push(record as OnFailureRecord);
+      await clients.sqs.send(
+        new SendMessageCommand({ QueueUrl: failureQueue.QueueUrl, MessageBody: JSON.stringify(record) }),
       );
-    } finally {
-      publisherDone = true;
+    };
+    const lakeKafkaHandler = lakeHandler as unknown as KafkaHandler;
+    const searchKafkaHandler = searchHandler as unknown as KafkaHandler;
+    const sources = options.source === 'both' ? (['kinesis', 'kafka'] as const) : ([options.source] as const);
+    const replayStarted = Date.now();
+    const consumed: Array<Promise<DeliveryStats>> = [];
+    const replays: Array<Promise<Array<{ shardId: string; sequenceNumber: string }>>> = [];
+    for (const source of sources) {
+      let publisherDone = false;
+      const mappings =
+        source === 'kinesis'
+          ? [LAKE_FUNCTION, SEARCH_FUNCTION].map(
+              // One event source mapping per function: own checkpoints, failures isolated.
+              (functionName) =>
+                new KinesisRunner({
+                  kinesis: clients.kinesis,
+                  stream,
+                  region: 'us-east-1',
+                  functionName,
+                  handler: functionName === LAKE_FUNCTION ? lakeHandler : searchHandler,
+                  batchSize: options.batchSize,
+                  batchWindowMs: options.batchWindowMs,
+                  timeoutMs: 120_000,
+                  bisectOnError: true,
+                  maxRetries: 10,
+                  maxRecordAgeMs: 24 * 3_600_000,
+                  onFailure: sendFailure,
+                  log: say,
+                }),
+            )
+          : [LAKE_FUNCTION, SEARCH_FUNCTION].map(
+              (functionName) =>
+                new KafkaRunner({
+                  kafka: (kafka as LocalKafka).client,
+                  bootstrapServers: (kafka as LocalKafka).broker.bootstrap,
+                  topic: stream,
+                  groupId: functionName,
+                  functionName,
+                  handler: functionName === LAKE_FUNCTION ? lakeKafkaHandler : searchKafkaHandler,
+                  batchSize: options.batchSize,
+                  timeoutMs: 120_000,
+                  bisectOnError: true,
+                  maxRetries: 10,
+                  maxRecordAgeMs: 24 * 3_600_000,
+                  onFailure: sendFailure,
+                  log: say,
+                }),
+            );
+      runners.push(...mappings);
+      for (const m of mappings) consumed.push(m.runUntilDrained(() => publisherDone));
+      const publish =
+        source === 'kinesis'
+          ? (() => {
+              const publisher = new KinesisPublisher(clients.kinesis, stream);
+              return (batch: readonly ReplayRecord[]) =>
+                publisher.publish(batch.map((r) => ({ data: r.payload, partitionKey: r.partitionKey })));
+            })()
+          : (() => {
+              const publisher = new KafkaPublisher((kafka as LocalKafka).producer, stream, options.shards);
+              return (batch: readonly ReplayRecord[]) =>
+                publisher.publish(batch.map((r) => ({ data: r.payload, partitionKey: r.partitionKey })));
+            })();
+      replays.push(
+        pacedReplay(inputs, publish, {
+          speedup: options.speedup,
+          onProgress: progressBar(inputs.length, `replay to ${source}`),
+        }).finally(() => {
+          publisherDone = true;
+        }),
+      );
     }
+    const landed = await Promise.all(replays);
     const replaySeconds = (Date.now() - replayStarted) / 1000;
-    say('replay done; draining the stream');
-    const [runnerStats, searchRunnerStats] = await consuming;
+    say('replay done; draining');
+    const stats = await Promise.all(consumed);
+    const sum = (list: DeliveryStats[]): DeliveryStats => {
+      const total = newDeliveryStats();
+      for (const one of list)
+        for (const k of Object.keys(total) as Array<keyof DeliveryStats>) total[k] += one[k];
+      return total;
+    };
+    // Mappings were started lake, search, lake, search...: one pair per source.
+    const runnerStats = sum(stats.filter((_, i) => i % 2 === 0));
+    const searchRunnerStats = sum(stats.filter((_, i) => i % 2 === 1));
+    // Every source carries every input record once.
+    const positions = landed.flat();
+    const expectedRecords = sources.flatMap(() => inputs);
     const pipelineSeconds = (Date.now() - replayStarted) / 1000;
     await capture.close();
 
@@ -303,7 +397,7 @@ async function main(): Promise<number> {
       },
       failures,
     });
-    const reconciliation: Reconciliation = await reconcile(inputs, positions, exported);
+    const reconciliation: Reconciliation = await reconcile(expectedRecords, positions, exported);
     const insights = await lakeInsights(exported.lakeDir, exported.lakeObjects > 0);
     say('reading the search indexes');
     const searchClient = new Client({ node: stack.endpoints.opensearch as string });
@@ -315,7 +409,7 @@ async function main(): Promise<number> {
       `${JSON.stringify(search.perIndex, null, 2)}\n`,
     );
     const summary = {
-      inputRecords: inputs.length,
+      inputRecords: expectedRecords.length,
       watermarks: reconciliation.watermarks,
       validRecords: reconciliation.inLake,
       poisonRecords: reconciliation.inDeadLetters,
@@ -330,8 +424,9 @@ async function main(): Promise<number> {
       duplicatesInLake: reconciliation.duplicatesInLake,
       missing: reconciliation.missing,
       reconciled: reconciliation.reconciled && searchReconciliation.reconciled,
+      sources,
       seconds: { replay: replaySeconds, pipeline: pipelineSeconds, total: (Date.now() - startedAt) / 1000 },
-      eventsPerSecond: Math.round(inputs.length / Math.max(0.001, pipelineSeconds)),
+      eventsPerSecond: Math.round(expectedRecords.length / Math.max(0.001, pipelineSeconds)),
       runner: runnerStats,
       searchRunner: searchRunnerStats,
       outDir: options.out,
