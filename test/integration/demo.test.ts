@@ -94,7 +94,12 @@ describe('npm run demo', () => {
     const result = await demo(['--records', '1000', '--source', 'both', '--out', dir]);
     expect(result.code).toBe(0);
     const s = result.summary;
-    expect(s).toMatchObject({ sources: ['kinesis', 'kafka'], inputRecords: 2002, watermarks: 2, reconciled: true });
+    expect(s).toMatchObject({
+      sources: ['kinesis', 'kafka'],
+      inputRecords: 2002,
+      watermarks: 2,
+      reconciled: true,
+    });
     // Each source carries every trip once: the lake holds one row per trip per source,
     // the search indexes one document per trip.
     expect(s.parquetRows).toBe(2 * Number(s.searchDocuments));

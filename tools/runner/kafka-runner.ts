@@ -79,7 +79,9 @@ export class KafkaRunner {
     const records: LambdaKafkaEvent['records'] = {};
     for (const { topic, partition, message } of messages) {
       const key = `${topic}-${partition}`;
-      (records[key] ??= []).push({
+      const list = records[key] ?? [];
+      records[key] = list;
+      list.push({
         topic,
         partition,
         offset: Number(message.offset),
