@@ -34,8 +34,6 @@ export interface ParquetEncoderOptions {
   readonly createdBy?: string;
 }
 
-type Row = Record<string, unknown>;
-
 function arrowType(type: ColumnType): DataType {
   switch (type) {
     case 'int32':
@@ -53,66 +51,89 @@ function arrowType(type: ColumnType): DataType {
   }
 }
 
-function validity(
-  rows: readonly Row[],
-  name: string,
-): { nullBitmap: Uint8Array | undefined; nullCount: number } {
+function validity(values: readonly unknown[]): { nullBitmap: Uint8Array | undefined; nullCount: number } {
   let nullCount = 0;
-  const bitmap = new Uint8Array((rows.length + 7) >> 3);
-  for (let i = 0; i < rows.length; i++) {
-    const v = rows[i]?.[name];
+  const bitmap = new Uint8Array((values.length + 7) >> 3);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
     if (v === null || v === undefined) nullCount++;
     else bitmap[i >> 3]! |= 1 << (i & 7);
   }
   return { nullBitmap: nullCount === 0 ? undefined : bitmap, nullCount };
 }
 
-function column(spec: ColumnSpec, rows: readonly Row[]): Data {
-  const { name } = spec;
+const TWO_32 = 4_294_967_296;
+const utf8 = new TextEncoder();
+
+/** Epoch ms (|v| < 2^53) into an int64 slot without allocating a BigInt. */
+function putInt64(words: Int32Array, i: number, v: number): void {
+  const hi = Math.floor(v / TWO_32);
+  words[2 * i] = v - hi * TWO_32; // little-endian: low word first
+  words[2 * i + 1] = hi;
+}
+
+function column(spec: ColumnSpec, rows: readonly LakeRow[]): Data {
   const length = rows.length;
   const type = arrowType(spec.type);
-  const { nullBitmap, nullCount } = validity(rows, name);
+  // One monomorphic read per row (spec.get), then typed loops over a plain array.
+  const values = new Array<unknown>(length);
+  for (let i = 0; i < length; i++) values[i] = spec.get(rows[i] as LakeRow);
+  const { nullBitmap, nullCount } = validity(values);
   switch (spec.type) {
     case 'int32': {
       const data = new Int32Array(length);
-      for (let i = 0; i < length; i++) data[i] = (rows[i]![name] as number | null) ?? 0;
+      for (let i = 0; i < length; i++) data[i] = (values[i] as number | null) ?? 0;
       return makeData({ type: type as Int32, length, nullCount, nullBitmap, data });
     }
     case 'double': {
       const data = new Float64Array(length);
-      for (let i = 0; i < length; i++) data[i] = (rows[i]![name] as number | null) ?? 0;
+      for (let i = 0; i < length; i++) data[i] = (values[i] as number | null) ?? 0;
       return makeData({ type: type as Float64, length, nullCount, nullBitmap, data });
     }
     case 'int64': {
       const data = new BigInt64Array(length);
-      for (let i = 0; i < length; i++) data[i] = (rows[i]![name] as bigint | null) ?? 0n;
+      for (let i = 0; i < length; i++) data[i] = (values[i] as bigint | null) ?? 0n;
       return makeData({ type: type as Int64, length, nullCount, nullBitmap, data });
     }
     case 'timestamp': {
       const data = new BigInt64Array(length);
-      for (let i = 0; i < length; i++) {
-        const v = rows[i]![name] as number | null;
-        data[i] = v === null || v === undefined ? 0n : BigInt(v);
-      }
+      const words = new Int32Array(data.buffer);
+      for (let i = 0; i < length; i++) putInt64(words, i, (values[i] as number | null) ?? 0);
       return makeData({ type: type as TimestampMillisecond, length, nullCount, nullBitmap, data });
     }
     case 'boolean': {
       const data = new Uint8Array((length + 7) >> 3);
-      for (let i = 0; i < length; i++) if (rows[i]![name] === true) data[i >> 3]! |= 1 << (i & 7);
+      for (let i = 0; i < length; i++) if (values[i] === true) data[i >> 3]! |= 1 << (i & 7);
       return makeData({ type: type as Bool, length, nullCount, nullBitmap, data });
     }
     case 'string': {
       const valueOffsets = new Int32Array(length + 1);
+      // One pass: encode into a buffer that grows when needed (UTF-8 is at most 3 bytes per UTF-16 unit).
+      let data = new Uint8Array(Math.max(64, length * 16));
       let total = 0;
       for (let i = 0; i < length; i++) {
-        const v = rows[i]![name] as string | null;
-        if (v !== null && v !== undefined) total += Buffer.byteLength(v, 'utf8');
+        const v = values[i] as string | null;
+        if (v !== null && v !== undefined && v.length > 0) {
+          const worst = total + v.length * 3;
+          if (worst > data.length) {
+            const grown = new Uint8Array(Math.max(worst, data.length * 2));
+            grown.set(data.subarray(0, total));
+            data = grown;
+          }
+          // Most values (zone names, positions, flags) are ASCII: copy code units directly,
+          // and only hand the rest to the encoder.
+          let ascii = true;
+          for (let k = 0; k < v.length; k++) {
+            const code = v.charCodeAt(k);
+            if (code > 0x7f) {
+              ascii = false;
+              break;
+            }
+            data[total + k] = code;
+          }
+          total += ascii ? v.length : utf8.encodeInto(v, data.subarray(total)).written;
+        }
         valueOffsets[i + 1] = total;
-      }
-      const data = Buffer.allocUnsafe(total);
-      for (let i = 0; i < length; i++) {
-        const v = rows[i]![name] as string | null;
-        if (v !== null && v !== undefined) data.write(v, valueOffsets[i]!, 'utf8');
       }
       return makeData({
         type: type as Utf8,
@@ -120,7 +141,7 @@ function column(spec: ColumnSpec, rows: readonly Row[]): Data {
         nullCount,
         nullBitmap,
         valueOffsets,
-        data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+        data: data.subarray(0, total),
       });
     }
   }
@@ -139,8 +160,7 @@ export class ParquetEncoder {
 
   /** Arrow table of the rows, in lake schema order. */
   toArrow(rows: readonly LakeRow[]): Table {
-    const asRows = rows as unknown as readonly Row[];
-    const children = LAKE_COLUMNS.map((spec) => column(spec, asRows));
+    const children = LAKE_COLUMNS.map((spec) => column(spec, rows));
     const struct = makeData({
       type: new Struct(LAKE_ARROW_SCHEMA.fields),
       length: rows.length,

@@ -1,0 +1,371 @@
+/**
+ * npm run bench -- [--json] [--quick]: the pipeline against its physical floor and its peers.
+ * One process, realistic TripEvent records from the synthetic generator, batch sizes 100,
+ * 1,000 and 10,000, a warm-up run and the median of several runs per figure. Speed targets
+ * live here, never in tests.
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import type { KinesisStreamEvent } from 'aws-lambda';
+import { build } from 'esbuild';
+import { loadLakeSinkConfig, loadSearchSinkConfig } from '../../lib/config';
+import { TripEnricher } from '../../lib/domain/enrich';
+import { TripDecoder } from '../../lib/domain/trip';
+import type { LakeRow } from '../../lib/lake/lake-row';
+import { ParquetEncoder } from '../../lib/lake/parquet-encoder';
+import { compilePartitionTemplate, DEFAULT_PARTITION_TEMPLATE } from '../../lib/lake/partitioning';
+import { LAKE_COLUMNS } from '../../lib/lake/schema';
+import { NO_DEADLINE } from '../../lib/pipeline/deadline';
+import { TripTransform } from '../../lib/pipeline/trip-transform';
+import { decodeSourceEvent } from '../../lib/sources/decode-event';
+import { createLakeSink, createSearchSink } from '../../lib/wiring';
+import { createPipelineResources, localClients, localEnv, startLocalStack } from '../local-stack/local-stack';
+import { syntheticRecords } from '../replay/sources';
+
+const HELP = `Usage: npm run bench -- [--json] [--quick]
+
+Measures, per core (one process): decodeOnlyPerSec (base64 + JSON.parse: the floor),
+transformPerSec (+ validate + enrich), encodePerSec (+ partition + Parquet encode),
+parquetSinkHandlerPerSec (the whole lake sink against the local S3/DynamoDB/SQS emulators,
+commit included), searchSinkHandlerPerSec (the whole search sink against a real local
+OpenSearch node), projectWriterPerSec and parquetjsLitePerSec (the same rows), peakRssMb
+(handling one 10,000-record, ~6 MB batch) and coldStartMs (importing each handler's esbuild
+bundle in a fresh Node process; the slowest). Batch sizes 100, 1,000 and 10,000.
+
+  --json   print one JSON object with exactly those keys (figures at batch 10,000) last
+  --quick  fewer runs (for a smoke check; figures are noisier)
+`;
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const BATCH_SIZES = [100, 1_000, 10_000] as const;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/**
+ * Records per second of `run` over `records` records: one warm-up, then the median of `runs`
+ * samples, each repeating `run` for at least 250 ms so small batches are not timer noise.
+ */
+async function rate(records: number, runs: number, run: (i: number) => Promise<void> | void): Promise<number> {
+  await run(-1);
+  const rates: number[] = [];
+  let call = 0;
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    let done = 0;
+    let elapsed = 0;
+    do {
+      await run(call++);
+      done += records;
+      elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
+    } while (elapsed < 0.25);
+    rates.push(done / elapsed);
+  }
+  return Math.round(median(rates));
+}
+
+/** A Kinesis event of `n` synthetic trips (~600 bytes each with padding) on its own shard. */
+function kinesisEvent(n: number, shard: string, padding = 0): KinesisStreamEvent {
+  const records = syntheticRecords({ count: n, seed: 7 });
+  return {
+    Records: records.map((r, i) => {
+      const payload =
+        padding > 0
+          ? Buffer.from(JSON.stringify({ ...JSON.parse(r.payload.toString()), padding: 'x'.repeat(padding) }))
+          : r.payload;
+      const seq = (10n ** 20n + BigInt(i)).toString();
+      return {
+        kinesis: {
+          kinesisSchemaVersion: '1.0',
+          partitionKey: r.partitionKey,
+          sequenceNumber: seq,
+          data: payload.toString('base64'),
+          approximateArrivalTimestamp: Date.now() / 1000,
+        },
+        eventSource: 'aws:kinesis',
+        eventVersion: '1.0',
+        eventID: `${shard}:${seq}`,
+        eventName: 'aws:kinesis:record',
+        invokeIdentityArn: 'arn:aws:iam::000000000000:role/bench',
+        awsRegion: 'us-east-1',
+        eventSourceARN: 'arn:aws:kinesis:us-east-1:000000000000:stream/bench',
+      };
+    }),
+  };
+}
+
+function withShard(event: KinesisStreamEvent, shard: string): KinesisStreamEvent {
+  return { Records: event.Records.map((r) => ({ ...r, eventID: `${shard}:${r.kinesis.sequenceNumber}` })) };
+}
+
+const transform = new TripTransform(new TripDecoder(), new TripEnricher());
+const partition = compilePartitionTemplate(DEFAULT_PARTITION_TEMPLATE);
+const encoder = new ParquetEncoder({ compression: 'snappy' });
+
+function lakeRows(event: KinesisStreamEvent): LakeRow[] {
+  return decodeSourceEvent(event).flatMap((r) => {
+    const out = transform.apply(r);
+    return out.kind === 'trip' ? [out.row] : [];
+  });
+}
+
+async function parquetjsLite(rows: readonly LakeRow[]): Promise<number> {
+  const { ParquetSchema, ParquetWriter } = require('parquetjs-lite') as {
+    ParquetSchema: new (fields: Record<string, unknown>) => unknown;
+    ParquetWriter: {
+      openStream(
+        schema: unknown,
+        stream: Writable,
+        opts?: unknown,
+      ): Promise<{ appendRow(r: unknown): Promise<void>; close(): Promise<void> }>;
+    };
+  };
+  const types = {
+    int32: 'INT32',
+    int64: 'INT64',
+    double: 'DOUBLE',
+    string: 'UTF8',
+    boolean: 'BOOLEAN',
+    timestamp: 'TIMESTAMP_MILLIS',
+  };
+  const schema = new ParquetSchema(
+    Object.fromEntries(
+      LAKE_COLUMNS.map((c) => [c.name, { type: types[c.type], optional: c.nullable, compression: 'SNAPPY' }]),
+    ),
+  );
+  let bytes = 0;
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      bytes += chunk.length;
+      done();
+    },
+  });
+  const writer = await ParquetWriter.openStream(schema, sink, { rowGroupSize: rows.length });
+  for (const row of rows) {
+    const out: Record<string, unknown> = {};
+    for (const c of LAKE_COLUMNS) {
+      const v = row[c.name];
+      if (v === null || v === undefined) continue;
+      out[c.name] = c.type === 'timestamp' ? new Date(v as number) : c.type === 'int64' ? Number(v) : v;
+    }
+    await writer.appendRow(out);
+  }
+  await writer.close();
+  return bytes;
+}
+
+async function bundleColdStart(env: Record<string, string>): Promise<number> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'taxi-bundle-'));
+  try {
+    let slowest = 0;
+    for (const fn of ['lake-sink', 'search-sink']) {
+      const outfile = path.join(dir, fn, `${fn}.js`);
+      mkdirSync(path.dirname(outfile), { recursive: true });
+      await build({
+        entryPoints: [path.join(ROOT, 'functions', `${fn}.ts`)],
+        bundle: true,
+        platform: 'node',
+        target: 'node20',
+        format: 'cjs',
+        minify: true,
+        keepNames: true,
+        outfile,
+        logLevel: 'silent',
+      });
+      copyFileSync(
+        require.resolve('parquet-wasm/node/parquet_wasm_bg.wasm'),
+        path.join(path.dirname(outfile), 'parquet_wasm_bg.wasm'),
+      );
+      const times: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const out = spawnSync(
+          process.execPath,
+          [
+            '-e',
+            `const t=process.hrtime.bigint();require(${JSON.stringify(outfile)});console.log(Number(process.hrtime.bigint()-t)/1e6)`,
+          ],
+          {
+            env: {
+              ...process.env,
+              ...env,
+              AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+              POWERTOOLS_LOG_LEVEL: 'SILENT',
+            },
+            encoding: 'utf-8',
+          },
+        );
+        times.push(Number(out.stdout.trim().split('\n').pop()));
+      }
+      slowest = Math.max(slowest, median(times));
+    }
+    return Math.round(slowest);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
+  const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(HELP);
+    return;
+  }
+  const json = args.includes('--json');
+  const runs = args.includes('--quick') ? 3 : 5;
+  const say = (text: string) => process.stderr.write(`${text}\n`);
+  const table: Array<Record<string, number | string>> = [];
+  const at10k: Record<string, number> = {};
+
+  // CPU-only figures first, before the JVM of OpenSearch competes for the two cores.
+  const events = new Map(BATCH_SIZES.map((size) => [size, kinesisEvent(size, 'shardId-bench')]));
+  const runsFor = (size: number) => (size === 10_000 ? Math.max(3, runs - 2) : runs);
+  for (const size of BATCH_SIZES) {
+    const event = events.get(size) as KinesisStreamEvent;
+    const row: Record<string, number | string> = { batch: size };
+    row.decodeOnlyPerSec = await rate(size, runsFor(size), () => {
+      for (const r of event.Records) JSON.parse(Buffer.from(r.kinesis.data, 'base64').toString('utf-8'));
+    });
+    row.transformPerSec = await rate(size, runsFor(size), () => {
+      lakeRows(event);
+    });
+    row.encodePerSec = await rate(size, runsFor(size), () => {
+      const groups = new Map<string, LakeRow[]>();
+      for (const r of lakeRows(event)) {
+        const key = partition(r);
+        const list = groups.get(key);
+        if (list) list.push(r);
+        else groups.set(key, [r]);
+      }
+      for (const rows of groups.values()) encoder.encode(rows);
+    });
+    table.push(row);
+  }
+
+  say('starting the local emulators and OpenSearch for the handler figures...');
+  const logDir = mkdtempSync(path.join(os.tmpdir(), 'taxi-bench-'));
+  const stack = await startLocalStack({ logDir, services: ['s3sqs', 'dynamodb', 'opensearch'] });
+  try {
+    const clients = localClients(stack.endpoints);
+    const created = await createPipelineResources(clients, {
+      bucket: 'bench-lake',
+      ledgerTable: 'bench-ledger',
+      deadLetterQueue: 'bench-dlq.fifo',
+    });
+    const env = {
+      ...localEnv(stack.endpoints),
+      LAKE_BUCKET: created.bucket,
+      LEDGER_TABLE: created.ledgerTable,
+      DEAD_LETTER_QUEUE_URL: created.deadLetterQueueUrl,
+    };
+    const lake = await createLakeSink(loadLakeSinkConfig(env));
+    const search = await createSearchSink(
+      loadSearchSinkConfig({ ...env, SEARCH_INDEX_TEMPLATE: 'bench-{service}-{pickup_datetime:yyyy.MM}' }),
+    );
+    // Let the freshly started JVM settle before timing against it.
+    await new Promise((r) => setTimeout(r, 5_000));
+
+    for (const row of table) {
+      const size = Number(row.batch);
+      const event = events.get(size as (typeof BATCH_SIZES)[number]) as KinesisStreamEvent;
+      let shard = 0;
+      row.parquetSinkHandlerPerSec = await rate(size, runsFor(size), async () => {
+        // A fresh shard each run: otherwise the ledger rightly skips the batch as duplicates.
+        const report = await lake.process(
+          decodeSourceEvent(withShard(event, `shardId-${size}-${shard++}`)),
+          NO_DEADLINE,
+        );
+        if (report.failures.length > 0) throw new Error(`lake sink failed: ${report.failures[0]?.reason}`);
+      });
+      row.searchSinkHandlerPerSec = await rate(size, runsFor(size), async () => {
+        const report = await search.process(decodeSourceEvent(event), NO_DEADLINE);
+        if (report.failures.length > 0) throw new Error('search sink failed');
+      });
+      say(`  batch ${size}: ${JSON.stringify(row)}`);
+      if (size === 10_000) Object.assign(at10k, row);
+    }
+
+    say('writers: the project encoder against parquetjs-lite on the same 20,000 rows...');
+    const rows = lakeRows(kinesisEvent(20_000, 'shardId-writers'));
+    const projectWriterPerSec = await rate(rows.length, 3, () => {
+      encoder.encode(rows);
+    });
+    const parquetjsLitePerSec = await rate(rows.length, 3, async () => {
+      await parquetjsLite(rows);
+    });
+
+    say('memory: one 10,000-record batch of ~6 MB through the lake sink...');
+    const big = kinesisEvent(10_000, 'shardId-rss', 330);
+    const bytes = big.Records.reduce((n, r) => n + Buffer.from(r.kinesis.data, 'base64').length, 0);
+    global.gc?.();
+    let peak = process.memoryUsage().rss;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage().rss);
+    }, 5);
+    await lake.process(decodeSourceEvent(big), NO_DEADLINE);
+    clearInterval(sampler);
+    peak = Math.max(peak, process.memoryUsage().rss);
+    const peakRssMb = Math.round(peak / 1_048_576);
+
+    say('cold start: importing each handler bundle in a fresh process...');
+    const coldStartMs = await bundleColdStart({
+      ...env,
+      SEARCH_ENDPOINT: stack.endpoints.opensearch as string,
+      SEARCH_INSTALL_TEMPLATE: 'false',
+    });
+
+    const result = {
+      decodeOnlyPerSec: Number(at10k.decodeOnlyPerSec),
+      transformPerSec: Number(at10k.transformPerSec),
+      encodePerSec: Number(at10k.encodePerSec),
+      parquetSinkHandlerPerSec: Number(at10k.parquetSinkHandlerPerSec),
+      searchSinkHandlerPerSec: Number(at10k.searchSinkHandlerPerSec),
+      projectWriterPerSec,
+      parquetjsLitePerSec,
+      peakRssMb,
+      coldStartMs,
+    };
+    const n = (v: number | string | undefined) =>
+      typeof v === 'number' ? v.toLocaleString('en-US') : String(v);
+    const lines = [
+      '',
+      `taxi-stream bench (${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} cores, Node ${process.version}; records/s per core)`,
+      '',
+      'batch    decode only   transform   encode     parquet sink   search sink',
+      ...table.map(
+        (r) =>
+          `${String(r.batch).padEnd(8)} ${n(r.decodeOnlyPerSec).padStart(11)} ${n(r.transformPerSec).padStart(11)} ${n(r.encodePerSec).padStart(10)} ${n(r.parquetSinkHandlerPerSec).padStart(14)} ${n(r.searchSinkHandlerPerSec).padStart(13)}`,
+      ),
+      '',
+      `writers (20,000 rows, 42 columns, Snappy): project ${n(projectWriterPerSec)} rows/s, parquetjs-lite ${n(parquetjsLitePerSec)} rows/s (${(projectWriterPerSec / parquetjsLitePerSec).toFixed(1)}x)`,
+      `encode / decode-only at 10,000: ${((100 * result.encodePerSec) / result.decodeOnlyPerSec).toFixed(0)}%`,
+      `peak RSS handling a 10,000-record, ${(bytes / 1_048_576).toFixed(1)} MB batch: ${peakRssMb} MB`,
+      `cold start (slowest handler bundle import): ${coldStartMs} ms`,
+      '',
+    ];
+    process.stdout.write(lines.join('\n'));
+    if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  } finally {
+    await stack.stop();
+    rmSync(logDir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(
+      `bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(1);
+  },
+);
