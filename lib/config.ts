@@ -29,27 +29,17 @@ export interface AwsEndpoints {
   readonly maxAttempts: number;
 }
 
-export interface LakeSinkConfig {
-  readonly aws: AwsEndpoints;
+export interface LakeSinkConfig extends StreamSinkSettings {
   readonly lakeBucket: string;
   readonly lakePrefix: string;
   readonly stagingPrefix: string;
   readonly partitionTemplate: string;
   readonly compression: ParquetCompression;
   readonly ledgerTable: string;
-  readonly deadLetterQueueUrl: string;
-  readonly deadLetterPayloadPrefix: string;
-  readonly deadLetterMaxMessageBytes: number;
-  readonly validation: ValidationPolicy;
-  /** File path or s3://bucket/key of taxi_zone_lookup.csv; enrichment skips zone names without it. */
-  readonly zoneLookup: string | undefined;
   readonly maxRecordsPerCommit: number;
   readonly maxObjectsPerCommit: number;
-  readonly deadlineMarginMs: number;
   readonly ioConcurrency: number;
   readonly maxCommitConflicts: number;
-  readonly functionName: string;
-  readonly functionVersion: string;
 }
 
 function required(env: Env, name: string): string {
@@ -139,39 +129,27 @@ export function loadAwsEndpoints(env: Env): AwsEndpoints {
   });
 }
 
-export function loadLakeSinkConfig(env: Env = process.env): LakeSinkConfig {
-  const partitionTemplate = optional(env, 'PARTITION_TEMPLATE', DEFAULT_PARTITION_TEMPLATE);
-  try {
-    compilePartitionTemplate(partitionTemplate);
-  } catch (error) {
-    if (error instanceof PartitionTemplateError) throw new ConfigError('PARTITION_TEMPLATE', error.message);
-    throw error;
-  }
-  const compression = optional(env, 'PARQUET_COMPRESSION', 'snappy').toLowerCase();
-  if (compression !== 'snappy' && compression !== 'zstd') {
-    throw new ConfigError('PARQUET_COMPRESSION', `must be snappy or zstd, got "${compression}"`);
-  }
+/** Settings every stream sink shares: endpoints, dead letters, validation, deadline, identity. */
+export interface StreamSinkSettings {
+  readonly aws: AwsEndpoints;
+  readonly deadLetterQueueUrl: string;
+  readonly deadLetterPayloadPrefix: string;
+  readonly deadLetterMaxMessageBytes: number;
+  readonly validation: ValidationPolicy;
+  /** File path or s3://bucket/key of taxi_zone_lookup.csv; enrichment skips zone names without it. */
+  readonly zoneLookup: string | undefined;
+  readonly deadlineMarginMs: number;
+  readonly functionName: string;
+  readonly functionVersion: string;
+}
+
+function loadStreamSinkSettings(env: Env): StreamSinkSettings {
   const queueUrl = required(env, 'DEAD_LETTER_QUEUE_URL');
   if (!/^https?:\/\/[^\s]+\/[^\s/]+$/.test(queueUrl)) {
     throw new ConfigError('DEAD_LETTER_QUEUE_URL', `is not an SQS queue URL: "${queueUrl}"`);
   }
-  const ledgerTable = required(env, 'LEDGER_TABLE');
-  if (!/^[A-Za-z0-9_.-]{3,255}$/.test(ledgerTable)) {
-    throw new ConfigError('LEDGER_TABLE', `is not a valid DynamoDB table name: "${ledgerTable}"`);
-  }
-  const lakePrefix = prefix(env, 'LAKE_PREFIX', 'lake/trips');
-  const stagingPrefix = prefix(env, 'STAGING_PREFIX', 'staging/trips');
-  if (`${stagingPrefix}/`.startsWith(`${lakePrefix}/`) || `${lakePrefix}/`.startsWith(`${stagingPrefix}/`)) {
-    throw new ConfigError('STAGING_PREFIX', 'must not overlap LAKE_PREFIX: readers would see staged objects');
-  }
-  return Object.freeze({
+  return {
     aws: loadAwsEndpoints(env),
-    lakeBucket: bucketName(env, 'LAKE_BUCKET'),
-    lakePrefix,
-    stagingPrefix,
-    partitionTemplate,
-    compression,
-    ledgerTable,
     deadLetterQueueUrl: queueUrl,
     deadLetterPayloadPrefix: prefix(env, 'DEAD_LETTER_PAYLOAD_PREFIX', 'dead-letters'),
     deadLetterMaxMessageBytes: integer(env, 'DEAD_LETTER_MAX_MESSAGE_BYTES', 262_144, 4_096, 1_048_576),
@@ -194,13 +172,46 @@ export function loadLakeSinkConfig(env: Env = process.env): LakeSinkConfig {
         ) * 1000,
     }),
     zoneLookup: env.ZONE_LOOKUP?.trim() || undefined,
-    maxRecordsPerCommit: integer(env, 'MAX_RECORDS_PER_COMMIT', 10_000, 1, 1_000_000),
-    maxObjectsPerCommit: integer(env, 'MAX_OBJECTS_PER_COMMIT', 100, 1, 500),
     deadlineMarginMs: integer(env, 'DEADLINE_MARGIN_MS', 10_000, 0, 600_000),
-    ioConcurrency: integer(env, 'IO_CONCURRENCY', 8, 1, 64),
-    maxCommitConflicts: integer(env, 'MAX_COMMIT_CONFLICTS', 3, 0, 100),
     functionName: optional(env, 'AWS_LAMBDA_FUNCTION_NAME', 'taxi-stream-local'),
     functionVersion: optional(env, 'AWS_LAMBDA_FUNCTION_VERSION', '$LATEST'),
+  };
+}
+
+export function loadLakeSinkConfig(env: Env = process.env): LakeSinkConfig {
+  const partitionTemplate = optional(env, 'PARTITION_TEMPLATE', DEFAULT_PARTITION_TEMPLATE);
+  try {
+    compilePartitionTemplate(partitionTemplate);
+  } catch (error) {
+    if (error instanceof PartitionTemplateError) throw new ConfigError('PARTITION_TEMPLATE', error.message);
+    throw error;
+  }
+  const compression = optional(env, 'PARQUET_COMPRESSION', 'snappy').toLowerCase();
+  if (compression !== 'snappy' && compression !== 'zstd') {
+    throw new ConfigError('PARQUET_COMPRESSION', `must be snappy or zstd, got "${compression}"`);
+  }
+  const common = loadStreamSinkSettings(env);
+  const ledgerTable = required(env, 'LEDGER_TABLE');
+  if (!/^[A-Za-z0-9_.-]{3,255}$/.test(ledgerTable)) {
+    throw new ConfigError('LEDGER_TABLE', `is not a valid DynamoDB table name: "${ledgerTable}"`);
+  }
+  const lakePrefix = prefix(env, 'LAKE_PREFIX', 'lake/trips');
+  const stagingPrefix = prefix(env, 'STAGING_PREFIX', 'staging/trips');
+  if (`${stagingPrefix}/`.startsWith(`${lakePrefix}/`) || `${lakePrefix}/`.startsWith(`${stagingPrefix}/`)) {
+    throw new ConfigError('STAGING_PREFIX', 'must not overlap LAKE_PREFIX: readers would see staged objects');
+  }
+  return Object.freeze({
+    lakeBucket: bucketName(env, 'LAKE_BUCKET'),
+    lakePrefix,
+    stagingPrefix,
+    partitionTemplate,
+    compression,
+    ledgerTable,
+    ...common,
+    maxRecordsPerCommit: integer(env, 'MAX_RECORDS_PER_COMMIT', 10_000, 1, 1_000_000),
+    maxObjectsPerCommit: integer(env, 'MAX_OBJECTS_PER_COMMIT', 100, 1, 500),
+    ioConcurrency: integer(env, 'IO_CONCURRENCY', 8, 1, 64),
+    maxCommitConflicts: integer(env, 'MAX_COMMIT_CONFLICTS', 3, 0, 100),
   });
 }
 
@@ -209,8 +220,7 @@ export type SearchAuth =
   | { readonly mode: 'basic'; readonly username: string; readonly password: string }
   | { readonly mode: 'sigv4'; readonly service: 'es' | 'aoss' };
 
-export interface SearchSinkConfig {
-  readonly aws: AwsEndpoints;
+export interface SearchSinkConfig extends StreamSinkSettings {
   readonly endpoint: string;
   readonly auth: SearchAuth;
   readonly indexTemplate: string;
@@ -223,15 +233,7 @@ export interface SearchSinkConfig {
   readonly retryMaxMs: number;
   readonly requestTimeoutMs: number;
   readonly deadLetterPoison: boolean;
-  readonly deadLetterQueueUrl: string;
   readonly deadLetterBucket: string | undefined;
-  readonly deadLetterPayloadPrefix: string;
-  readonly deadLetterMaxMessageBytes: number;
-  readonly validation: ValidationPolicy;
-  readonly zoneLookup: string | undefined;
-  readonly deadlineMarginMs: number;
-  readonly functionName: string;
-  readonly functionVersion: string;
 }
 
 export function loadSearchSinkConfig(env: Env = process.env): SearchSinkConfig {
@@ -255,13 +257,9 @@ export function loadSearchSinkConfig(env: Env = process.env): SearchSinkConfig {
     if (error instanceof IndexTemplateError) throw new ConfigError('SEARCH_INDEX_TEMPLATE', error.message);
     throw error;
   }
-  const queueUrl = required(env, 'DEAD_LETTER_QUEUE_URL');
-  if (!/^https?:\/\/[^\s]+\/[^\s/]+$/.test(queueUrl)) {
-    throw new ConfigError('DEAD_LETTER_QUEUE_URL', `is not an SQS queue URL: "${queueUrl}"`);
-  }
+  const common = loadStreamSinkSettings(env);
   const bucket = env.LAKE_BUCKET?.trim() ? bucketName(env, 'LAKE_BUCKET') : undefined;
   return Object.freeze({
-    aws: loadAwsEndpoints(env),
     endpoint: endpoint as string,
     auth: Object.freeze(auth),
     indexTemplate,
@@ -274,32 +272,8 @@ export function loadSearchSinkConfig(env: Env = process.env): SearchSinkConfig {
     retryMaxMs: integer(env, 'SEARCH_RETRY_MAX_MS', 5_000, 1, 300_000),
     requestTimeoutMs: integer(env, 'SEARCH_REQUEST_TIMEOUT_MS', 30_000, 100, 900_000),
     deadLetterPoison: boolean(env, 'SEARCH_DEAD_LETTER_POISON', false),
-    deadLetterQueueUrl: queueUrl,
     deadLetterBucket: bucket,
-    deadLetterPayloadPrefix: prefix(env, 'DEAD_LETTER_PAYLOAD_PREFIX', 'dead-letters'),
-    deadLetterMaxMessageBytes: integer(env, 'DEAD_LETTER_MAX_MESSAGE_BYTES', 262_144, 4_096, 1_048_576),
-    validation: Object.freeze({
-      maxRecordBytes: integer(
-        env,
-        'MAX_RECORD_BYTES',
-        DEFAULT_VALIDATION_POLICY.maxRecordBytes,
-        1_024,
-        10_485_760,
-      ),
-      minEventTimeMs: timestamp(env, 'MIN_EVENT_TIME', DEFAULT_VALIDATION_POLICY.minEventTimeMs),
-      maxFutureSkewMs:
-        integer(
-          env,
-          'MAX_EVENT_TIME_SKEW_SECONDS',
-          DEFAULT_VALIDATION_POLICY.maxFutureSkewMs / 1000,
-          0,
-          31_536_000,
-        ) * 1000,
-    }),
-    zoneLookup: env.ZONE_LOOKUP?.trim() || undefined,
-    deadlineMarginMs: integer(env, 'DEADLINE_MARGIN_MS', 10_000, 0, 600_000),
-    functionName: optional(env, 'AWS_LAMBDA_FUNCTION_NAME', 'taxi-stream-local'),
-    functionVersion: optional(env, 'AWS_LAMBDA_FUNCTION_VERSION', '$LATEST'),
+    ...common,
   });
 }
 

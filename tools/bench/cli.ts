@@ -54,7 +54,11 @@ function median(values: number[]): number {
  * Records per second of `run` over `records` records: one warm-up, then the median of `runs`
  * samples, each repeating `run` for at least 250 ms so small batches are not timer noise.
  */
-async function rate(records: number, runs: number, run: (i: number) => Promise<void> | void): Promise<number> {
+async function rate(
+  records: number,
+  runs: number,
+  run: (i: number) => Promise<void> | void,
+): Promise<number> {
   await run(-1);
   const rates: number[] = [];
   let call = 0;

@@ -5,6 +5,7 @@
  * their retries, or whose records are too old, to the on-failure destination. Shared by the
  * Kinesis and Kafka runners.
  */
+import type { Context } from 'aws-lambda';
 export interface DeliveryOptions {
   readonly bisectOnError: boolean;
   /** -1 = until the record age limit. */
@@ -141,4 +142,27 @@ export async function withTimeout<T>(run: () => Promise<T>, timeoutMs: number): 
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A Lambda-like invocation context whose remaining time counts down to `deadline`. */
+export function lambdaContext(
+  functionName: string,
+  region: string,
+  requestId: string,
+  deadline: number,
+): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:${region}:000000000000:function:${functionName}`,
+    memoryLimitInMB: '1024',
+    awsRequestId: requestId,
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
 }

@@ -15,7 +15,7 @@
 import type { Context } from 'aws-lambda';
 import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import type { LambdaKafkaEvent } from '../../lib/sources/kafka';
-import { type DeliveryStats, deliverBatch, newDeliveryStats, withTimeout } from './delivery';
+import { type DeliveryStats, deliverBatch, lambdaContext, newDeliveryStats, withTimeout } from './delivery';
 
 export type KafkaHandler = (
   event: LambdaKafkaEvent,
@@ -105,24 +105,6 @@ export class KafkaRunner {
         };
   }
 
-  private context(deadline: number): Context {
-    const name = this.options.functionName;
-    return {
-      callbackWaitsForEmptyEventLoop: true,
-      functionName: name,
-      functionVersion: '$LATEST',
-      invokedFunctionArn: `arn:aws:lambda:${this.options.region ?? 'us-east-1'}:000000000000:function:${name}`,
-      memoryLimitInMB: '1024',
-      awsRequestId: `${name}-${this.stats.invocations}`,
-      logGroupName: `/aws/lambda/${name}`,
-      logStreamName: 'local',
-      getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-      done: () => undefined,
-      fail: () => undefined,
-      succeed: () => undefined,
-    };
-  }
-
   private async invoke(messages: readonly Message[]): Promise<number | Error> {
     const timeoutMs = this.options.timeoutMs ?? 120_000;
     if (
@@ -134,7 +116,16 @@ export class KafkaRunner {
     }
     try {
       const response = await withTimeout(
-        () => this.options.handler(this.toEvent(messages), this.context(Date.now() + timeoutMs)),
+        () =>
+          this.options.handler(
+            this.toEvent(messages),
+            lambdaContext(
+              this.options.functionName,
+              this.options.region ?? 'us-east-1',
+              `${this.options.functionName}-${this.stats.invocations}`,
+              Date.now() + timeoutMs,
+            ),
+          ),
         timeoutMs,
       );
       const failures = response?.batchItemFailures ?? [];

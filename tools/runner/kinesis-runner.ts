@@ -26,7 +26,7 @@ import {
   ListShardsCommand,
 } from '@aws-sdk/client-kinesis';
 import type { Context, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
-import { type DeliveryStats, deliverBatch, newDeliveryStats, withTimeout } from './delivery';
+import { type DeliveryStats, deliverBatch, lambdaContext, newDeliveryStats, withTimeout } from './delivery';
 
 export type StreamHandler = (
   event: KinesisStreamEvent,
@@ -194,24 +194,6 @@ export class KinesisRunner {
     };
   }
 
-  private context(requestId: string, deadline: number): Context {
-    const name = this.options.functionName;
-    return {
-      callbackWaitsForEmptyEventLoop: true,
-      functionName: name,
-      functionVersion: '$LATEST',
-      invokedFunctionArn: `arn:aws:lambda:${this.options.region}:000000000000:function:${name}`,
-      memoryLimitInMB: '1024',
-      awsRequestId: requestId,
-      logGroupName: `/aws/lambda/${name}`,
-      logStreamName: 'local',
-      getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-      done: () => undefined,
-      fail: () => undefined,
-      succeed: () => undefined,
-    };
-  }
-
   /** One invocation: the index of the first failed record, -1 on success, or an error. */
   private async invoke(shardId: string, records: readonly KinesisRecord[]): Promise<number | Error> {
     const timeoutMs = this.options.timeoutMs ?? 120_000;
@@ -219,7 +201,11 @@ export class KinesisRunner {
     try {
       const deadline = Date.now() + timeoutMs;
       const response = await withTimeout(
-        () => this.options.handler(this.toEvent(shardId, records), this.context(requestId, deadline)),
+        () =>
+          this.options.handler(
+            this.toEvent(shardId, records),
+            lambdaContext(this.options.functionName, this.options.region, requestId, deadline),
+          ),
         timeoutMs,
       );
       const failures = response?.batchItemFailures ?? [];
