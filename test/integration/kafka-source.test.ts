@@ -5,9 +5,11 @@
  * consumer crashed mid-stream and batches were redelivered), the dead-letter queue holds the
  * poison, and the search indexes hold each trip once.
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import type { Context } from 'aws-lambda';
 import { Kafka, logLevel } from 'kafkajs';
 import { NO_DEADLINE } from '../../lib/pipeline/deadline';
@@ -66,6 +68,38 @@ afterAll(async () => {
 });
 
 describe('Kafka source on a real broker', () => {
+  it('npm run replay can target a Kafka topic', async () => {
+    const topic = `${TOPIC}-replay`;
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({
+      topics: [{ topic, numPartitions: 3, replicationFactor: 1 }],
+      waitForLeaders: true,
+    });
+    const root = path.join(__dirname, '..', '..');
+    const { stdout } = await promisify(execFile)(
+      path.join(root, 'node_modules', '.bin', 'tsx'),
+      [
+        'tools/replay/cli.ts',
+        '--synthetic',
+        '500',
+        '--speedup',
+        'max',
+        '--target',
+        'kafka',
+        '--bootstrap',
+        broker.bootstrap,
+        '--stream',
+        topic,
+      ],
+      { cwd: root },
+    );
+    expect(stdout).toContain('published 500 records to 3 partitions');
+    const offsets = await admin.fetchTopicOffsets(topic);
+    await admin.disconnect();
+    expect(offsets.reduce((n, o) => n + Number(o.high), 0)).toBe(500);
+  });
+
   it('delivers real trips to both sinks exactly once, across a consumer crash, with poison dead-lettered', async () => {
     const trips = sampleTrips()
       .sort((a, b) => Date.parse(String(a.pickup_datetime)) - Date.parse(String(b.pickup_datetime)))

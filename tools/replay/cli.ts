@@ -4,18 +4,20 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
 import { createKinesisClient, createS3Client } from '../../lib/aws-clients';
 import { loadAwsEndpoints } from '../../lib/config';
 import { loadZoneLookup } from '../../lib/domain/zone-source';
+import { KafkaPublisher } from './kafka-publisher';
 import { KinesisPublisher } from './kinesis-publisher';
 import { pacedReplay, progressBar } from './pace';
-import { byEventTime, fileRecords, syntheticRecords, withWatermarks } from './sources';
+import { byEventTime, fileRecords, type ReplayRecord, syntheticRecords, withWatermarks } from './sources';
 
 const HELP = `Usage: npm run replay -- [options]
 
 Reads taxi trips, converts them to TripEvent JSON, orders them by event time and publishes
 them to a Kinesis stream with PutRecords (500 records a request; refused entries are retried
-with backoff), paced by event time.
+with backoff) or to a Kafka topic (acks=all), paced by event time.
 
 Input (one of):
   --input FILE         a TLC trip file: CSV with the original headers of any era or the
@@ -25,7 +27,10 @@ Input (one of):
   --seed S             generator seed (default 42)
   --poison-rate R      share of generated poison records, 0..1 (default 0)
 Output:
-  --stream NAME        Kinesis stream (default: $TRIP_STREAM or taxi-trips)
+  --target T           kinesis (default) or kafka
+  --stream NAME        Kinesis stream or Kafka topic (default: $TRIP_STREAM or taxi-trips)
+  --bootstrap H:P      Kafka bootstrap servers, comma-separated (default: $KAFKA_BOOTSTRAP);
+                       records go to partition hash(key) mod the topic's partition count
   --speedup X|max      event time divided by X (default 60); 0 or max = as fast as possible
   --watermark-every N  add a watermark event after every N records (default 0 = none)
   --zones FILE         TLC zone lookup, to map zone names of the enriched layout to IDs
@@ -52,6 +57,8 @@ async function main(): Promise<void> {
   let seed = 42;
   let poisonRate = 0;
   let stream = process.env.TRIP_STREAM || 'taxi-trips';
+  let target: 'kinesis' | 'kafka' = 'kinesis';
+  let bootstrap = process.env.KAFKA_BOOTSTRAP;
   let speedup = 60;
   let watermarkEvery = 0;
   let zonesFile = process.env.ZONE_LOOKUP;
@@ -77,6 +84,16 @@ async function main(): Promise<void> {
         break;
       case '--poison-rate':
         poisonRate = number(0, 1);
+        break;
+      case '--target':
+        if (value !== 'kinesis' && value !== 'kafka')
+          throw new Error(`--target must be kinesis or kafka, got ${value}`);
+        target = value;
+        break;
+      case '--bootstrap':
+        if (!value || !/^[A-Za-z0-9.-]+:\d+(,[A-Za-z0-9.-]+:\d+)*$/.test(value))
+          throw new Error(`--bootstrap: bad servers ${value}`);
+        bootstrap = value;
         break;
       case '--stream':
         if (!value || !/^[A-Za-z0-9_.-]{1,128}$/.test(value))
@@ -107,19 +124,47 @@ async function main(): Promise<void> {
       : byEventTime(inputs.flatMap((f) => fileRecords(f, zones))),
     watermarkEvery,
   );
-  const publisher = new KinesisPublisher(createKinesisClient(aws), stream);
   process.stderr.write(
-    `replaying ${records.length.toLocaleString('en-US')} records into ${stream} (speedup ${speedup || 'max'})\n`,
+    `replaying ${records.length.toLocaleString('en-US')} records into ${target} ${stream} (speedup ${speedup || 'max'})\n`,
   );
-  const landed = await pacedReplay(
-    records,
-    (batch) => publisher.publish(batch.map((r) => ({ data: r.payload, partitionKey: r.partitionKey }))),
-    { speedup, onProgress: progressBar(records.length) },
-  );
-  const shards = new Set(landed.map((l) => l.shardId));
-  process.stdout.write(
-    `published ${landed.length} records to ${shards.size} shards in ${publisher.stats.requests} PutRecords requests (${publisher.stats.retriedEntries} entries retried)\n`,
-  );
+  const toEntries = (batch: readonly ReplayRecord[]) =>
+    batch.map((r) => ({ data: r.payload, partitionKey: r.partitionKey }));
+  if (target === 'kinesis') {
+    const publisher = new KinesisPublisher(createKinesisClient(aws), stream);
+    const landed = await pacedReplay(records, (batch) => publisher.publish(toEntries(batch)), {
+      speedup,
+      onProgress: progressBar(records.length),
+    });
+    const shards = new Set(landed.map((l) => l.shardId));
+    process.stdout.write(
+      `published ${landed.length} records to ${shards.size} shards in ${publisher.stats.requests} PutRecords requests (${publisher.stats.retriedEntries} entries retried)\n`,
+    );
+    return;
+  }
+  if (!bootstrap) throw new Error('--target kafka needs --bootstrap HOST:PORT (or $KAFKA_BOOTSTRAP)');
+  const kafka = new Kafka({
+    clientId: 'taxi-stream-replay',
+    brokers: bootstrap.split(','),
+    logLevel: logLevel.WARN,
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  const metadata = await admin.fetchTopicMetadata({ topics: [stream] });
+  await admin.disconnect();
+  const partitions = metadata.topics[0]?.partitions.length ?? 0;
+  if (partitions === 0) throw new Error(`topic ${stream} has no partitions`);
+  const producer = kafka.producer();
+  await producer.connect();
+  try {
+    const publisher = new KafkaPublisher(producer, stream, partitions);
+    const landed = await pacedReplay(records, (batch) => publisher.publish(toEntries(batch)), {
+      speedup,
+      onProgress: progressBar(records.length),
+    });
+    process.stdout.write(`published ${landed.length} records to ${partitions} partitions of ${stream}\n`);
+  } finally {
+    await producer.disconnect();
+  }
 }
 
 main().catch((error: unknown) => {
