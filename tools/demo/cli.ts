@@ -290,6 +290,15 @@ async function main(): Promise<number> {
     };
     const lakeKafkaHandler = lakeHandler as unknown as KafkaHandler;
     const searchKafkaHandler = searchHandler as unknown as KafkaHandler;
+    const mappingSettings = {
+      batchSize: options.batchSize,
+      timeoutMs: 120_000,
+      bisectOnError: true,
+      maxRetries: 10,
+      maxRecordAgeMs: 24 * 3_600_000,
+      onFailure: sendFailure,
+      log: say,
+    };
     const sources = options.source === 'both' ? (['kinesis', 'kafka'] as const) : ([options.source] as const);
     const replayStarted = Date.now();
     const consumed: Array<Promise<DeliveryStats>> = [];
@@ -307,14 +316,8 @@ async function main(): Promise<number> {
                   region: 'us-east-1',
                   functionName,
                   handler: functionName === LAKE_FUNCTION ? lakeHandler : searchHandler,
-                  batchSize: options.batchSize,
                   batchWindowMs: options.batchWindowMs,
-                  timeoutMs: 120_000,
-                  bisectOnError: true,
-                  maxRetries: 10,
-                  maxRecordAgeMs: 24 * 3_600_000,
-                  onFailure: sendFailure,
-                  log: say,
+                  ...mappingSettings,
                 }),
             )
           : [LAKE_FUNCTION, SEARCH_FUNCTION].map(
@@ -326,29 +329,17 @@ async function main(): Promise<number> {
                   groupId: functionName,
                   functionName,
                   handler: functionName === LAKE_FUNCTION ? lakeKafkaHandler : searchKafkaHandler,
-                  batchSize: options.batchSize,
-                  timeoutMs: 120_000,
-                  bisectOnError: true,
-                  maxRetries: 10,
-                  maxRecordAgeMs: 24 * 3_600_000,
-                  onFailure: sendFailure,
-                  log: say,
+                  ...mappingSettings,
                 }),
             );
       runners.push(...mappings);
       for (const m of mappings) consumed.push(m.runUntilDrained(() => publisherDone));
-      const publish =
+      const publisher =
         source === 'kinesis'
-          ? (() => {
-              const publisher = new KinesisPublisher(clients.kinesis, stream);
-              return (batch: readonly ReplayRecord[]) =>
-                publisher.publish(batch.map((r) => ({ data: r.payload, partitionKey: r.partitionKey })));
-            })()
-          : (() => {
-              const publisher = new KafkaPublisher((kafka as LocalKafka).producer, stream, options.shards);
-              return (batch: readonly ReplayRecord[]) =>
-                publisher.publish(batch.map((r) => ({ data: r.payload, partitionKey: r.partitionKey })));
-            })();
+          ? new KinesisPublisher(clients.kinesis, stream)
+          : new KafkaPublisher((kafka as LocalKafka).producer, stream, options.shards);
+      const publish = (batch: readonly ReplayRecord[]) =>
+        publisher.publish(batch.map((r) => ({ data: r.payload, partitionKey: r.partitionKey })));
       replays.push(
         pacedReplay(inputs, publish, {
           speedup: options.speedup,
