@@ -28,7 +28,8 @@ function two(text: string, i: number): number {
 function fastUtc(text: string): number | undefined {
   const n = text.length;
   if ((n !== 20 && n !== 24) || text.charCodeAt(n - 1) !== 90 /* Z */) return undefined;
-  if (text[4] !== '-' || text[7] !== '-' || text[10] !== 'T' || text[13] !== ':' || text[16] !== ':') return undefined;
+  if (text[4] !== '-' || text[7] !== '-' || text[10] !== 'T' || text[13] !== ':' || text[16] !== ':')
+    return undefined;
   if (n === 24 && text[19] !== '.') return undefined;
   const year = two(text, 0) * 100 + two(text, 2);
   const month = two(text, 5);
