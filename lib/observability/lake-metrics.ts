@@ -1,6 +1,6 @@
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { LakeBatchReport } from '../pipeline/lake-sink';
-import type { SourceRecord } from '../sources/source-record';
+import { oldestArrivalMs, type SourceRecord } from '../sources/source-record';
 
 /** Everything a person operating the lake sink needs about one batch: one log line, and metrics. */
 export interface LakeBatchSummary {
@@ -44,11 +44,7 @@ export function summarizeLakeBatch(
     }
     return max;
   };
-  let oldestArrival: number | null = null;
-  for (const r of records) {
-    if (r.arrivalTimeMs > 0 && (oldestArrival === null || r.arrivalTimeMs < oldestArrival))
-      oldestArrival = r.arrivalTimeMs;
-  }
+  const oldestArrival = oldestArrivalMs(records);
   const maxEvent = newest((c) => c.maxEventTimeMs);
   const maxWatermark = newest((c) => c.maxWatermarkMs);
   return {

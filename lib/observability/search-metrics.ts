@@ -1,6 +1,6 @@
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SearchBatchReport } from '../pipeline/search-sink';
-import type { SourceRecord } from '../sources/source-record';
+import { oldestArrivalMs, type SourceRecord } from '../sources/source-record';
 
 export interface SearchBatchSummary {
   readonly recordsIn: number;
@@ -27,9 +27,7 @@ export function summarizeSearchBatch(
   startedAtMs: number,
   nowMs: number,
 ): SearchBatchSummary {
-  let oldest: number | null = null;
-  for (const r of records)
-    if (r.arrivalTimeMs > 0 && (oldest === null || r.arrivalTimeMs < oldest)) oldest = r.arrivalTimeMs;
+  const oldest = oldestArrivalMs(records);
   return {
     recordsIn: records.length,
     tripsValid: report.trips,

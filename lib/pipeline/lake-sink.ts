@@ -236,7 +236,7 @@ export class LakeSink {
     return { ...head, state: 'promoted' };
   }
 
-  private transformChunk(records: readonly SourceRecord[], start: number, report: ChannelReport): Chunk {
+  private transformChunk(records: readonly SourceRecord[], start: number): Chunk {
     const { transform, partition } = this.deps;
     const chunk: Chunk = { start, end: start, entries: [], letters: [], watermarks: 0, maxWatermarkMs: null };
     const partitions = new Set<string>();
@@ -261,7 +261,6 @@ export class LakeSink {
       }
     }
     chunk.end = i;
-    void report;
     return chunk;
   }
 
@@ -271,7 +270,7 @@ export class LakeSink {
     start: number,
     report: ChannelReport,
   ): Promise<ChunkOutcome> {
-    const chunk = this.transformChunk(records, start, report);
+    const chunk = this.transformChunk(records, start);
     let trailingFailure: ChannelFailure | null = null;
 
     // Dead letters first: the commit may only cover records that are durably handled.

@@ -40,6 +40,14 @@ export function makeChannel(kind: SourceKind, stream: string, partition: string)
   return Object.freeze({ kind, stream, partition, id: `${kind}/${stream}/${partition}` });
 }
 
+/** The earliest arrival time in a batch (epoch ms), or null when none is known. */
+export function oldestArrivalMs(records: readonly SourceRecord[]): number | null {
+  let oldest: number | null = null;
+  for (const r of records)
+    if (r.arrivalTimeMs > 0 && (oldest === null || r.arrivalTimeMs < oldest)) oldest = r.arrivalTimeMs;
+  return oldest;
+}
+
 /** Groups records by channel, keeping each channel's records in delivery order. */
 export function groupByChannel(records: readonly SourceRecord[]): Map<string, SourceRecord[]> {
   const groups = new Map<string, SourceRecord[]>();

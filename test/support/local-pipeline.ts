@@ -3,7 +3,6 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { type LakeSinkConfig, loadLakeSinkConfig } from '../../lib/config';
 import type { DeadLetterMessage } from '../../lib/dead-letters/dead-letter';
@@ -11,6 +10,7 @@ import { mapLimit } from '../../lib/util/concurrency';
 import {
   type CreatedResources,
   createPipelineResources,
+  drainQueue,
   type LocalClients,
   type LocalEndpoints,
   localClients,
@@ -133,31 +133,6 @@ export async function readLakeRows(p: LocalPipeline): Promise<{ rows: SqlRow[]; 
 }
 
 /** Receives and deletes every message on the dead-letter queue. */
-export async function drainDeadLetters(p: LocalPipeline): Promise<DeadLetterMessage[]> {
-  const messages: DeadLetterMessage[] = [];
-  let empty = 0;
-  while (empty < 2) {
-    const out = await p.clients.sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: p.resources.deadLetterQueueUrl,
-        MaxNumberOfMessages: 10,
-        WaitTimeSeconds: 0,
-        VisibilityTimeout: 300,
-      }),
-    );
-    const received = out.Messages ?? [];
-    if (received.length === 0) {
-      empty++;
-      continue;
-    }
-    empty = 0;
-    for (const m of received) messages.push(JSON.parse(m.Body ?? '{}') as DeadLetterMessage);
-    await p.clients.sqs.send(
-      new DeleteMessageBatchCommand({
-        QueueUrl: p.resources.deadLetterQueueUrl,
-        Entries: received.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
-      }),
-    );
-  }
-  return messages;
+export function drainDeadLetters(p: LocalPipeline): Promise<DeadLetterMessage[]> {
+  return drainQueue<DeadLetterMessage>(p.clients.sqs, p.resources.deadLetterQueueUrl);
 }

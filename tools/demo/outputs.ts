@@ -6,11 +6,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { DeadLetterMessage } from '../../lib/dead-letters/dead-letter';
-import type { LocalClients } from '../local-stack/local-stack';
+import { drainQueue, type LocalClients } from '../local-stack/local-stack';
 import type { ReplayRecord } from '../replay/sources';
 import type { OnFailureRecord } from '../runner/kinesis-runner';
 
@@ -76,29 +75,7 @@ export async function exportRun(clients: LocalClients, o: ExportOptions): Promis
     token = out.IsTruncated ? out.NextContinuationToken : undefined;
   } while (token);
 
-  const deadLetters: DeadLetterMessage[] = [];
-  for (let empty = 0; empty < 2; ) {
-    const out = await clients.sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: o.deadLetterQueueUrl,
-        MaxNumberOfMessages: 10,
-        VisibilityTimeout: 300,
-      }),
-    );
-    const messages = out.Messages ?? [];
-    if (messages.length === 0) {
-      empty++;
-      continue;
-    }
-    empty = 0;
-    for (const m of messages) deadLetters.push(JSON.parse(m.Body ?? '{}') as DeadLetterMessage);
-    await clients.sqs.send(
-      new DeleteMessageBatchCommand({
-        QueueUrl: o.deadLetterQueueUrl,
-        Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
-      }),
-    );
-  }
+  const deadLetters = await drainQueue<DeadLetterMessage>(clients.sqs, o.deadLetterQueueUrl);
   writeFileSync(path.join(o.outDir, 'dead-letters.jsonl'), jsonl(deadLetters));
   const ledger = (await o.ledgerScan()).map((item) => unmarshall(item as Parameters<typeof unmarshall>[0]));
   writeFileSync(path.join(o.outDir, 'ledger.jsonl'), jsonl(ledger));

@@ -1,12 +1,8 @@
 import { type KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
+import type { Landed } from './pace';
 
 const MAX_RECORDS = 500;
 const MAX_BYTES = 5 * 1024 * 1024;
-
-export interface Published {
-  readonly shardId: string;
-  readonly sequenceNumber: string;
-}
 
 export interface PublishStats {
   requests: number;
@@ -29,8 +25,8 @@ export class KinesisPublisher {
     private readonly maxAttempts = 8,
   ) {}
 
-  async publish(entries: ReadonlyArray<{ data: Uint8Array; partitionKey: string }>): Promise<Published[]> {
-    const results = new Array<Published>(entries.length);
+  async publish(entries: ReadonlyArray<{ data: Uint8Array; partitionKey: string }>): Promise<Landed[]> {
+    const results = new Array<Landed>(entries.length);
     let start = 0;
     while (start < entries.length) {
       let end = start;
@@ -52,7 +48,7 @@ export class KinesisPublisher {
     entries: ReadonlyArray<{ data: Uint8Array; partitionKey: string }>,
     start: number,
     end: number,
-    results: Published[],
+    results: Landed[],
   ): Promise<void> {
     let pending = Array.from({ length: end - start }, (_, i) => start + i);
     for (let attempt = 1; pending.length > 0; attempt++) {
