@@ -7,7 +7,7 @@ import { loadLakeSinkConfig } from '../lib/config';
 import { addLakeMetrics, summarizeLakeBatch } from '../lib/observability/lake-metrics';
 import { createTelemetry } from '../lib/observability/telemetry';
 import { decodeSourceEvent, type StreamBatchResponse, toBatchResponse } from '../lib/sources/decode-event';
-import { createLakeSink } from '../lib/wiring';
+import { createLakeSink } from '../lib/wiring/lake';
 
 const config = loadLakeSinkConfig();
 const { logger, metrics } = createTelemetry('taxi-stream-lake-sink');

@@ -7,7 +7,7 @@ import { loadSearchSinkConfig } from '../lib/config';
 import { addSearchMetrics, summarizeSearchBatch } from '../lib/observability/search-metrics';
 import { createTelemetry } from '../lib/observability/telemetry';
 import { decodeSourceEvent, type StreamBatchResponse, toBatchResponse } from '../lib/sources/decode-event';
-import { createSearchSink } from '../lib/wiring';
+import { createSearchSink } from '../lib/wiring/search';
 
 const config = loadSearchSinkConfig();
 const { logger, metrics } = createTelemetry('taxi-stream-search-sink');

@@ -1,6 +1,6 @@
 /**
- * npm run local -- [--help] [--port-base N] [--shards N]
- * Starts the local emulators (S3+SQS, DynamoDB, Kinesis) on 127.0.0.1, creates the
+ * npm run local -- [--help] [--port-base N] [--shards N] [--search]
+ * Starts the local emulators (S3+SQS, DynamoDB, Kinesis; OpenSearch with --search) on 127.0.0.1, creates the
  * pipeline's bucket, ledger table, dead-letter queue and stream, writes the environment to
  * .local/stack.env and stays in the foreground until Ctrl-C, then stops everything.
  */
@@ -23,6 +23,8 @@ creates the pipeline resources and waits until Ctrl-C.
 Options:
   --port-base N   S3+SQS on N, DynamoDB on N+1, Kinesis on N+2 (default 4566)
   --shards N      shards of the ${LOCAL_RESOURCES.stream} stream (default 2)
+  --search        also start a local OpenSearch node on port 9200 (about 10 s; the first
+                  run builds its launcher with Maven)
   --help          this text
 
 Then, in another shell:  set -a; . .local/stack.env; set +a
@@ -50,9 +52,11 @@ async function main(): Promise<void> {
   const root = path.resolve(__dirname, '..', '..');
   const localDir = path.join(root, '.local');
   mkdirSync(localDir, { recursive: true });
+  const search = args.includes('--search');
   const stack = await startLocalStack({
     logDir: path.join(localDir, 'logs'),
-    ports: { s3sqs: base, dynamodb: base + 1, kinesis: base + 2 },
+    services: search ? ['s3sqs', 'dynamodb', 'kinesis', 'opensearch'] : ['s3sqs', 'dynamodb', 'kinesis'],
+    ports: { s3sqs: base, dynamodb: base + 1, kinesis: base + 2, opensearch: 9200 },
   });
   const stop = async (): Promise<void> => {
     await stack.stop();

@@ -1,0 +1,51 @@
+/**
+ * Composition root of the lake sink: the only place that creates its SDK clients and
+ * adapters. The handler calls it once at cold start; tests call it with their own config.
+ * Kept apart from the search sink's so neither bundle carries the other's dependencies.
+ */
+import { createDynamoDbClient, createS3Client, createSqsClient } from '../aws-clients';
+import type { LakeSinkConfig } from '../config';
+import { SqsDeadLetterSink } from '../dead-letters/sqs-dead-letter-sink';
+import { ParquetEncoder } from '../lake/parquet-encoder';
+import { compilePartitionTemplate } from '../lake/partitioning';
+import { DynamoDbCommitLedger } from '../ledger/dynamodb-commit-ledger';
+import { LakeSink, type LakeSinkDeps, type LakeSinkOptions } from '../pipeline/lake-sink';
+import { S3ObjectStore } from '../storage/s3-object-store';
+import { createTripTransform } from './transform';
+
+export async function createLakeSinkDeps(config: LakeSinkConfig): Promise<LakeSinkDeps> {
+  const s3 = createS3Client(config.aws);
+  const store = new S3ObjectStore(s3, config.lakeBucket);
+  const deadLetters = new SqsDeadLetterSink(createSqsClient(config.aws), {
+    queueUrl: config.deadLetterQueueUrl,
+    maxMessageBytes: config.deadLetterMaxMessageBytes,
+    payloadStore: store,
+    payloadPrefix: config.deadLetterPayloadPrefix,
+    origin: { functionName: config.functionName, functionVersion: config.functionVersion },
+    concurrency: config.ioConcurrency,
+  });
+  return {
+    transform: await createTripTransform(config),
+    partition: compilePartitionTemplate(config.partitionTemplate),
+    encoder: new ParquetEncoder({ compression: config.compression }),
+    store,
+    ledger: new DynamoDbCommitLedger(createDynamoDbClient(config.aws), config.ledgerTable),
+    deadLetters,
+  };
+}
+
+export function lakeSinkOptions(config: LakeSinkConfig): LakeSinkOptions {
+  return {
+    lakePrefix: config.lakePrefix,
+    stagingPrefix: config.stagingPrefix,
+    maxRecordsPerCommit: config.maxRecordsPerCommit,
+    maxObjectsPerCommit: config.maxObjectsPerCommit,
+    deadlineMarginMs: config.deadlineMarginMs,
+    ioConcurrency: config.ioConcurrency,
+    maxCommitConflicts: config.maxCommitConflicts,
+  };
+}
+
+export async function createLakeSink(config: LakeSinkConfig): Promise<LakeSink> {
+  return new LakeSink(await createLakeSinkDeps(config), lakeSinkOptions(config));
+}
