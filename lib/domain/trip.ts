@@ -84,14 +84,53 @@ function describe(value: unknown): string {
   return typeof value;
 }
 
-function own(obj: Json, key: string): unknown {
-  // JSON.parse makes own data properties only; never read through the prototype chain
-  // (a payload with "__proto__" or "constructor" keys must not change what we see).
-  return Object.hasOwn(obj, key) ? obj[key] : undefined;
+/*
+ * The field readers below take the value, not the object: trip() reads every field with a
+ * named property load (obj.vendor_id), which V8 caches per object shape, where a keyed load
+ * with a variable name (obj[key]) stays slow. That is only safe while no field name exists on
+ * Object.prototype (JSON.parse makes own properties only, and "__proto__" or "constructor" in
+ * a payload become own properties too): checked once, at load, for every field name read.
+ */
+const TRIP_FIELDS = [
+  'type',
+  'trip_id',
+  'vendor_id',
+  'pickup_datetime',
+  'dropoff_datetime',
+  'passenger_count',
+  'trip_distance',
+  'ratecode_id',
+  'rate_code_id',
+  'store_and_fwd_flag',
+  'pickup_location_id',
+  'dropoff_location_id',
+  'payment_type',
+  'fare_amount',
+  'extra',
+  'mta_tax',
+  'tip_amount',
+  'tolls_amount',
+  'improvement_surcharge',
+  'total_amount',
+  'congestion_surcharge',
+  'airport_fee',
+  'pickup_longitude',
+  'pickup_latitude',
+  'dropoff_longitude',
+  'dropoff_latitude',
+  'service',
+  'padding',
+  'watermark',
+] as const;
+for (const field of TRIP_FIELDS) {
+  if (field in Object.prototype) throw new Error(`Object.prototype has "${field}": refusing to decode trips`);
 }
 
-function requiredNumber(obj: Json, key: string): number {
-  const value = own(obj, key);
+interface TripJson {
+  readonly [key: string]: unknown;
+}
+
+function requiredNumber(value: unknown, key: string): number {
   if (value === undefined || value === null)
     throw new MissingFieldError(`${key} is required`, { field: key });
   if (typeof value !== 'number' || !Number.isFinite(value)) {
@@ -100,8 +139,7 @@ function requiredNumber(obj: Json, key: string): number {
   return value;
 }
 
-function optionalNumber(obj: Json, key: string): number | null {
-  const value = own(obj, key);
+function optionalNumber(value: unknown, key: string): number | null {
   if (value === undefined || value === null) return null;
   if (typeof value !== 'number' || !Number.isFinite(value)) {
     throw new InvalidFieldError(`${key} must be a finite number, got ${describe(value)}`, { field: key });
@@ -109,8 +147,7 @@ function optionalNumber(obj: Json, key: string): number | null {
   return value;
 }
 
-function optionalInt(obj: Json, key: string, min: number, max = INT32_MAX): number | null {
-  const value = own(obj, key);
+function optionalInt(value: unknown, key: string, min: number, max = INT32_MAX): number | null {
   if (value === undefined || value === null) return null;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw new InvalidFieldError(`${key} must be an integer in [${min}, ${max}], got ${describe(value)}`, {
@@ -120,8 +157,7 @@ function optionalInt(obj: Json, key: string, min: number, max = INT32_MAX): numb
   return value;
 }
 
-function optionalString(obj: Json, key: string, maxLength: number): string | null {
-  const value = own(obj, key);
+function optionalString(value: unknown, key: string, maxLength: number): string | null {
   if (value === undefined || value === null) return null;
   if (typeof value !== 'string' || value.length > maxLength) {
     throw new InvalidFieldError(`${key} must be a string of at most ${maxLength} characters`, { field: key });
@@ -129,16 +165,15 @@ function optionalString(obj: Json, key: string, maxLength: number): string | nul
   return value;
 }
 
-function optionalCoordinate(obj: Json, key: string, limit: number): number | null {
-  const value = optionalNumber(obj, key);
-  if (value !== null && Math.abs(value) > limit) {
-    throw new InvalidFieldError(`${key} must be within [-${limit}, ${limit}], got ${value}`, { field: key });
+function optionalCoordinate(value: unknown, key: string, limit: number): number | null {
+  const n = optionalNumber(value, key);
+  if (n !== null && Math.abs(n) > limit) {
+    throw new InvalidFieldError(`${key} must be within [-${limit}, ${limit}], got ${n}`, { field: key });
   }
-  return value;
+  return n;
 }
 
-function tripId(obj: Json): bigint | null {
-  const value = own(obj, 'trip_id');
+function tripId(value: unknown): bigint | null {
   if (value === undefined || value === null) return null;
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return BigInt(value);
   // Avro long: above 2^53 a JSON number has already lost digits, so it must come as a string.
@@ -152,11 +187,13 @@ function tripId(obj: Json): bigint | null {
   );
 }
 
-function serviceName(obj: Json): string | null {
-  const value = optionalString(obj, 'service', MAX_SERVICE_LENGTH);
+const SERVICE_TOKEN = /^[A-Za-z0-9_-]+$/;
+
+function serviceName(raw: unknown): string | null {
+  const value = optionalString(raw, 'service', MAX_SERVICE_LENGTH);
   if (value === null) return null;
   // It names indexes and partitions downstream, so it must be a plain token.
-  if (!/^[A-Za-z0-9_-]+$/.test(value)) {
+  if (!SERVICE_TOKEN.test(value)) {
     throw new InvalidFieldError(`service must be letters, digits, - or _, got ${describe(value)}`, {
       field: 'service',
     });
@@ -195,18 +232,18 @@ export class TripDecoder {
   }
 
   decodeObject(obj: Json, arrivalTimeMs: number): DecodedEvent {
-    const type = own(obj, 'type');
-    if (type === 'trip') return { kind: 'trip', trip: this.trip(obj, arrivalTimeMs) };
+    const json = obj as TripJson;
+    const type = json.type;
+    if (type === 'trip') return { kind: 'trip', trip: this.trip(json, arrivalTimeMs) };
     if (type === 'watermark') {
-      return { kind: 'watermark', watermarkMs: this.timestamp(obj, 'watermark', arrivalTimeMs) };
+      return { kind: 'watermark', watermarkMs: this.timestamp(json.watermark, 'watermark', arrivalTimeMs) };
     }
     if (type === undefined || type === null)
       throw new MissingFieldError('type is required', { field: 'type' });
     throw new UnknownEventTypeError(`unknown event type ${describe(type)}`, { field: 'type' });
   }
 
-  private timestamp(obj: Json, key: string, arrivalTimeMs: number): number {
-    const value = own(obj, key);
+  private timestamp(value: unknown, key: string, arrivalTimeMs: number): number {
     if (value === undefined || value === null)
       throw new MissingFieldError(`${key} is required`, { field: key });
     let ms: number;
@@ -249,42 +286,42 @@ export class TripDecoder {
     return ms;
   }
 
-  private trip(obj: Json, arrivalTimeMs: number): Trip {
-    const ratecode = own(obj, 'ratecode_id') !== undefined ? 'ratecode_id' : 'rate_code_id';
-    const flag = optionalString(obj, 'store_and_fwd_flag', 1);
+  private trip(obj: TripJson, arrivalTimeMs: number): Trip {
+    const ratecode = obj.ratecode_id !== undefined ? 'ratecode_id' : 'rate_code_id';
+    const flag = optionalString(obj.store_and_fwd_flag, 'store_and_fwd_flag', 1);
     if (flag !== null && flag !== 'Y' && flag !== 'N' && flag !== 'y' && flag !== 'n') {
       throw new InvalidFieldError(`store_and_fwd_flag must be Y or N, got ${describe(flag)}`, {
         field: 'store_and_fwd_flag',
       });
     }
     return {
-      trip_id: tripId(obj),
-      vendor_id: optionalInt(obj, 'vendor_id', 0),
-      pickup_datetime: this.timestamp(obj, 'pickup_datetime', arrivalTimeMs),
-      dropoff_datetime: this.timestamp(obj, 'dropoff_datetime', arrivalTimeMs),
-      passenger_count: optionalInt(obj, 'passenger_count', 0),
-      trip_distance: requiredNumber(obj, 'trip_distance'),
-      ratecode_id: optionalInt(obj, ratecode, 0),
+      trip_id: tripId(obj.trip_id),
+      vendor_id: optionalInt(obj.vendor_id, 'vendor_id', 0),
+      pickup_datetime: this.timestamp(obj.pickup_datetime, 'pickup_datetime', arrivalTimeMs),
+      dropoff_datetime: this.timestamp(obj.dropoff_datetime, 'dropoff_datetime', arrivalTimeMs),
+      passenger_count: optionalInt(obj.passenger_count, 'passenger_count', 0),
+      trip_distance: requiredNumber(obj.trip_distance, 'trip_distance'),
+      ratecode_id: optionalInt(ratecode === 'ratecode_id' ? obj.ratecode_id : obj.rate_code_id, ratecode, 0),
       store_and_fwd_flag: flag === null ? null : flag.toUpperCase(),
-      pickup_location_id: optionalInt(obj, 'pickup_location_id', 1, 65_535),
-      dropoff_location_id: optionalInt(obj, 'dropoff_location_id', 1, 65_535),
-      payment_type: optionalInt(obj, 'payment_type', 0),
-      fare_amount: requiredNumber(obj, 'fare_amount'),
-      extra: optionalNumber(obj, 'extra'),
-      mta_tax: optionalNumber(obj, 'mta_tax'),
-      tip_amount: optionalNumber(obj, 'tip_amount'),
-      tolls_amount: optionalNumber(obj, 'tolls_amount'),
-      improvement_surcharge: optionalNumber(obj, 'improvement_surcharge'),
-      total_amount: requiredNumber(obj, 'total_amount'),
-      congestion_surcharge: optionalNumber(obj, 'congestion_surcharge'),
-      airport_fee: optionalNumber(obj, 'airport_fee'),
-      pickup_longitude: optionalCoordinate(obj, 'pickup_longitude', 180),
-      pickup_latitude: optionalCoordinate(obj, 'pickup_latitude', 90),
-      dropoff_longitude: optionalCoordinate(obj, 'dropoff_longitude', 180),
-      dropoff_latitude: optionalCoordinate(obj, 'dropoff_latitude', 90),
-      service: serviceName(obj),
+      pickup_location_id: optionalInt(obj.pickup_location_id, 'pickup_location_id', 1, 65_535),
+      dropoff_location_id: optionalInt(obj.dropoff_location_id, 'dropoff_location_id', 1, 65_535),
+      payment_type: optionalInt(obj.payment_type, 'payment_type', 0),
+      fare_amount: requiredNumber(obj.fare_amount, 'fare_amount'),
+      extra: optionalNumber(obj.extra, 'extra'),
+      mta_tax: optionalNumber(obj.mta_tax, 'mta_tax'),
+      tip_amount: optionalNumber(obj.tip_amount, 'tip_amount'),
+      tolls_amount: optionalNumber(obj.tolls_amount, 'tolls_amount'),
+      improvement_surcharge: optionalNumber(obj.improvement_surcharge, 'improvement_surcharge'),
+      total_amount: requiredNumber(obj.total_amount, 'total_amount'),
+      congestion_surcharge: optionalNumber(obj.congestion_surcharge, 'congestion_surcharge'),
+      airport_fee: optionalNumber(obj.airport_fee, 'airport_fee'),
+      pickup_longitude: optionalCoordinate(obj.pickup_longitude, 'pickup_longitude', 180),
+      pickup_latitude: optionalCoordinate(obj.pickup_latitude, 'pickup_latitude', 90),
+      dropoff_longitude: optionalCoordinate(obj.dropoff_longitude, 'dropoff_longitude', 180),
+      dropoff_latitude: optionalCoordinate(obj.dropoff_latitude, 'dropoff_latitude', 90),
+      service: serviceName(obj.service),
       type: 'trip',
-      padding: optionalString(obj, 'padding', MAX_PADDING_LENGTH),
+      padding: optionalString(obj.padding, 'padding', MAX_PADDING_LENGTH),
     };
   }
 }

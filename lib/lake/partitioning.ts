@@ -39,7 +39,7 @@ export function escapePartitionValue(value: string): string {
 }
 
 function formatTimestamp(format: string, template: string): (ms: number) => string {
-  const tokens = format.match(/yyyy|MM|dd|HH|mm|[^A-Za-z]+|[A-Za-z]+/g) ?? [];
+  const tokens: string[] = format.match(/yyyy|MM|dd|HH|mm|[^A-Za-z]+|[A-Za-z]+/g) ?? [];
   const parts = tokens.map((token): ((d: Date) => string) => {
     switch (token) {
       case 'yyyy':
@@ -60,13 +60,57 @@ function formatTimestamp(format: string, template: string): (ms: number) => stri
         return () => token;
     }
   });
-  return (ms) => {
+  const render = (ms: number): string => {
     const d = new Date(ms);
     let out = '';
     for (const part of parts) out += part(d);
     return out;
   };
+  // Rows of a batch mostly share their hour (or day...): remember the last value's text for
+  // the span of the finest unit the format shows, and skip formatting while inside it.
+  const unit = FINEST_UNIT.find((u) => tokens.includes(u.token));
+  if (!unit) return render;
+  let from = 1;
+  let to = 0;
+  let text = '';
+  return (ms) => {
+    if (ms >= from && ms < to) return text;
+    text = render(ms);
+    [from, to] = unit.span(ms);
+    return text;
+  };
 }
+
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+const floorTo = (ms: number, size: number): [number, number] => {
+  const start = Math.floor(ms / size) * size;
+  return [start, start + size];
+};
+/** Finest unit first: the span [from, to) of UTC time that renders the same text. */
+const FINEST_UNIT: ReadonlyArray<{ token: string; span: (ms: number) => [number, number] }> = [
+  { token: 'mm', span: (ms) => floorTo(ms, MINUTE) },
+  { token: 'HH', span: (ms) => floorTo(ms, HOUR) },
+  { token: 'dd', span: (ms) => floorTo(ms, DAY) },
+  {
+    token: 'MM',
+    span: (ms) => {
+      const d = new Date(ms);
+      return [
+        Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1),
+        Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1),
+      ];
+    },
+  },
+  {
+    token: 'yyyy',
+    span: (ms) => {
+      const y = new Date(ms).getUTCFullYear();
+      return [Date.UTC(y, 0, 1), Date.UTC(y + 1, 0, 1)];
+    },
+  },
+];
 
 export interface RowTemplateRules {
   /** Text for a null value of a column. */

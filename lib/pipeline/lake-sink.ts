@@ -26,7 +26,7 @@ import type { ChannelHead, CommitLedger, CommitManifest, CommittedObject } from 
 import type { SourceRecord } from '../sources/source-record';
 import { groupByChannel } from '../sources/source-record';
 import type { ObjectStore } from '../storage/object-store';
-import { mapLimit, settleLimit } from '../util/concurrency';
+import { mapLimit } from '../util/concurrency';
 import type { Deadline } from './deadline';
 import type { TripTransform } from './trip-transform';
 
@@ -393,25 +393,30 @@ export class LakeSink {
 
   /**
    * Makes a commit's objects visible: copy staging -> final (idempotent: same key, same
-   * bytes), then history, then the head's state, then staging cleanup.
+   * bytes) and, once an object's copy is done, delete its staged copy; meanwhile write the
+   * history item; then set the head's state. Deleting before the state changes is safe: a
+   * roll-forward that finds a staged copy gone checks the final object's size instead.
    */
   private async promote(manifest: CommitManifest, report: ChannelReport): Promise<void> {
     const { store, ledger } = this.deps;
-    await mapLimit(manifest.objects, this.options.ioConcurrency, async (object) => {
+    let cleanupFailures = 0;
+    const copies = mapLimit(manifest.objects, this.options.ioConcurrency, async (object) => {
       try {
         await store.copy(object.stagingKey, object.key);
       } catch (error) {
-        // A concurrent promoter may have finished and removed the staged copy already.
+        // A concurrent or earlier promoter may have finished and removed the staged copy already.
         if (isNoSuchKey(error) && (await store.size(object.key)) === object.bytes) return;
         throw error;
       }
+      try {
+        await store.delete(object.stagingKey);
+      } catch {
+        // Left-over staged copies are invisible to readers and expire by lifecycle rule; count them.
+        cleanupFailures++;
+      }
     });
-    await ledger.recordHistory(manifest);
+    await Promise.all([copies, ledger.recordHistory(manifest)]);
     await ledger.markPromoted(manifest.channelId, manifest.commitNo);
-    const cleanup = await settleLimit(manifest.objects, this.options.ioConcurrency, (object) =>
-      store.delete(object.stagingKey),
-    );
-    // Left-over staged copies are invisible to readers and expire by lifecycle rule; count them.
-    report.stagingCleanupFailures += cleanup.filter((r) => r.status === 'rejected').length;
+    report.stagingCleanupFailures += cleanupFailures;
   }
 }

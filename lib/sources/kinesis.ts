@@ -45,6 +45,11 @@ export function isKinesisEvent(event: unknown): event is KinesisStreamEvent {
  */
 export function fromKinesisEvent(event: KinesisStreamEvent): SourceRecord[] {
   const channels = new Map<string, Channel>();
+  // A batch comes from one stream: parse its ARN once, not once per record.
+  let lastArn: string | undefined;
+  let lastStream = '';
+  let lastShard: string | undefined;
+  let lastChannel: Channel | undefined;
   return event.Records.map((entry) => {
     if (entry.eventSource !== 'aws:kinesis') {
       throw new UnsupportedEventError(`expected eventSource aws:kinesis, got ${String(entry.eventSource)}`);
@@ -54,13 +59,23 @@ export function fromKinesisEvent(event: KinesisStreamEvent): SourceRecord[] {
     if (typeof sequence !== 'string' || !DIGITS.test(sequence)) {
       throw new UnsupportedEventError(`Kinesis record without a valid sequenceNumber: ${String(sequence)}`);
     }
-    const stream = streamNameFromArn(entry.eventSourceARN);
+    if (entry.eventSourceARN !== lastArn) {
+      lastStream = streamNameFromArn(entry.eventSourceARN);
+      lastArn = entry.eventSourceARN;
+    }
+    const stream = lastStream;
     const shard = shardIdFromEventId(entry.eventID);
-    const key = `${stream}\u0000${shard}`;
-    let channel = channels.get(key);
+    let channel: Channel | undefined =
+      shard === lastShard && lastChannel?.stream === stream ? lastChannel : undefined;
     if (!channel) {
-      channel = makeChannel('kinesis', stream, shard);
-      channels.set(key, channel);
+      const key = `${stream}\u0000${shard}`;
+      channel = channels.get(key);
+      if (!channel) {
+        channel = makeChannel('kinesis', stream, shard);
+        channels.set(key, channel);
+      }
+      lastShard = shard;
+      lastChannel = channel;
     }
     const arrival = Number(kinesis.approximateArrivalTimestamp);
     return {

@@ -64,6 +64,47 @@ describe('partition templates', () => {
   });
 });
 
+describe('partition templates remember the last span', () => {
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const expected = (ms: number): string => {
+    const d = new Date(ms);
+    return `${d.getUTCFullYear()}.${pad(d.getUTCMonth() + 1)}.${pad(d.getUTCDate())}-${pad(d.getUTCHours())}_${pad(d.getUTCMinutes())}|${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}`;
+  };
+  it.each([
+    ['in order', (xs: number[]) => xs.sort((a, b) => a - b)],
+    ['shuffled', (xs: number[]) => xs],
+  ])(
+    'renders every value as a fresh formatting would (%s, across minute/hour/day/month/year edges)',
+    (_, order) => {
+      let seed = 7;
+      const next = () => {
+        seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+        return seed / 2_147_483_648;
+      };
+      const edges = [
+        Date.UTC(2019, 11, 31, 23, 59, 59, 999),
+        Date.UTC(2020, 1, 29, 0, 0),
+        Date.UTC(2024, 2, 10, 6, 59, 59, 999),
+      ];
+      const values = order([
+        ...edges.flatMap((e) => [e - 1, e, e + 1, e + 60_000]),
+        ...Array.from(
+          { length: 2_000 },
+          () => Date.UTC(2009, 0, 1) + Math.floor(next() * 20 * 365 * 86_400_000),
+        ),
+      ]);
+      const minute = compilePartitionTemplate(
+        'a={pickup_datetime:yyyy.MM.dd-HH_mm}/b={pickup_datetime:yyyyMM}',
+      );
+      for (const ms of values) {
+        expect(minute(row({ pickup_datetime: ms }))).toBe(
+          `a=${expected(ms).split('|')[0]}/b=${expected(ms).split('|')[1]}`,
+        );
+      }
+    },
+  );
+});
+
 describe('object keys', () => {
   const channel = makeChannel('kinesis', 'taxi-trips', 'shardId-000000000003');
 
