@@ -4,7 +4,8 @@
  *
  * - Bulk requests are cut by actions and bytes; one batch may write to many indexes.
  * - 429 and 5xx items, and whole requests that fail (connection refused, timeouts), are
- *   retried with exponential backoff while the Lambda deadline allows.
+ *   retried with exponential backoff while the Lambda deadline allows; no request is started,
+ *   or waited for, past the deadline margin.
  * - Other 4xx items (a mapping conflict) can never succeed: they go to the dead-letter queue
  *   with OpenSearch's error, and count as handled.
  * - What is still failing at the end is reported: per channel, the first record not durably
@@ -132,7 +133,7 @@ export class SearchSink {
     for (let attempt = 0; pending.length > 0; attempt++) {
       const retry: Pending[] = [];
       for (const chunk of this.chunks(pending)) {
-        const outcomes = await this.send(chunk, report);
+        const outcomes = await this.send(chunk, report, deadline);
         chunk.forEach((p, i) => {
           const outcome = outcomes[i] as BulkItemOutcome;
           if (outcome.status === 'indexed') report.documentsIndexed++;
@@ -197,11 +198,23 @@ export class SearchSink {
     if (chunk.length > 0) yield chunk;
   }
 
-  private async send(chunk: readonly Pending[], report: SearchBatchReport): Promise<BulkItemOutcome[]> {
+  private async send(
+    chunk: readonly Pending[],
+    report: SearchBatchReport,
+    deadline: Deadline,
+  ): Promise<BulkItemOutcome[]> {
+    // No request may outlive the margin: a cluster that hangs must end in a partial batch
+    // response, not in a Lambda timeout (which answers nothing and retries the whole batch).
+    const budgetMs = deadline.remainingMs() - this.options.deadlineMarginMs;
+    if (budgetMs <= 0)
+      return chunk.map(() => ({ status: 'retryable', error: 'not sent: the deadline is near' }));
     const started = this.now();
     report.bulkRequests++;
     try {
-      return await this.deps.index.bulk(chunk.map((p) => p.action));
+      return await this.deps.index.bulk(
+        chunk.map((p) => p.action),
+        Number.isFinite(budgetMs) ? { timeoutMs: Math.ceil(budgetMs) } : {},
+      );
     } catch (error) {
       // The whole request failed (node down, timeout, 429/5xx on the request): all retryable.
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);

@@ -18,11 +18,16 @@ export type BulkItemOutcome =
   /** Other 4xx (a mapping conflict, a document the index refuses): it never will. */
   | { readonly status: 'rejected'; readonly httpStatus: number; readonly error: string };
 
+export interface BulkOptions {
+  /** Give up on the request after this long, if sooner than the client's own request timeout. */
+  readonly timeoutMs?: number;
+}
+
 export interface SearchIndex {
   /** Installs the index template; idempotent. */
   ensureTemplate(indexPattern: string): Promise<void>;
-  /** One _bulk request. Throws when the request as a whole failed (connection, 429/5xx on the request). */
-  bulk(actions: readonly BulkAction[]): Promise<BulkItemOutcome[]>;
+  /** One _bulk request. Throws when the request as a whole failed (connection, 429/5xx on the request, timeout). */
+  bulk(actions: readonly BulkAction[], options?: BulkOptions): Promise<BulkItemOutcome[]>;
 }
 
 export function bulkAction(index: string, id: string, document: unknown): BulkAction {
@@ -53,9 +58,20 @@ export class OpenSearchIndex implements SearchIndex {
     });
   }
 
-  async bulk(actions: readonly BulkAction[]): Promise<BulkItemOutcome[]> {
+  async bulk(actions: readonly BulkAction[], options: BulkOptions = {}): Promise<BulkItemOutcome[]> {
+    const configured = Number(this.client.transport?.requestTimeout);
+    const requestTimeout =
+      options.timeoutMs === undefined
+        ? undefined
+        : Math.max(
+            1,
+            Number.isFinite(configured) ? Math.min(options.timeoutMs, configured) : options.timeoutMs,
+          );
     // The client sends a string bulk body as is: actions are serialised once, when cut into chunks.
-    const response = await this.client.bulk({ body: actions.map((a) => a.ndjson).join('') as never });
+    const response = await this.client.bulk(
+      { body: actions.map((a) => a.ndjson).join('') as never },
+      requestTimeout === undefined ? {} : { requestTimeout },
+    );
     const items = ((response.body as { items?: BulkResponseItem[] }).items ?? []) as BulkResponseItem[];
     if (items.length !== actions.length)
       throw new Error(`bulk answered ${items.length} items for ${actions.length} actions`);
