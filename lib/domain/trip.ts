@@ -89,41 +89,13 @@ function describe(value: unknown): string {
  * named property load (obj.vendor_id), which V8 caches per object shape, where a keyed load
  * with a variable name (obj[key]) stays slow. That is only safe while no field name exists on
  * Object.prototype (JSON.parse makes own properties only, and "__proto__" or "constructor" in
- * a payload become own properties too): checked once, at load, for every field name read.
+ * a payload become own properties too): checked once, at load.
  */
-const TRIP_FIELDS = [
-  'type',
-  'trip_id',
-  'vendor_id',
-  'pickup_datetime',
-  'dropoff_datetime',
-  'passenger_count',
-  'trip_distance',
-  'ratecode_id',
-  'rate_code_id',
-  'store_and_fwd_flag',
-  'pickup_location_id',
-  'dropoff_location_id',
-  'payment_type',
-  'fare_amount',
-  'extra',
-  'mta_tax',
-  'tip_amount',
-  'tolls_amount',
-  'improvement_surcharge',
-  'total_amount',
-  'congestion_surcharge',
-  'airport_fee',
-  'pickup_longitude',
-  'pickup_latitude',
-  'dropoff_longitude',
-  'dropoff_latitude',
-  'service',
-  'padding',
-  'watermark',
-] as const;
-for (const field of TRIP_FIELDS) {
-  if (field in Object.prototype) throw new Error(`Object.prototype has "${field}": refusing to decode trips`);
+// Every TripEvent field name is lower snake case; the standard Object.prototype has none
+// of that form besides "constructor", which is not a field.
+for (const name of Object.getOwnPropertyNames(Object.prototype)) {
+  if (/^[a-z][a-z0-9_]*$/.test(name) && name !== 'constructor')
+    throw new Error(`Object.prototype has "${name}": refusing to decode trips`);
 }
 
 interface TripJson {
