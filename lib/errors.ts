@@ -61,6 +61,24 @@ export class RetryableSinkError extends Error {
   }
 }
 
+/**
+ * An I/O call was given up because the invocation's time, minus the deadline margin, ran out.
+ * What the call did is unknown (it may still land): the sink treats it like a lost answer.
+ */
+export class DeadlineExceededError extends RetryableSinkError {
+  constructor(
+    readonly operation: string,
+    readonly budgetMs: number,
+  ) {
+    super(
+      budgetMs > 0
+        ? `${operation}: gave up after ${Math.ceil(budgetMs)} ms, the deadline margin was reached`
+        : `${operation}: not started, the deadline margin was reached`,
+    );
+    this.name = 'DeadlineExceededError';
+  }
+}
+
 /** Configuration is missing or malformed: the function must not start. */
 export class ConfigError extends Error {
   constructor(

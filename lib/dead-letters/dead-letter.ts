@@ -105,5 +105,9 @@ export interface DeadLetterResult {
 }
 
 export interface DeadLetterSink {
-  send(letters: readonly DeadLetter[]): Promise<DeadLetterResult>;
+  /**
+   * `signal` cancels what is still in flight (the caller gave up: the Lambda deadline is
+   * near); letters sent before that stay sent, and a re-send is dropped by deduplication.
+   */
+  send(letters: readonly DeadLetter[], signal?: AbortSignal): Promise<DeadLetterResult>;
 }

@@ -51,12 +51,12 @@ export class SqsDeadLetterSink implements DeadLetterSink {
     this.fifo = options.queueUrl.endsWith('.fifo');
   }
 
-  async send(letters: readonly DeadLetter[]): Promise<DeadLetterResult> {
+  async send(letters: readonly DeadLetter[], signal?: AbortSignal): Promise<DeadLetterResult> {
     const sent = new Array<boolean>(letters.length).fill(false);
     if (letters.length === 0) return { sent };
     let error: unknown;
     const prepared = await settleLimit(letters, this.options.concurrency ?? 4, (letter, index) =>
-      this.prepare(letter, index),
+      this.prepare(letter, index, signal),
     );
     const ready: Prepared[] = [];
     for (const result of prepared) {
@@ -70,6 +70,7 @@ export class SqsDeadLetterSink implements DeadLetterSink {
           QueueUrl: this.options.queueUrl,
           Entries: batch.map((p) => ({ ...p.entry, Id: String(p.index) })),
         }),
+        { abortSignal: signal },
       );
       for (const ok of out.Successful ?? []) sent[Number(ok.Id)] = true;
       const failed = out.Failed ?? [];
@@ -83,14 +84,14 @@ export class SqsDeadLetterSink implements DeadLetterSink {
     return error === undefined ? { sent } : { sent, error };
   }
 
-  private async prepare(letter: DeadLetter, index: number): Promise<Prepared> {
+  private async prepare(letter: DeadLetter, index: number, signal?: AbortSignal): Promise<Prepared> {
     let message = buildDeadLetterMessage(letter, this.options.origin);
     let body = JSON.stringify(message);
     let bytes = Buffer.byteLength(body) + ATTRIBUTE_ALLOWANCE;
     if (bytes > this.options.maxMessageBytes) {
       const { record } = letter;
       const key = deadLetterPayloadKey(this.options.payloadPrefix, record.channel, record.position);
-      await this.options.payloadStore.put(key, record.payload, 'application/octet-stream');
+      await this.options.payloadStore.put(key, record.payload, 'application/octet-stream', signal);
       message = buildDeadLetterMessage(letter, this.options.origin, {
         bucket: this.options.payloadStore.bucket,
         key,

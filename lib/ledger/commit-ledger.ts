@@ -48,18 +48,27 @@ export interface ChannelHead {
 
 export type CommitOutcome = 'committed' | 'conflict';
 
+/**
+ * `signal` cancels a request the caller gave up on (the Lambda deadline is near). Its outcome
+ * is then unknown: a cancelled commit may still have landed, like one whose answer was lost.
+ */
 export interface CommitLedger {
   /** Strongly consistent read of the channel head. */
-  readHead(channelId: string): Promise<ChannelHead>;
+  readHead(channelId: string, signal?: AbortSignal): Promise<ChannelHead>;
   /**
    * The commit point: one conditional write that moves the head from `expected` to the new
    * commit. 'conflict' when another attempt moved the head first.
    */
-  commit(expected: ChannelHead, manifest: CommitManifest, lastOffset: bigint): Promise<CommitOutcome>;
+  commit(
+    expected: ChannelHead,
+    manifest: CommitManifest,
+    lastOffset: bigint,
+    signal?: AbortSignal,
+  ): Promise<CommitOutcome>;
   /** Appends the commit to the channel's history (idempotent). */
-  recordHistory(manifest: CommitManifest): Promise<void>;
+  recordHistory(manifest: CommitManifest, signal?: AbortSignal): Promise<void>;
   /** Marks commit `commitNo` promoted; a no-op when the head has already moved on. */
-  markPromoted(channelId: string, commitNo: number): Promise<void>;
+  markPromoted(channelId: string, commitNo: number, signal?: AbortSignal): Promise<void>;
   /** The channel's commit history, oldest first. */
-  history(channelId: string): Promise<CommitManifest[]>;
+  history(channelId: string, signal?: AbortSignal): Promise<CommitManifest[]>;
 }

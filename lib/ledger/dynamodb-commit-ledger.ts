@@ -25,13 +25,14 @@ export class DynamoDbCommitLedger implements CommitLedger {
     private readonly table: string,
   ) {}
 
-  async readHead(channelId: string): Promise<ChannelHead> {
+  async readHead(channelId: string, signal?: AbortSignal): Promise<ChannelHead> {
     const out = await this.client.send(
       new GetItemCommand({
         TableName: this.table,
         Key: { pk: { S: channelId }, sk: { S: HEAD } },
         ConsistentRead: true,
       }),
+      { abortSignal: signal },
     );
     const item = out.Item;
     if (!item) return { channelId, commitNo: 0, lastOffset: null, state: 'empty', last: null };
@@ -44,7 +45,12 @@ export class DynamoDbCommitLedger implements CommitLedger {
     };
   }
 
-  async commit(expected: ChannelHead, manifest: CommitManifest, lastOffset: bigint): Promise<CommitOutcome> {
+  async commit(
+    expected: ChannelHead,
+    manifest: CommitManifest,
+    lastOffset: bigint,
+    signal?: AbortSignal,
+  ): Promise<CommitOutcome> {
     try {
       await this.client.send(
         new PutItemCommand({
@@ -69,6 +75,7 @@ export class DynamoDbCommitLedger implements CommitLedger {
               ? undefined
               : { ':expected': { N: String(expected.commitNo) }, ':promoted': { S: 'promoted' } },
         }),
+        { abortSignal: signal },
       );
       return 'committed';
     } catch (error) {
@@ -77,7 +84,7 @@ export class DynamoDbCommitLedger implements CommitLedger {
     }
   }
 
-  async recordHistory(manifest: CommitManifest): Promise<void> {
+  async recordHistory(manifest: CommitManifest, signal?: AbortSignal): Promise<void> {
     await this.client.send(
       new PutItemCommand({
         TableName: this.table,
@@ -92,10 +99,11 @@ export class DynamoDbCommitLedger implements CommitLedger {
           manifest: { S: JSON.stringify(manifest) },
         },
       }),
+      { abortSignal: signal },
     );
   }
 
-  async markPromoted(channelId: string, commitNo: number): Promise<void> {
+  async markPromoted(channelId: string, commitNo: number, signal?: AbortSignal): Promise<void> {
     try {
       await this.client.send(
         new UpdateItemCommand({
@@ -106,6 +114,7 @@ export class DynamoDbCommitLedger implements CommitLedger {
           ExpressionAttributeNames: { '#state': 'state' },
           ExpressionAttributeValues: { ':promoted': { S: 'promoted' }, ':n': { N: String(commitNo) } },
         }),
+        { abortSignal: signal },
       );
     } catch (error) {
       // The head moved on: whoever moved it promoted this commit first (see the protocol).
@@ -114,7 +123,7 @@ export class DynamoDbCommitLedger implements CommitLedger {
     }
   }
 
-  async history(channelId: string): Promise<CommitManifest[]> {
+  async history(channelId: string, signal?: AbortSignal): Promise<CommitManifest[]> {
     const manifests: CommitManifest[] = [];
     let start: Record<string, import('@aws-sdk/client-dynamodb').AttributeValue> | undefined;
     do {
@@ -126,6 +135,7 @@ export class DynamoDbCommitLedger implements CommitLedger {
           ConsistentRead: true,
           ExclusiveStartKey: start,
         }),
+        { abortSignal: signal },
       );
       for (const item of out.Items ?? []) {
         if (item.manifest?.S) manifests.push(JSON.parse(item.manifest.S) as CommitManifest);

@@ -14,10 +14,15 @@
  * A crash between any two steps leaves either nothing committed (staged objects are never
  * read; the redelivered records are processed again) or a commit that the next attempt
  * promotes before doing anything else.
+ *
+ * Every I/O call is bounded by the time left until the Lambda deadline minus the margin
+ * (IoBudget): a hung S3, DynamoDB or SQS ends in a partial batch response, not in a Lambda
+ * timeout. A call given up on is abandoned (its request cancelled, its outcome unknown), which
+ * is what a crash at that point leaves, so the protocol needs nothing new to stay exactly-once.
  */
 import { createHash } from 'node:crypto';
-import type { DeadLetter, DeadLetterSink } from '../dead-letters/dead-letter';
-import { OrderingViolationError } from '../errors';
+import type { DeadLetter, DeadLetterResult, DeadLetterSink } from '../dead-letters/dead-letter';
+import { DeadlineExceededError, OrderingViolationError } from '../errors';
 import type { LakeRow } from '../lake/lake-row';
 import { joinKey, objectFileName } from '../lake/object-keys';
 import type { ParquetEncoder } from '../lake/parquet-encoder';
@@ -27,7 +32,7 @@ import type { SourceRecord } from '../sources/source-record';
 import { groupByChannel } from '../sources/source-record';
 import type { ObjectStore } from '../storage/object-store';
 import { mapLimit } from '../util/concurrency';
-import type { Deadline } from './deadline';
+import { type Deadline, IoBudget } from './deadline';
 import type { TripTransform } from './trip-transform';
 
 export interface LakeSinkOptions {
@@ -37,7 +42,7 @@ export interface LakeSinkOptions {
   readonly maxRecordsPerCommit: number;
   /** Most Parquet objects (partitions) one commit writes; bounds the ledger item size. */
   readonly maxObjectsPerCommit: number;
-  /** Do not start a chunk with less time than this left. */
+  /** Do not start a chunk, or wait for any I/O call, with less time than this left. */
   readonly deadlineMarginMs: number;
   /** Parallel S3 requests per chunk. */
   readonly ioConcurrency: number;
@@ -177,16 +182,25 @@ export class LakeSink {
       }
     }
 
+    // The deadline is read once per chunk, as it always was, and pinned to the clock: that
+    // budget bounds every I/O call of the chunk. The first reading also bounds the recovery.
+    const readBudget = () => IoBudget.until(deadline.remainingMs(), this.options.deadlineMarginMs, this.now);
+    let budget = readBudget();
+    if (budget.leftMs() <= 0) {
+      // No time even to read the head: without it, the first record is the only safe report.
+      report.failure = { record: first, reason: 'deadline' };
+      return report;
+    }
     let head: ChannelHead;
     try {
-      head = await this.recover(first.channel.id, report);
+      head = await this.recover(first.channel.id, report, budget);
     } catch (error) {
       report.failure = { record: first, reason: 'promotion', error };
       return report;
     }
 
     let i = 0;
-    while (i < records.length) {
+    for (let chunks = 0; i < records.length; chunks++) {
       const lastOffset = head.lastOffset;
       while (i < records.length && lastOffset !== null && (records[i] as SourceRecord).offset <= lastOffset) {
         report.duplicates++;
@@ -194,11 +208,12 @@ export class LakeSink {
       }
       if (i >= records.length) break;
       const next = records[i] as SourceRecord;
-      if (deadline.remainingMs() < this.options.deadlineMarginMs) {
+      if (chunks > 0) budget = readBudget();
+      if (budget.leftMs() <= 0) {
         report.failure = { record: next, reason: 'deadline' };
         break;
       }
-      const outcome = await this.commitChunk(head, records, i, report);
+      const outcome = await this.commitChunk(head, records, i, report, budget);
       if (outcome.kind === 'failed') {
         report.failure = outcome.failure;
         break;
@@ -210,7 +225,7 @@ export class LakeSink {
           break;
         }
         try {
-          head = await this.recover(first.channel.id, report);
+          head = await this.recover(first.channel.id, report, budget);
         } catch (error) {
           report.failure = { record: next, reason: 'promotion', error };
           break;
@@ -228,10 +243,12 @@ export class LakeSink {
   }
 
   /** Reads the channel head and finishes the promotion of its last commit if needed. */
-  private async recover(channelId: string, report: ChannelReport): Promise<ChannelHead> {
-    const head = await this.deps.ledger.readHead(channelId);
+  private async recover(channelId: string, report: ChannelReport, budget: IoBudget): Promise<ChannelHead> {
+    const head = await budget.run('ledger.readHead', (signal) =>
+      this.deps.ledger.readHead(channelId, signal),
+    );
     if (head.state !== 'committed' || !head.last) return head;
-    await this.promote(head.last, report);
+    await this.promote(head.last, report, budget);
     report.rolledForward++;
     return { ...head, state: 'promoted' };
   }
@@ -269,13 +286,25 @@ export class LakeSink {
     records: readonly SourceRecord[],
     start: number,
     report: ChannelReport,
+    budget: IoBudget,
   ): Promise<ChunkOutcome> {
     const chunk = this.transformChunk(records, start);
+    const firstRecord = records[start] as SourceRecord;
     let trailingFailure: ChannelFailure | null = null;
 
     // Dead letters first: the commit may only cover records that are durably handled.
     if (chunk.letters.length > 0) {
-      const result = await this.deps.deadLetters.send(chunk.letters);
+      let result: DeadLetterResult;
+      try {
+        result = await budget.run('deadLetters.send', (signal) =>
+          this.deps.deadLetters.send(chunk.letters, signal),
+        );
+      } catch (error) {
+        if (!(error instanceof DeadlineExceededError)) throw error;
+        // Which letters got through is unknown, and there is no time left to commit the
+        // records before them: nothing of the chunk is durably handled.
+        return { kind: 'failed', failure: { record: firstRecord, reason: 'dead-letter-send', error } };
+      }
       const firstUnsent = result.sent.indexOf(false);
       if (firstUnsent >= 0) {
         const cut = (chunk.letters[firstUnsent] as DeadLetter & { index: number }).index;
@@ -294,7 +323,6 @@ export class LakeSink {
       return { kind: 'failed', failure: trailingFailure as ChannelFailure };
     }
 
-    const firstRecord = records[start] as SourceRecord;
     const lastRecord = records[chunk.end - 1] as SourceRecord;
     const channel = firstRecord.channel;
     const fileName = objectFileName(channel, firstRecord.position, lastRecord.position);
@@ -312,7 +340,9 @@ export class LakeSink {
         const bytes = this.deps.encoder.encode(rows);
         const relative = joinKey(partition, fileName);
         const stagingKey = joinKey(this.options.stagingPrefix, relative);
-        await this.deps.store.put(stagingKey, bytes, PARQUET);
+        await budget.run(`store.put ${stagingKey}`, (signal) =>
+          this.deps.store.put(stagingKey, bytes, PARQUET, signal),
+        );
         let min = Number.POSITIVE_INFINITY;
         let max = Number.NEGATIVE_INFINITY;
         for (const row of rows) {
@@ -349,8 +379,12 @@ export class LakeSink {
 
     let outcome: 'committed' | 'conflict';
     try {
-      outcome = await this.deps.ledger.commit(head, manifest, lastRecord.offset);
+      outcome = await budget.run('ledger.commit', (signal) =>
+        this.deps.ledger.commit(head, manifest, lastRecord.offset, signal),
+      );
     } catch (error) {
+      // Includes giving up at the deadline: the commit may still land. Either way the next
+      // attempt reads the head and sees whether it did (a lost answer, as far as the protocol goes).
       return { kind: 'failed', failure: { record: firstRecord, reason: 'ledger-write', error } };
     }
     if (outcome === 'conflict') return { kind: 'conflict' };
@@ -377,7 +411,7 @@ export class LakeSink {
     };
 
     try {
-      await this.promote(manifest, report);
+      await this.promote(manifest, report, budget);
     } catch (error) {
       // Committed but not yet visible. Redelivering the last record of the chunk costs one
       // duplicate skip and makes the next attempt finish the promotion first.
@@ -397,26 +431,37 @@ export class LakeSink {
    * history item; then set the head's state. Deleting before the state changes is safe: a
    * roll-forward that finds a staged copy gone checks the final object's size instead.
    */
-  private async promote(manifest: CommitManifest, report: ChannelReport): Promise<void> {
+  private async promote(manifest: CommitManifest, report: ChannelReport, budget: IoBudget): Promise<void> {
     const { store, ledger } = this.deps;
     let cleanupFailures = 0;
     const copies = mapLimit(manifest.objects, this.options.ioConcurrency, async (object) => {
       try {
-        await store.copy(object.stagingKey, object.key);
+        await budget.run(`store.copy ${object.key}`, (signal) =>
+          store.copy(object.stagingKey, object.key, signal),
+        );
       } catch (error) {
+        if (!isNoSuchKey(error)) throw error;
         // A concurrent or earlier promoter may have finished and removed the staged copy already.
-        if (isNoSuchKey(error) && (await store.size(object.key)) === object.bytes) return;
+        const size = await budget.run(`store.size ${object.key}`, (signal) => store.size(object.key, signal));
+        if (size === object.bytes) return;
         throw error;
       }
       try {
-        await store.delete(object.stagingKey);
+        await budget.run(`store.delete ${object.stagingKey}`, (signal) =>
+          store.delete(object.stagingKey, signal),
+        );
       } catch {
         // Left-over staged copies are invisible to readers and expire by lifecycle rule; count them.
         cleanupFailures++;
       }
     });
-    await Promise.all([copies, ledger.recordHistory(manifest)]);
-    await ledger.markPromoted(manifest.channelId, manifest.commitNo);
+    await Promise.all([
+      copies,
+      budget.run('ledger.recordHistory', (signal) => ledger.recordHistory(manifest, signal)),
+    ]);
+    await budget.run('ledger.markPromoted', (signal) =>
+      ledger.markPromoted(manifest.channelId, manifest.commitNo, signal),
+    );
     report.stagingCleanupFailures += cleanupFailures;
   }
 }

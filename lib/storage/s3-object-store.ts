@@ -18,29 +18,35 @@ export class S3ObjectStore implements ObjectStore {
     readonly bucket: string,
   ) {}
 
-  async put(key: string, body: Uint8Array, contentType: string): Promise<void> {
+  async put(key: string, body: Uint8Array, contentType: string, signal?: AbortSignal): Promise<void> {
     await this.client.send(
       new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }),
+      { abortSignal: signal },
     );
   }
 
-  async copy(fromKey: string, toKey: string): Promise<void> {
+  async copy(fromKey: string, toKey: string, signal?: AbortSignal): Promise<void> {
     await this.client.send(
       new CopyObjectCommand({
         Bucket: this.bucket,
         Key: toKey,
         CopySource: encodeCopySource(this.bucket, fromKey),
       }),
+      { abortSignal: signal },
     );
   }
 
-  async delete(key: string): Promise<void> {
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+  async delete(key: string, signal?: AbortSignal): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }), {
+      abortSignal: signal,
+    });
   }
 
-  async size(key: string): Promise<number | null> {
+  async size(key: string, signal?: AbortSignal): Promise<number | null> {
     try {
-      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), {
+        abortSignal: signal,
+      });
       return out.ContentLength ?? 0;
     } catch (error) {
       if (error instanceof NotFound || (error as { name?: string }).name === 'NotFound') return null;

@@ -686,6 +686,50 @@ describe('the Lambda deadline near', () => {
     await redeliver((batch) => handler(kinesisEvent(batch), context(900_000)), response);
     await expectExactlyOnce(run);
   });
+
+  it('lake handler: S3 hangs (PutObject never answered); the partial batch response comes before the Lambda timeout; recovery', async () => {
+    const run = await lakeRun('faults-deadline-hung');
+    const handler = loadHandler({ ...run.pipeline.env, DEADLINE_MARGIN_MS: '1000' });
+    let release = () => {};
+    proxies.s3.inject({
+      name: 'PutObject staging never answered',
+      match: stagingAfterFirstCommit,
+      action: { kind: 'hold', release: new Promise<void>((r) => (release = r)) },
+    });
+    // A 3 s invocation with a 1 s margin: the SDK alone would wait 10 s per attempt, 3 attempts.
+    const timeoutMs = 3_000;
+    const invokedAt = Date.now();
+    const context = {
+      functionName: 'taxi-stream-dev-lakeSink',
+      getRemainingTimeInMillis: () => timeoutMs - (Date.now() - invokedAt),
+    } as unknown as Context;
+    let timer: NodeJS.Timeout | undefined;
+    const killed = new Promise<'killed by the Lambda timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('killed by the Lambda timeout'), timeoutMs);
+    });
+    const outcome = await Promise.race([handler(kinesisEvent(data.records), context), killed]);
+    clearTimeout(timer);
+    expect(outcome).not.toBe('killed by the Lambda timeout');
+    // The first commit went through; the second one's staging hung: its first record is reported.
+    const response = outcome as StreamBatchResponse;
+    expect(response).toEqual(failureAt(RECORDS_PER_COMMIT));
+    expect(proxies.s3.injected()).toBeGreaterThan(0);
+    await expectDurablePrefix(run, RECORDS_PER_COMMIT, 'before');
+
+    // The requests given up on were cancelled: released now, none of them reaches S3.
+    const forwarded = proxies.s3.stats.forwarded;
+    release();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(proxies.s3.stats.forwarded).toBe(forwarded);
+
+    proxies.s3.clear();
+    const unhurried = {
+      functionName: 'taxi-stream-dev-lakeSink',
+      getRemainingTimeInMillis: () => 900_000,
+    } as unknown as Context;
+    await redeliver((batch) => handler(kinesisEvent(batch), unhurried), response);
+    await expectExactlyOnce(run);
+  });
 });
 
 // ------------------------------------------------------------------------------------ search sink

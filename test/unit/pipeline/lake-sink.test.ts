@@ -1,13 +1,13 @@
 import { TripEnricher } from '../../../lib/domain/enrich';
 import { TripDecoder } from '../../../lib/domain/trip';
-import { OrderingViolationError } from '../../../lib/errors';
+import { DeadlineExceededError, OrderingViolationError } from '../../../lib/errors';
 import { ParquetEncoder } from '../../../lib/lake/parquet-encoder';
 import { compilePartitionTemplate, DEFAULT_PARTITION_TEMPLATE } from '../../../lib/lake/partitioning';
-import { deadlineIn, NO_DEADLINE } from '../../../lib/pipeline/deadline';
-import { LakeSink, type LakeSinkOptions } from '../../../lib/pipeline/lake-sink';
+import { type Deadline, deadlineIn, NO_DEADLINE } from '../../../lib/pipeline/deadline';
+import { type FailureReason, LakeSink, type LakeSinkOptions } from '../../../lib/pipeline/lake-sink';
 import { TripTransform } from '../../../lib/pipeline/trip-transform';
 import { makeChannel, type SourceRecord } from '../../../lib/sources/source-record';
-import { MemoryDeadLetters, MemoryLedger, MemoryObjectStore } from '../../support/fakes';
+import { type HangPoint, MemoryDeadLetters, MemoryLedger, MemoryObjectStore } from '../../support/fakes';
 import { CHANNEL, payload, records, tripPayloads } from '../../support/trip-events';
 
 const OPTIONS: LakeSinkOptions = {
@@ -20,7 +20,7 @@ const OPTIONS: LakeSinkOptions = {
   maxCommitConflicts: 3,
 };
 
-function setup(options: Partial<LakeSinkOptions> = {}) {
+function setup(options: Partial<LakeSinkOptions> = {}, now?: () => number) {
   const store = new MemoryObjectStore();
   const ledger = new MemoryLedger();
   const deadLetters = new MemoryDeadLetters();
@@ -33,6 +33,7 @@ function setup(options: Partial<LakeSinkOptions> = {}) {
         store,
         ledger,
         deadLetters,
+        ...(now ? { now } : {}),
       },
       { ...OPTIONS, ...options },
     );
@@ -265,5 +266,194 @@ describe('LakeSink commit protocol', () => {
     expect(report.failures.map((f) => f.record.channel.id)).toEqual([CHANNEL.id]);
     expect((await ledger.readHead(other.id)).lastOffset).toBe(b[2]!.offset);
     expect((await ledger.readHead(CHANNEL.id)).commitNo).toBe(0);
+  });
+});
+
+describe('LakeSink when a service hangs near the deadline', () => {
+  // A frozen clock and a deadline always 3 ms above the margin: every I/O call may take 3 ms of
+  // real time. The fakes answer within the same microtask run, before any timer can fire, so
+  // only a hung call ever reaches its limit: the outcome does not depend on the machine's speed.
+  const frozen = () => 0;
+  const nearly: Deadline = { remainingMs: () => OPTIONS.deadlineMarginMs + 3 };
+
+  type Hung =
+    | { port: 'store'; operation: 'put' | 'copy'; point?: HangPoint }
+    | {
+        port: 'ledger';
+        operation: 'readHead' | 'commit' | 'recordHistory' | 'markPromoted';
+        point?: HangPoint;
+      }
+    | { port: 'deadLetters'; operation: 'send'; point?: HangPoint };
+
+  function hang(fakes: ReturnType<typeof setup>, hung: Hung) {
+    const point = hung.point ?? 'before';
+    if (hung.port === 'store') return fakes.store.hangs.set(hung.operation, point);
+    if (hung.port === 'ledger') return fakes.ledger.hangs.set(hung.operation, point);
+    return fakes.deadLetters.hangs.set(hung.operation, point);
+  }
+
+  // mixedBatch: one chunk of 13 records, trips in 2 partitions, poison at 3 and 8.
+  it.each<{ step: string; hung: Hung; failed: number; reason: FailureReason; state: string }>([
+    {
+      step: 'dead-letter send',
+      hung: { port: 'deadLetters', operation: 'send' },
+      failed: 0,
+      reason: 'dead-letter-send',
+      state: 'empty',
+    },
+    // A recovery (head read, roll-forward) that fails is reported as 'promotion', as before.
+    {
+      step: 'head read',
+      hung: { port: 'ledger', operation: 'readHead' },
+      failed: 0,
+      reason: 'promotion',
+      state: 'empty',
+    },
+    {
+      step: 'stage put',
+      hung: { port: 'store', operation: 'put' },
+      failed: 0,
+      reason: 'staging-write',
+      state: 'empty',
+    },
+    {
+      step: 'commit (not landed)',
+      hung: { port: 'ledger', operation: 'commit' },
+      failed: 0,
+      reason: 'ledger-write',
+      state: 'empty',
+    },
+    // The commit landed but its answer never came: reported like any failed commit, and the
+    // redelivery finds it on the head, rolls it forward and skips its records.
+    {
+      step: 'commit (landed, answer lost)',
+      hung: { port: 'ledger', operation: 'commit', point: 'after' },
+      failed: 0,
+      reason: 'ledger-write',
+      state: 'committed',
+    },
+    {
+      step: 'copy to the lake',
+      hung: { port: 'store', operation: 'copy' },
+      failed: 12,
+      reason: 'promotion',
+      state: 'committed',
+    },
+    {
+      step: 'history write',
+      hung: { port: 'ledger', operation: 'recordHistory' },
+      failed: 12,
+      reason: 'promotion',
+      state: 'committed',
+    },
+    {
+      step: 'mark promoted',
+      hung: { port: 'ledger', operation: 'markPromoted' },
+      failed: 12,
+      reason: 'promotion',
+      state: 'committed',
+    },
+  ])(
+    'hung $step: gives up at the margin, reports record $failed ($reason); redelivery commits exactly once',
+    async (c) => {
+      const fakes = setup({}, frozen);
+      const { sink, store, ledger, deadLetters } = fakes;
+      const batch = mixedBatch();
+      const hangs = hang(fakes, c.hung);
+
+      const report = await sink.process(batch, nearly);
+      expect(report.failures.map((f) => [f.record.position, f.reason])).toEqual([
+        [batch[c.failed]!.position, c.reason],
+      ]);
+      const error = report.failures[0]?.error;
+      expect(error).toBeInstanceOf(DeadlineExceededError);
+      expect(
+        (error as DeadlineExceededError).operation.startsWith(`${c.hung.port}.${c.hung.operation}`),
+      ).toBe(true);
+      // The abandoned request was cancelled, not left running.
+      expect(hangs.cancelled).toContain(c.hung.operation);
+      expect(ledger.heads.get(CHANNEL.id)?.state ?? 'empty').toBe(c.state);
+      // Nothing uncommitted is visible.
+      const committed = new Set(ledger.heads.get(CHANNEL.id)?.last.objects.map((o) => o.key));
+      expect(store.keys('lake/trips').filter((k) => !committed.has(k))).toEqual([]);
+
+      hangs.clear();
+      const retry = await sink.process(batch.slice(c.failed), NO_DEADLINE);
+      expect(retry.failures).toEqual([]);
+      expect(rowsIn(ledger)).toBe(10);
+      expect((await ledger.history(CHANNEL.id)).map((m) => m.commitNo)).toEqual([1]);
+      expect(await ledger.readHead(CHANNEL.id)).toMatchObject({
+        commitNo: 1,
+        lastOffset: batch[12]!.offset,
+        state: 'promoted',
+      });
+      expect(store.keys('lake/trips')).toHaveLength(2);
+      expect(store.keys('staging/trips')).toEqual([]);
+      // Re-sent letters carry the same deduplication ID: the FIFO queue keeps one of each.
+      expect([...new Set(deadLetters.sent.map((l) => l.record.position))]).toEqual([
+        batch[3]!.position,
+        batch[8]!.position,
+      ]);
+    },
+  );
+
+  it('keeps the chunks committed before the hang and reports the first record of the hung one', async () => {
+    const { sink, ledger } = setup({ maxRecordsPerCommit: 7 }, frozen);
+    const batch = mixedBatch();
+    ledger.hangs.set('commit', 'before', 1);
+    const report = await sink.process(batch, nearly);
+    expect(report.failures.map((f) => [f.record.position, f.reason])).toEqual([
+      [batch[7]!.position, 'ledger-write'],
+    ]);
+    expect(await ledger.readHead(CHANNEL.id)).toMatchObject({ commitNo: 1, lastOffset: batch[6]!.offset });
+    expect(ledger.hangs.cancelled).toEqual(['commit']);
+
+    ledger.hangs.clear();
+    const retry = await sink.process(batch.slice(7), NO_DEADLINE);
+    expect(retry.failures).toEqual([]);
+    expect(rowsIn(ledger)).toBe(10);
+    expect((await ledger.history(CHANNEL.id)).map((m) => m.commitNo)).toEqual([1, 2]);
+  });
+
+  it('a hung roll-forward at the start reports the first record of the batch', async () => {
+    const { sink, store, ledger } = setup({}, frozen);
+    const batch = mixedBatch();
+    store.hangs.set('copy');
+    expect((await sink.process(batch, nearly)).failures[0]?.reason).toBe('promotion');
+    // The redelivery starts with the roll-forward, which hangs again.
+    const again = await sink.process(batch.slice(12), nearly);
+    expect(again.failures.map((f) => [f.record.position, f.reason])).toEqual([
+      [batch[12]!.position, 'promotion'],
+    ]);
+    expect(again.failures[0]?.error).toBeInstanceOf(DeadlineExceededError);
+    expect(again.channels[0]).toMatchObject({ rolledForward: 0, duplicates: 0, commits: 0 });
+
+    store.hangs.clear();
+    const retry = await sink.process(batch.slice(12), NO_DEADLINE);
+    expect(retry.failures).toEqual([]);
+    expect(retry.channels[0]).toMatchObject({ rolledForward: 1, duplicates: 1 });
+    expect(rowsIn(ledger)).toBe(10);
+  });
+
+  it('slow calls eat the budget: a call is not even started once it is spent', async () => {
+    let clock = 0;
+    const { sink, store, ledger } = setup({ deadlineMarginMs: 1_000 }, () => clock);
+    const batch = records(tripPayloads(3));
+    // Staging takes (virtual) 59.5 s of the 60 s: 500 ms short of the margin when it is done.
+    store.failPut = () => {
+      clock += 59_500;
+      return false;
+    };
+    let commits = 0;
+    ledger.beforeCommit = () => commits++;
+    const report = await sink.process(
+      batch,
+      deadlineIn(60_000, () => clock),
+    );
+    expect(report.failures.map((f) => [f.record.position, f.reason])).toEqual([
+      [batch[0]!.position, 'ledger-write'],
+    ]);
+    expect(report.failures[0]?.error).toBeInstanceOf(DeadlineExceededError);
+    expect(commits).toBe(0);
   });
 });
