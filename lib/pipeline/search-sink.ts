@@ -13,13 +13,13 @@
  * - Poison records are the lake sink's to dead-letter (the lake is the system of record);
  *   here they are counted, unless deadLetterPoison is set (a search-only deployment).
  */
-import type { DeadLetter, DeadLetterSink } from '../dead-letters/dead-letter';
+import type { DeadLetter, DeadLetterResult, DeadLetterSink } from '../dead-letters/dead-letter';
 import { RejectedDocumentError } from '../errors';
 import type { LakeRow } from '../lake/lake-row';
 import { documentId, toSearchDocument } from '../search/search-document';
 import { type BulkAction, type BulkItemOutcome, bulkAction, type SearchIndex } from '../search/search-index';
 import type { SourceRecord } from '../sources/source-record';
-import type { Deadline } from './deadline';
+import { type Deadline, withinBudget } from './deadline';
 import type { TripTransform } from './trip-transform';
 
 export interface SearchSinkOptions {
@@ -168,7 +168,11 @@ export class SearchSink {
     const unhandled = new Set<number>(pending.map((p) => p.recordIndex));
     report.documentsFailed = pending.length;
     if (letters.length > 0) {
-      const result = await this.deps.deadLetters.send(letters);
+      // Bounded like the bulk requests: a hung queue must end in a partial batch response.
+      const budgetMs = deadline.remainingMs() - this.options.deadlineMarginMs;
+      const result = await withinBudget(budgetMs, 'dead-letter send', (signal) =>
+        this.deps.deadLetters.send(letters, signal),
+      ).catch((error: unknown): DeadLetterResult => ({ sent: letters.map(() => false), error }));
       result.sent.forEach((ok, i) => {
         const letter = letters[i] as DeadLetter & { recordIndex: number };
         if (ok) report.documentsDeadLettered += letter.error instanceof RejectedDocumentError ? 1 : 0;

@@ -36,7 +36,16 @@ class HungIndex implements SearchIndex {
   }
 }
 
-function setup(index: (clock: { now: number }) => SearchIndex) {
+/** A cluster that refuses every document (a mapping conflict): they all go to dead letters. */
+class RefusingIndex implements SearchIndex {
+  async ensureTemplate(): Promise<void> {}
+
+  async bulk(actions: readonly BulkAction[]): Promise<BulkItemOutcome[]> {
+    return actions.map(() => ({ status: 'rejected', httpStatus: 400, error: 'mapper_parsing_exception' }));
+  }
+}
+
+function setup(index: (clock: { now: number }) => SearchIndex, deadLetters = new MemoryDeadLetters()) {
   const clock = { now: Date.UTC(2026, 0, 1) };
   const idx = index(clock);
   const sink = new SearchSink(
@@ -44,7 +53,7 @@ function setup(index: (clock: { now: number }) => SearchIndex) {
       transform: new TripTransform(new TripDecoder(), new TripEnricher()),
       indexName: compileIndexTemplate(DEFAULT_INDEX_TEMPLATE, 'unknown'),
       index: idx,
-      deadLetters: new MemoryDeadLetters(),
+      deadLetters,
       now: () => clock.now,
       sleep: async (ms) => {
         clock.now += ms;
@@ -82,6 +91,23 @@ describe('SearchSink and the Lambda deadline', () => {
     expect((index as HungIndex).timeouts).toEqual([]);
     expect(report.failures[0]?.record.position).toBe(batch[0]?.position);
     expect(report.bulkRequests).toBe(0);
+  });
+
+  it('gives up on a hung dead-letter queue at the margin and reports the first letter not sent', async () => {
+    const deadLetters = new MemoryDeadLetters();
+    deadLetters.hangs.set('send');
+    const { clock, sink } = setup(() => new RefusingIndex(), deadLetters);
+    const batch = records(tripPayloads(4));
+    // 5 ms above the margin: the bulk request fits, the hung send is cancelled when they run out.
+    const report = await sink.process(
+      batch,
+      deadlineIn(OPTIONS.deadlineMarginMs + 5, () => clock.now),
+    );
+
+    expect(deadLetters.hangs.cancelled).toEqual(['send']);
+    expect(deadLetters.sent).toHaveLength(0);
+    expect(report.failures.map((f) => f.record.position)).toEqual([batch[0]?.position]);
+    expect(report.lastError).toContain('DeadlineExceededError');
   });
 
   it('leaves the request timeout to the client when there is no deadline', async () => {
