@@ -58,6 +58,12 @@ export async function newLocalPipeline(
   return { config: loadLakeSinkConfig(env), env, clients, resources };
 }
 
+/**
+ * Every key under a prefix. Asks for all keys in one page: the S3 emulator (fauxqs 1.9.2)
+ * sorts keys with localeCompare but resumes a page after the continuation key in byte order,
+ * so past 1,000 keys whose names differ in `~` against a digit, pages skip and repeat keys.
+ * (Real S3 caps a page at 1,000 and pages in byte order; the loop then pages as usual.)
+ */
 export async function listKeys(p: LocalPipeline, prefix: string): Promise<string[]> {
   const keys: string[] = [];
   let token: string | undefined;
@@ -67,6 +73,7 @@ export async function listKeys(p: LocalPipeline, prefix: string): Promise<string
         Bucket: p.resources.bucket,
         Prefix: `${prefix}/`,
         ContinuationToken: token,
+        MaxKeys: 1_000_000,
       }),
     );
     for (const o of out.Contents ?? []) if (o.Key) keys.push(o.Key);

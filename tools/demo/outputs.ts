@@ -59,7 +59,14 @@ export async function exportRun(clients: LocalClients, o: ExportOptions): Promis
   const partitions = new Set<string>();
   do {
     const out = await clients.s3.send(
-      new ListObjectsV2Command({ Bucket: o.bucket, Prefix: `${o.lakePrefix}/`, ContinuationToken: token }),
+      // One page: fauxqs 1.9.2 resumes pages in byte order after sorting with localeCompare,
+      // which skips and repeats keys past 1,000 (see test/support/local-pipeline.ts listKeys).
+      new ListObjectsV2Command({
+        Bucket: o.bucket,
+        Prefix: `${o.lakePrefix}/`,
+        ContinuationToken: token,
+        MaxKeys: 1_000_000,
+      }),
     );
     for (const item of out.Contents ?? []) {
       const key = item.Key as string;

@@ -1,0 +1,1274 @@
+/**
+ * Exactly-once, as a property: seeded random scenarios against the real local services
+ * (S3+SQS, DynamoDB, OpenSearch), for Kinesis and Kafka positions.
+ *
+ * Each scenario draws, from its own seed (derived from TAXI_STREAM_PROPERTY_SEED and its index):
+ * - a source (Kinesis: a stream with 1-3 shards, 56-digit sparse sequence numbers; Kafka: a
+ *   topic with 1-3 partitions, offsets with gaps, MSK or self-managed events) and a stream of
+ *   5-60 records: synthetic trips, poison (test/support/poison.ts and the generator's kinds),
+ *   duplicate payloads (a trip sent again at another position, same or other channel) and
+ *   watermarks;
+ * - the lake sink's chunking (records and objects per commit) and the search sink's bulk size;
+ * - an event source mapping per sink that delivers until everything is acknowledged: random
+ *   batch splits; after a failure a redelivery that is the same batch, shrunk (bisected, then
+ *   the rest) or grown (overlapping the next batch); now and then a rewind to records already
+ *   acknowledged, a concurrent duplicate invocation of the same batch (two sinks at once, one
+ *   result used), and a deadline that ends an invocation between chunks;
+ * - crashes at a random I/O boundary: before or after the n-th S3 put/copy/delete, ledger
+ *   read/commit/history/mark, dead-letter send (lake sink) or bulk request (search sink).
+ *   From the crash on, every call of that invocation fails (a dead process); the mapping sees
+ *   an error and retries. Kinesis mappings run per shard, concurrently; a Kafka event may
+ *   carry several partitions.
+ *
+ * Then, per scenario: the lake (every object under the lake prefix, read by DuckDB) holds each
+ * valid record exactly once, where it was sent, with its trip; the search indexes hold each
+ * valid trip once; the dead-letter queue holds every poison record once and nothing else; the
+ * ledger's head and history agree with the stream and cover it without gap or overlap; every
+ * object under the lake prefix is named by a committed manifest with its size and SHA-256, and
+ * right after every crash every object the sinks had put or copied under the lake prefix is
+ * already covered by a commit (no uncommitted object is ever visible).
+ *
+ * A duplicate payload at a distinct position is a distinct source record: the lake is keyed by
+ * source position (lineage columns, object names and the ledger all are), so it holds one row
+ * per position, two rows with the same trip_id; the search indexes key documents by trip_id
+ * (lib/search/search-document.ts), so they hold one document. This is the documented rule: the
+ * demo's `--source both` holds each trip once per source in the lake and once in the indexes.
+ *
+ * TAXI_STREAM_PROPERTY_SEED (default 20260101), TAXI_STREAM_PROPERTY_SCENARIOS (default 200),
+ * TAXI_STREAM_PROPERTY_ONLY (comma-separated scenario indexes: run just those, to reproduce a
+ * failure), TAXI_STREAM_PROPERTY_PARALLEL (scenarios in flight, default 12). A failure names the
+ * seed and the scenario index and carries the scenario's delivery trace. What a scenario
+ * generates and every decision of its mappings are drawn from its seed (each mapping has its
+ * own random stream); only the interleaving of concurrent calls on the real services, and so
+ * which of two racing invocations commits first, is not.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import type { Client } from '@opensearch-project/opensearch';
+import type { KinesisStreamRecord } from 'aws-lambda';
+import { createSqsClient } from '../../lib/aws-clients';
+import type { SearchSinkConfig } from '../../lib/config';
+import { SqsDeadLetterSink } from '../../lib/dead-letters/sqs-dead-letter-sink';
+import type { CommitManifest } from '../../lib/ledger/commit-ledger';
+import { DynamoDbCommitLedger } from '../../lib/ledger/dynamodb-commit-ledger';
+import type { Deadline } from '../../lib/pipeline/deadline';
+import { NO_DEADLINE } from '../../lib/pipeline/deadline';
+import { LakeSink, type LakeSinkDeps } from '../../lib/pipeline/lake-sink';
+import { SearchSink } from '../../lib/pipeline/search-sink';
+import type { TripTransform } from '../../lib/pipeline/trip-transform';
+import { compileIndexTemplate } from '../../lib/search/index-names';
+import { indexPatternOf } from '../../lib/search/index-template';
+import { OpenSearchIndex, type SearchIndex } from '../../lib/search/search-index';
+import { decodeSourceEvent, toBatchResponse } from '../../lib/sources/decode-event';
+import type { LambdaKafkaEvent } from '../../lib/sources/kafka';
+import type { ObjectStore } from '../../lib/storage/object-store';
+import { mapLimit } from '../../lib/util/concurrency';
+import {
+  createLakeSinkDeps,
+  createSearchClient,
+  createTripTransform,
+  lakeSinkOptions,
+} from '../../lib/wiring';
+import { seededRandom, syntheticTrips } from '../../tools/replay/synthetic';
+import { type CrashMode, CrashSwitch, crashing, SimulatedCrash } from '../support/crash';
+import {
+  drainDeadLetters,
+  getObject,
+  type LocalPipeline,
+  listKeys,
+  newLocalPipeline,
+  queryLake,
+  testEndpoints,
+} from '../support/local-pipeline';
+import { poisonCases } from '../support/poison';
+import { newSearchSink } from '../support/search';
+
+jest.setTimeout(900_000);
+
+function intEnv(name: string, fallback: number, min: number): number {
+  const raw = process.env[name]?.trim();
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < min) throw new Error(`${name} must be an integer >= ${min}`);
+  return value;
+}
+
+const SEED = intEnv('TAXI_STREAM_PROPERTY_SEED', 20260101, 0);
+const SCENARIOS = intEnv('TAXI_STREAM_PROPERTY_SCENARIOS', 200, 1);
+const PARALLEL = intEnv('TAXI_STREAM_PROPERTY_PARALLEL', 12, 1);
+const ONLY = (process.env.TAXI_STREAM_PROPERTY_ONLY ?? '')
+  .split(',')
+  .map((s) => s.trim())
+  .filter((s) => s !== '')
+  .map(Number);
+const INDEXES = ONLY.length > 0 ? ONLY : Array.from({ length: SCENARIOS }, (_, i) => i);
+const THIS_FILE = 'test/integration/exactly-once-property.test.ts';
+
+// ---------------------------------------------------------------------------------------------
+// Randomness
+
+class Rng {
+  private readonly next: () => number;
+  constructor(seed: number) {
+    this.next = seededRandom(seed);
+  }
+  float(): number {
+    return this.next();
+  }
+  /** Integer in [lo, hi]. */
+  int(lo: number, hi: number): number {
+    return lo + Math.floor(this.next() * (hi - lo + 1));
+  }
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+  pick<T>(items: readonly T[]): T {
+    return items[Math.floor(this.next() * items.length)] as T;
+  }
+  digits(n: number): string {
+    let s = '';
+    for (let i = 0; i < n; i++) s += String(this.int(0, 9));
+    return s;
+  }
+}
+
+/** A scenario's seed: a hash of the run seed and the index, so each one reproduces alone. */
+function scenarioSeed(index: number): number {
+  return createHash('sha256').update(`${SEED}:${index}`).digest().readUInt32BE(0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenario generation
+
+type SourceKind = 'kinesis' | 'kafka';
+type RecordKind = 'trip' | 'poison' | 'watermark';
+
+interface StreamRecord {
+  readonly channel: number;
+  readonly position: string;
+  readonly offset: bigint;
+  readonly payload: Uint8Array;
+  readonly kind: RecordKind;
+  /** trip_id of a valid trip. */
+  readonly tripId: string | null;
+  /** Index of the trip whose payload this one repeats. */
+  readonly duplicateOf: number | null;
+  readonly partitionKey: string;
+  readonly arrivalMs: number;
+}
+
+interface ChannelSpec {
+  /** Kinesis shard ID or Kafka partition number. */
+  readonly partition: string;
+  readonly id: string;
+  readonly records: StreamRecord[];
+}
+
+interface CrashPlan {
+  readonly sink: 'lake' | 'search';
+  /** Which of the sink's mappings (Kinesis: one per shard; Kafka: one) meets it. */
+  readonly mapping: number;
+  readonly target: string;
+  readonly mode: CrashMode;
+  occurrence: number;
+  /** Not armed before the sink has been invoked this many times. */
+  readonly after: number;
+}
+
+interface Scenario {
+  readonly index: number;
+  readonly seed: number;
+  readonly source: SourceKind;
+  readonly stream: string;
+  readonly channels: ChannelSpec[];
+  readonly maxBatch: number;
+  readonly bisect: boolean;
+  readonly ghostRate: number;
+  /** Share of invocations that time out: the mapping retries while the handler runs on. */
+  readonly timeoutRate: number;
+  readonly deadlineRate: number;
+  readonly maxRecordsPerCommit: number;
+  readonly maxObjectsPerCommit: number;
+  readonly maxBulkActions: number;
+  readonly selfManagedKafka: boolean;
+  readonly crashes: CrashPlan[];
+}
+
+const LAKE_TARGETS = [
+  's3.put',
+  's3.copy',
+  's3.delete',
+  'ledger.readHead',
+  'ledger.commit',
+  'ledger.recordHistory',
+  'ledger.markPromoted',
+  'sqs.send',
+] as const;
+const SEARCH_TARGETS = ['os.bulk'] as const;
+
+const ARRIVAL_BASE = Date.UTC(2026, 0, 1);
+const POISON = poisonCases();
+const SMALL_POISON = POISON.filter((p) => p.name !== 'oversized payload');
+const OVERSIZED = POISON.find((p) => p.name === 'oversized payload') as (typeof POISON)[number];
+
+function generateScenario(index: number): Scenario {
+  const seed = scenarioSeed(index);
+  const rng = new Rng(seed);
+  const source: SourceKind = rng.chance(0.5) ? 'kinesis' : 'kafka';
+  const stream = `eo-${index}`;
+  const channelCount = rng.int(1, 3);
+  const partitions = new Set<string>();
+  while (partitions.size < channelCount) {
+    partitions.add(
+      source === 'kinesis' ? `shardId-${String(rng.int(0, 40)).padStart(12, '0')}` : String(rng.int(0, 11)),
+    );
+  }
+  const channels: ChannelSpec[] = [...partitions].map((partition) => ({
+    partition,
+    id: `${source}/${stream}/${partition}`,
+    records: [],
+  }));
+  const next = channels.map(() =>
+    source === 'kinesis' ? BigInt(`4959${rng.digits(52)}`) : BigInt(rng.int(0, 5_000_000)),
+  );
+
+  // Trips from the synthetic generator: spread over hours when the rate is low (several
+  // partitions per commit), tight when it is high.
+  const total = rng.int(5, 60);
+  const generator = { seed: rng.int(1, 1_000_000), peakTripsPerHour: rng.pick([40, 600, 12_000]) };
+  // Lazy generators: trips only, and the generator's poison kinds only.
+  const trips = syntheticTrips({ count: 100_000, ...generator });
+  const poisons = syntheticTrips({ count: 100_000, ...generator, poisonRate: 1 });
+  const tripIds: Array<{ index: number; payload: Uint8Array; tripId: string }> = [];
+  let tripNo = 0;
+  const mix = { poison: rng.pick([0, 0.1, 0.25]), duplicate: rng.pick([0, 0.1, 0.2]), watermark: 0.05 };
+  for (let i = 0; i < total; i++) {
+    const channel = rng.int(0, channels.length - 1);
+    const spec = channels[channel] as ChannelSpec;
+    const step =
+      source === 'kinesis' ? BigInt(rng.int(1, 2_000_000)) * 1_000_003n : BigInt(rng.chance(0.8) ? 1 : 2);
+    const offset = (next[channel] as bigint) + step;
+    next[channel] = offset;
+    let kind: RecordKind = 'trip';
+    let payload: Uint8Array;
+    let tripId: string | null = null;
+    let duplicateOf: number | null = null;
+    const draw = rng.float();
+    if (draw < mix.poison) {
+      kind = 'poison';
+      if (rng.chance(0.5)) {
+        const g = poisons.next();
+        payload = g.done
+          ? (SMALL_POISON[0]?.payload as Uint8Array)
+          : (g.value as { payload: Uint8Array }).payload;
+      } else payload = rng.chance(0.03) ? OVERSIZED.payload : rng.pick(SMALL_POISON).payload;
+    } else if (draw < mix.poison + mix.duplicate && tripIds.length > 0) {
+      const original = rng.pick(tripIds);
+      payload = original.payload;
+      tripId = original.tripId;
+      duplicateOf = original.index;
+    } else if (draw < mix.poison + mix.duplicate + mix.watermark) {
+      kind = 'watermark';
+      payload = Buffer.from(JSON.stringify({ type: 'watermark', watermark: '2024-03-04T01:00:00Z' }));
+    } else {
+      const g = trips.next();
+      if (g.done) throw new Error('the generator ran dry');
+      const event = { ...(g.value as { event: Record<string, unknown> }).event };
+      // Unique in the run: the search check maps a trip_id back to its scenario.
+      tripId = String((index + 1) * 1000 + tripNo++);
+      event.trip_id = Number(tripId);
+      payload = Buffer.from(JSON.stringify(event));
+      tripIds.push({ index: spec.records.length, payload, tripId });
+    }
+    spec.records.push({
+      channel,
+      position: offset.toString(),
+      offset,
+      payload,
+      kind,
+      tripId,
+      duplicateOf,
+      partitionKey: tripId ?? `k-${i}`,
+      arrivalMs: ARRIVAL_BASE + index * 1000 + i,
+    });
+  }
+  const used = channels.filter((c) => c.records.length > 0);
+  const maxBatch = rng.pick([3, 8, 20, 60]);
+  // Kinesis: a mapping per shard; Kafka: one for the topic. A crash is aimed at one mapping,
+  // at a boundary it will meet, after a number of invocations it is likely to make.
+  const mappings = source === 'kinesis' ? used.map((c) => [c]) : [used];
+  const crashes: CrashPlan[] = [];
+  const aim = (sink: 'lake' | 'search', targets: readonly string[], occurrences: number) => {
+    const mapping = rng.int(0, mappings.length - 1);
+    const records = (mappings[mapping] ?? []).flatMap((c) => c.records);
+    const poison = records.some((r) => r.kind === 'poison');
+    const invocations = Math.ceil(records.length / Math.max(1, maxBatch / 2));
+    crashes.push({
+      sink,
+      mapping,
+      target: rng.pick(targets.filter((t) => poison || t !== 'sqs.send')),
+      mode: rng.chance(0.5) ? 'before' : 'after',
+      occurrence: rng.int(1, occurrences),
+      after: rng.int(0, Math.min(4, invocations - 1)),
+    });
+  };
+  const lakeCrashes = rng.pick([0, 1, 1, 1, 1, 2, 2, 3]);
+  for (let i = 0; i < lakeCrashes; i++) aim('lake', LAKE_TARGETS, 3);
+  if (rng.chance(0.6)) aim('search', SEARCH_TARGETS, 2);
+  return {
+    index,
+    seed,
+    source,
+    stream,
+    channels: used,
+    maxBatch,
+    bisect: rng.chance(0.7),
+    ghostRate: rng.pick([0, 0.1, 0.25]),
+    timeoutRate: rng.pick([0, 0, 0.05]),
+    deadlineRate: rng.pick([0, 0.1]),
+    maxRecordsPerCommit: rng.pick([2, 5, 10_000]),
+    maxObjectsPerCommit: rng.pick([1, 2, 100]),
+    maxBulkActions: rng.pick([3, 10, 1000]),
+    selfManagedKafka: rng.chance(0.3),
+    crashes,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events, as Lambda builds them
+
+function kinesisEvent(
+  scn: Scenario,
+  slices: ReadonlyArray<{ channel: ChannelSpec; records: StreamRecord[] }>,
+) {
+  const Records: KinesisStreamRecord[] = slices.flatMap(({ channel, records }) =>
+    records.map((r) => ({
+      kinesis: {
+        kinesisSchemaVersion: '1.0',
+        partitionKey: r.partitionKey,
+        sequenceNumber: r.position,
+        data: Buffer.from(r.payload).toString('base64'),
+        approximateArrivalTimestamp: r.arrivalMs / 1000,
+      },
+      eventSource: 'aws:kinesis',
+      eventVersion: '1.0',
+      eventID: `${channel.partition}:${r.position}`,
+      eventName: 'aws:kinesis:record',
+      invokeIdentityArn: 'arn:aws:iam::123456789012:role/taxi-stream',
+      awsRegion: 'us-east-1',
+      eventSourceARN: `arn:aws:kinesis:us-east-1:123456789012:stream/${scn.stream}`,
+    })),
+  );
+  return { Records };
+}
+
+function kafkaEvent(
+  scn: Scenario,
+  slices: ReadonlyArray<{ channel: ChannelSpec; records: StreamRecord[] }>,
+): LambdaKafkaEvent {
+  const records: LambdaKafkaEvent['records'] = {};
+  for (const { channel, records: list } of slices) {
+    records[`${scn.stream}-${channel.partition}`] = list.map((r, i) => ({
+      topic: scn.stream,
+      partition: Number(channel.partition),
+      // Lambda writes numbers; the decoder also takes decimal text.
+      offset: i % 2 === 0 ? Number(r.offset) : r.position,
+      timestamp: r.arrivalMs,
+      timestampType: 'CREATE_TIME',
+      key: Buffer.from(r.partitionKey).toString('base64'),
+      value: Buffer.from(r.payload).toString('base64'),
+      headers: [{ trace: [-128, -1, 1, 127] }],
+    }));
+  }
+  return scn.selfManagedKafka
+    ? { eventSource: 'SelfManagedKafka', bootstrapServers: '127.0.0.1:9092', records }
+    : {
+        eventSource: 'aws:kafka',
+        eventSourceArn:
+          'arn:aws:kafka:us-east-1:123456789012:cluster/taxi/abcd1234-ab12-cd34-ef56-abcdef123456-1',
+        bootstrapServers: 'b-1.taxi.kafka.us-east-1.amazonaws.com:9092',
+        records,
+      };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Crash injection aimed at one kind of call
+
+/** Crashes before or after the n-th call named `target` (in this invocation). */
+class PortCrash extends CrashSwitch {
+  fired: string | null = null;
+  private seen = 0;
+
+  constructor(
+    readonly target: string | null,
+    readonly occurrence: number,
+    mode: CrashMode,
+  ) {
+    super(Number.POSITIVE_INFINITY, mode);
+  }
+
+  override async around<T>(name: string, call: () => Promise<T>): Promise<T> {
+    if (this.crashed) throw new SimulatedCrash(`${name} (after the crash)`);
+    this.calls++;
+    this.log.push(name);
+    const hit = this.target === name && ++this.seen === this.occurrence;
+    if (hit && this.mode === 'before') {
+      this.crashed = true;
+      this.fired = name;
+      throw new SimulatedCrash(`before ${name} #${this.seen}`);
+    }
+    const result = await call();
+    if (hit && this.mode === 'after') {
+      this.crashed = true;
+      this.fired = name;
+      throw new SimulatedCrash(`after ${name} #${this.seen}`);
+    }
+    return result;
+  }
+}
+
+/** Every lake object that reached the store, per scenario stream (what a reader could see). */
+class RecordingStore implements ObjectStore {
+  readonly lakeWrites = new Map<string, Set<string>>();
+
+  constructor(
+    private readonly inner: ObjectStore,
+    private readonly lakePrefix: string,
+  ) {}
+
+  get bucket(): string {
+    return this.inner.bucket;
+  }
+
+  private note(key: string): void {
+    if (!key.startsWith(`${this.lakePrefix}/`)) return;
+    const stream = streamOfKey(key);
+    const set = this.lakeWrites.get(stream) ?? new Set<string>();
+    set.add(key);
+    this.lakeWrites.set(stream, set);
+  }
+
+  async put(key: string, body: Uint8Array, contentType: string): Promise<void> {
+    await this.inner.put(key, body, contentType);
+    this.note(key);
+  }
+
+  async copy(fromKey: string, toKey: string): Promise<void> {
+    await this.inner.copy(fromKey, toKey);
+    this.note(toKey);
+  }
+
+  delete(key: string): Promise<void> {
+    return this.inner.delete(key);
+  }
+
+  size(key: string): Promise<number | null> {
+    return this.inner.size(key);
+  }
+}
+
+/** `<prefix>/<partition>/<kind>~<stream>~<partition id>~<first>~<last>.parquet` -> stream. */
+function streamOfKey(key: string): string {
+  return (path.posix.basename(key).split('~')[1] ?? '?') as string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Figures
+
+const figures = {
+  scenarios: 0,
+  kinesis: 0,
+  kafka: 0,
+  channels: 0,
+  records: 0,
+  trips: 0,
+  poison: 0,
+  duplicatePayloads: 0,
+  watermarks: 0,
+  lakeInvocations: 0,
+  searchInvocations: 0,
+  redeliveries: 0,
+  sameRedeliveries: 0,
+  shrunkRedeliveries: 0,
+  grownRedeliveries: 0,
+  rewinds: 0,
+  concurrentInvocations: 0,
+  lateDuplicates: 0,
+  timeouts: 0,
+  deadlineCuts: 0,
+  partialFailures: 0,
+  crashesBefore: 0,
+  crashesAfter: 0,
+  searchCrashes: 0,
+  crashesNotReached: 0,
+  commits: 0,
+  commitConflicts: 0,
+  rolledForward: 0,
+  duplicatesSkipped: 0,
+  crashChecks: 0,
+  orphanStaged: 0,
+  lakeRows: 0,
+  lakeObjects: 0,
+  searchDocuments: 0,
+  deadLetters: 0,
+  lost: 0,
+  duplicated: 0,
+};
+const crashesAt = new Map<string, number>();
+
+// ---------------------------------------------------------------------------------------------
+// Delivery: an event source mapping per sink, until every record is acknowledged
+
+interface InvokeResult {
+  /** Per channel index: index of the first record not durably handled; absent = all done. */
+  readonly failedAt: Map<number, number>;
+  readonly error: string | null;
+}
+
+interface World {
+  readonly pipeline: LocalPipeline;
+  readonly lakeDeps: LakeSinkDeps;
+  readonly recording: RecordingStore;
+  readonly ledger: DynamoDbCommitLedger;
+  readonly searchTransform: TripTransform;
+  readonly searchIndex: SearchIndex;
+  readonly searchConfig: SearchSinkConfig;
+  readonly searchDeadLetters: SqsDeadLetterSink;
+  readonly searchPrefix: string;
+  readonly searchClient: Client;
+}
+
+/**
+ * One event source mapping: a sink and the channels it polls, with its own random stream so
+ * that its decisions do not depend on how it interleaves with the others.
+ */
+interface Mapping {
+  readonly sink: 'lake' | 'search';
+  readonly index: number;
+  readonly rng: Rng;
+  invocations: number;
+}
+
+class ScenarioRun {
+  readonly trace: string[] = [];
+  readonly problems: string[] = [];
+  /** Invocations nobody waits for: timed out, or a duplicate that outlives its batch. */
+  private readonly zombies: Array<Promise<void>> = [];
+
+  constructor(
+    readonly scn: Scenario,
+    readonly world: World,
+  ) {}
+
+  problem(text: string): void {
+    this.problems.push(text);
+  }
+
+  /** The crash to arm for this invocation of the mapping, if one is due. */
+  private takeCrash(m: Mapping): CrashPlan | null {
+    const at = this.scn.crashes.findIndex(
+      (c) => c.sink === m.sink && c.mapping === m.index && c.after <= m.invocations,
+    );
+    if (at < 0) return null;
+    return this.scn.crashes.splice(at, 1)[0] as CrashPlan;
+  }
+
+  private lakeSink(sw: CrashSwitch): LakeSink {
+    const { lakeDeps, recording, pipeline } = this.world;
+    return new LakeSink(
+      {
+        ...lakeDeps,
+        store: crashing(recording, 's3', sw),
+        ledger: crashing(lakeDeps.ledger, 'ledger', sw),
+        deadLetters: crashing(lakeDeps.deadLetters, 'sqs', sw),
+      },
+      {
+        ...lakeSinkOptions(pipeline.config),
+        maxRecordsPerCommit: this.scn.maxRecordsPerCommit,
+        maxObjectsPerCommit: this.scn.maxObjectsPerCommit,
+      },
+    );
+  }
+
+  private searchSink(sw: CrashSwitch): SearchSink {
+    const { searchConfig: config } = this.world;
+    return new SearchSink(
+      {
+        transform: this.world.searchTransform,
+        indexName: compileIndexTemplate(config.indexTemplate, config.defaultService),
+        index: crashing(this.world.searchIndex, 'os', sw),
+        deadLetters: crashing(this.world.searchDeadLetters, 'sqs', sw),
+      },
+      {
+        maxBulkActions: this.scn.maxBulkActions,
+        maxBulkBytes: config.maxBulkBytes,
+        maxRetries: 1,
+        retryBaseMs: 5,
+        retryMaxMs: 20,
+        deadlineMarginMs: config.deadlineMarginMs,
+        deadLetterPoison: false,
+      },
+    );
+  }
+
+  /** A deadline that runs out after 1-3 readings: the sink stops between chunks. */
+  private deadline(rng: Rng): Deadline {
+    if (!rng.chance(this.scn.deadlineRate)) return NO_DEADLINE;
+    let left = rng.int(1, 3);
+    return { remainingMs: () => (left-- > 0 ? Number.POSITIVE_INFINITY : 0) };
+  }
+
+  /** One invocation (and maybe a concurrent duplicate of it); the primary's result counts. */
+  private async invoke(
+    m: Mapping,
+    slices: ReadonlyArray<{ channel: ChannelSpec; records: StreamRecord[] }>,
+  ): Promise<InvokeResult> {
+    const { scn } = this;
+    const { sink, rng } = m;
+    if (sink === 'lake') figures.lakeInvocations++;
+    else figures.searchInvocations++;
+    // A timed-out invocation: the mapping sees an error at once and redelivers while the
+    // handler still runs (the local runners behave so); it carries no planned crash.
+    const timeout = rng.chance(scn.timeoutRate);
+    const plan = timeout ? null : this.takeCrash(m);
+    m.invocations++;
+    const ghost = !timeout && rng.chance(scn.ghostRate);
+    const crashGhost = ghost && plan !== null && rng.chance(0.3);
+    // A duplicate nobody waits for: it may still run while later batches are delivered.
+    const lateGhost = ghost && !crashGhost && rng.chance(0.4);
+    // Drawn up front, so both invocations of a pair see their own deadline whatever the timing.
+    const deadlines = [this.deadline(rng), this.deadline(rng)];
+    const switches = [
+      new PortCrash(plan && !crashGhost ? plan.target : null, plan?.occurrence ?? 0, plan?.mode ?? 'before'),
+      ...(ghost
+        ? [
+            new PortCrash(
+              crashGhost && plan ? plan.target : null,
+              plan?.occurrence ?? 0,
+              plan?.mode ?? 'before',
+            ),
+          ]
+        : []),
+    ];
+    if (ghost) figures.concurrentInvocations++;
+    const event = scn.source === 'kinesis' ? kinesisEvent(scn, slices) : kafkaEvent(scn, slices);
+    const label = slices.map((s) => `${s.channel.partition}:${s.records.length}`).join(',');
+
+    const run = async (sw: CrashSwitch, deadline: Deadline) => {
+      // Each invocation decodes its own copy of the event, as separate Lambda instances would.
+      const records = decodeSourceEvent(JSON.parse(JSON.stringify(event)));
+      if (sink === 'lake') {
+        const report = await this.lakeSink(sw).process(records, deadline);
+        for (const c of report.channels) {
+          figures.commits += c.commits;
+          figures.commitConflicts += c.conflicts;
+          figures.rolledForward += c.rolledForward;
+          figures.duplicatesSkipped += c.duplicates;
+          if (c.failure?.reason === 'deadline') figures.deadlineCuts++;
+        }
+        return toBatchResponse(report.failures);
+      }
+      const report = await this.searchSink(sw).process(records, NO_DEADLINE);
+      return toBatchResponse(report.failures);
+    };
+    const running = switches.map((sw, i) => run(sw, deadlines[i] as Deadline));
+    const detached = timeout ? running : lateGhost ? running.slice(1) : [];
+    for (const p of detached) {
+      this.zombies.push(
+        p.then(
+          () => undefined,
+          (error: unknown) => this.problem(`${sink} invocation (not waited for) threw ${String(error)}`),
+        ),
+      );
+    }
+    if (timeout) {
+      figures.timeouts++;
+      this.trace.push(`${sink}[${label}] -> timeout`);
+      return { failedAt: new Map(), error: 'timeout' };
+    }
+    if (lateGhost) figures.lateDuplicates++;
+    const outcomes = await Promise.allSettled(lateGhost ? running.slice(0, 1) : running);
+
+    const fired = switches.find((sw) => (sw as PortCrash).fired) as PortCrash | undefined;
+    if (plan && fired) {
+      const key = `${sink === 'lake' ? '' : 'search '}${plan.mode} ${plan.target}`;
+      crashesAt.set(key, (crashesAt.get(key) ?? 0) + 1);
+      if (sink === 'search') figures.searchCrashes++;
+      else if (plan.mode === 'before') figures.crashesBefore++;
+      else figures.crashesAfter++;
+    } else if (plan) {
+      // Not reached in this invocation: armed again for the next one, at its first occurrence.
+      this.scn.crashes.unshift({ ...plan, occurrence: 1 });
+    }
+    outcomes.forEach((o, i) => {
+      const sw = switches[i] as PortCrash;
+      if (o.status === 'rejected' && !(o.reason instanceof SimulatedCrash) && !sw.crashed)
+        this.problem(`${sink} invocation threw ${String(o.reason)}`);
+    });
+
+    const primary = outcomes[0] as PromiseSettledResult<Awaited<ReturnType<typeof run>>>;
+    const primarySwitch = switches[0] as PortCrash;
+    let result: InvokeResult;
+    if (primarySwitch.crashed || primary.status === 'rejected') {
+      result = {
+        failedAt: new Map(),
+        error: primarySwitch.fired ? `crash ${primarySwitch.mode} ${primarySwitch.fired}` : 'error',
+      };
+    } else {
+      const failedAt = new Map<number, number>();
+      for (const { itemIdentifier } of primary.value.batchItemFailures) {
+        const hit = this.locate(itemIdentifier);
+        if (!hit) {
+          this.problem(
+            `${sink}: batchItemFailures names ${JSON.stringify(itemIdentifier)}, not in the batch`,
+          );
+          continue;
+        }
+        const before = failedAt.get(hit.channel);
+        if (before === undefined || hit.index < before) failedAt.set(hit.channel, hit.index);
+      }
+      result = { failedAt, error: null };
+    }
+    const ghostNote = lateGhost
+      ? ' +late ghost'
+      : ghost
+        ? ` +ghost${(switches[1] as PortCrash).fired ? `(crash ${plan?.mode} ${plan?.target})` : ''}`
+        : '';
+    this.trace.push(
+      `${sink}[${label}]${ghostNote} -> ${result.error ?? (result.failedAt.size > 0 ? `fail ${[...result.failedAt].map(([c, i]) => `${c}@${i}`).join(',')}` : 'ok')}`,
+    );
+    if (sink === 'lake' && switches.some((sw) => sw.crashed))
+      await this.checkNothingUncommittedVisible('crash');
+    return result;
+  }
+
+  /** Waits for the invocations nobody waited for. */
+  async settleZombies(): Promise<void> {
+    await Promise.all(this.zombies);
+  }
+
+  private locate(id: unknown): { channel: number; index: number } | null {
+    const { scn } = this;
+    if (typeof id === 'string') {
+      // Kinesis: the sequence number; sequence numbers are unique per shard, search every shard.
+      for (let c = 0; c < scn.channels.length; c++) {
+        const index = (scn.channels[c] as ChannelSpec).records.findIndex((r) => r.position === id);
+        if (index >= 0) return { channel: c, index };
+      }
+      return null;
+    }
+    const k = id as { partition?: string; offset?: number };
+    const channel = scn.channels.findIndex((c) => `${scn.stream}-${c.partition}` === k.partition);
+    const position = String(k.offset);
+    const index =
+      channel < 0
+        ? -1
+        : (scn.channels[channel] as ChannelSpec).records.findIndex((r) => r.position === position);
+    return index < 0 ? null : { channel, index };
+  }
+
+  /**
+   * One mapping over `chans` until each is acknowledged to its end. Kinesis: one shard per
+   * mapping loop; Kafka: an event may carry several partitions.
+   */
+  async deliver(sink: 'lake' | 'search', index: number, chans: readonly number[]): Promise<void> {
+    const { scn } = this;
+    const salt = createHash('sha256').update(`${sink}:${index}`).digest().readUInt32BE(0);
+    const m: Mapping = { sink, index, rng: new Rng(scn.seed ^ salt), invocations: 0 };
+    const { rng } = m;
+    const checkpoint = new Map(chans.map((c) => [c, 0]));
+    /** After a bisect or a shrunk retry: where the original batch ended. */
+    const rest = new Map<number, number>();
+    /** The last slice per channel and how it ended. */
+    const last = new Map<number, { start: number; end: number; failedAt: number | null; error: boolean }>();
+    const size = (c: number) => (scn.channels[c] as ChannelSpec).records.length;
+    for (let attempt = 0; ; attempt++) {
+      const open = chans.filter((c) => (checkpoint.get(c) as number) < size(c));
+      if (open.length === 0) return;
+      if (attempt > 400) {
+        this.problem(`${sink}: not done after 400 invocations`);
+        return;
+      }
+      let chosen = open.filter(() => rng.chance(0.7));
+      if (chosen.length === 0) chosen = [rng.pick(open)];
+      const slices: Array<{ channel: ChannelSpec; records: StreamRecord[] }> = [];
+      const ranges = new Map<number, { start: number; end: number }>();
+      for (const c of chosen) {
+        const n = size(c);
+        const cp = checkpoint.get(c) as number;
+        const prev = last.get(c);
+        let start = cp;
+        let end: number;
+        if (prev && (prev.error || prev.failedAt !== null)) {
+          figures.redeliveries++;
+          const shape = rng.float();
+          if (prev.error && scn.bisect && prev.end - cp > 1 && shape < 0.5) {
+            // Bisect: the first half now, the rest after it.
+            end = cp + Math.ceil((prev.end - cp) / 2);
+            rest.set(c, prev.end);
+            figures.shrunkRedeliveries++;
+          } else if (shape < 0.7) {
+            end = prev.end;
+            figures.sameRedeliveries++;
+          } else if (shape < 0.85 && prev.end - cp > 1) {
+            end = cp + rng.int(1, prev.end - cp - 1);
+            rest.set(c, prev.end);
+            figures.shrunkRedeliveries++;
+          } else {
+            end = prev.end + rng.int(1, scn.maxBatch);
+            figures.grownRedeliveries++;
+          }
+        } else if (rest.has(c)) {
+          end = rest.get(c) as number;
+          rest.delete(c);
+        } else end = cp + rng.int(1, scn.maxBatch);
+        if (cp > 0 && rng.chance(0.05)) {
+          // A mapping restarted from an older checkpoint: records already acknowledged again.
+          start = rng.int(0, cp - 1);
+          figures.rewinds++;
+        }
+        end = Math.min(Math.max(end, cp + 1), n);
+        if (end <= start) end = Math.min(n, start + 1);
+        ranges.set(c, { start, end });
+        const channel = scn.channels[c] as ChannelSpec;
+        slices.push({ channel, records: channel.records.slice(start, end) });
+      }
+      const result = await this.invoke(m, slices);
+      for (const [c, { start, end }] of ranges) {
+        const cp = checkpoint.get(c) as number;
+        if (result.error !== null) {
+          last.set(c, { start, end, failedAt: null, error: true });
+          continue;
+        }
+        const failedAt = result.failedAt.get(c);
+        if (failedAt === undefined) {
+          checkpoint.set(c, Math.max(cp, end));
+          last.set(c, { start, end, failedAt: null, error: false });
+        } else {
+          figures.partialFailures++;
+          if (failedAt < start || failedAt >= end)
+            this.problem(`${sink}: failure at ${failedAt} outside [${start}, ${end})`);
+          checkpoint.set(c, Math.max(cp, failedAt));
+          last.set(c, { start, end, failedAt, error: false });
+        }
+      }
+    }
+  }
+
+  /** Committed object keys of this scenario's channels, from the ledger. */
+  async committed(): Promise<{ keys: Map<string, CommitManifest['objects'][number]> }> {
+    const keys = new Map<string, CommitManifest['objects'][number]>();
+    await Promise.all(
+      this.scn.channels.map(async (channel) => {
+        // Head first, then history: every commit before the head's was promoted, so its
+        // history item exists by then. Read the other way round, a commit promoted and
+        // superseded in between would be in neither.
+        const head = await this.world.ledger.readHead(channel.id);
+        const history = await this.world.ledger.history(channel.id);
+        for (const m of [...history, ...(head.last ? [head.last] : [])])
+          for (const o of m.objects) keys.set(o.key, o);
+      }),
+    );
+    return { keys };
+  }
+
+  /** Every lake object this scenario's sinks wrote so far is covered by a commit. */
+  async checkNothingUncommittedVisible(when: string): Promise<void> {
+    figures.crashChecks++;
+    // What was written up to now; the ledger is read after (other mappings keep writing).
+    const written = [...(this.world.recording.lakeWrites.get(this.scn.stream) ?? [])];
+    if (written.length === 0) return;
+    const { keys } = await this.committed();
+    for (const key of written)
+      if (!keys.has(key)) this.problem(`at ${when}: uncommitted object visible: ${key}`);
+  }
+
+  /** The ledger agrees with the stream: contiguous commits, head at the last record. */
+  async checkLedger(): Promise<void> {
+    const { scn } = this;
+    await Promise.all(
+      scn.channels.map(async (channel) => {
+        const head = await this.world.ledger.readHead(channel.id);
+        const history = await this.world.ledger.history(channel.id);
+        const records = channel.records;
+        const lastRecord = records[records.length - 1] as StreamRecord;
+        const where = `ledger ${channel.id}`;
+        if (head.state !== 'promoted') this.problem(`${where}: head is ${head.state}`);
+        if (head.lastOffset !== lastRecord.offset)
+          this.problem(`${where}: head at ${head.lastOffset}, stream ends at ${lastRecord.offset}`);
+        if (head.commitNo !== history.length)
+          this.problem(`${where}: head commit ${head.commitNo}, ${history.length} history items`);
+        if (JSON.stringify(head.last) !== JSON.stringify(history[history.length - 1]))
+          this.problem(`${where}: head's manifest differs from the last history item`);
+        let next = 0;
+        history.forEach((m, i) => {
+          if (m.commitNo !== i + 1) this.problem(`${where}: history item ${i + 1} is commit ${m.commitNo}`);
+          const first = records.findIndex((r) => r.position === m.firstPosition);
+          const lastAt = records.findIndex((r) => r.position === m.lastPosition);
+          if (first !== next || lastAt < first) {
+            this.problem(
+              `${where}: commit ${m.commitNo} covers [${first}, ${lastAt}], expected to start at ${next}`,
+            );
+            next = lastAt + 1;
+            return;
+          }
+          const covered = records.slice(first, lastAt + 1);
+          const expect = {
+            records: covered.length,
+            trips: covered.filter((r) => r.kind === 'trip').length,
+            poison: covered.filter((r) => r.kind === 'poison').length,
+            watermarks: covered.filter((r) => r.kind === 'watermark').length,
+          };
+          const got = { records: m.records, trips: m.trips, poison: m.poison, watermarks: m.watermarks };
+          if (JSON.stringify(got) !== JSON.stringify(expect))
+            this.problem(
+              `${where}: commit ${m.commitNo} counts ${JSON.stringify(got)}, expected ${JSON.stringify(expect)}`,
+            );
+          const rows = m.objects.reduce((n, o) => n + o.rows, 0);
+          if (rows !== m.trips)
+            this.problem(`${where}: commit ${m.commitNo} objects hold ${rows} rows, ${m.trips} trips`);
+          if (m.objects.length > scn.maxObjectsPerCommit)
+            this.problem(`${where}: commit ${m.commitNo} has ${m.objects.length} objects`);
+          next = lastAt + 1;
+        });
+        if (next !== records.length)
+          this.problem(`${where}: commits cover ${next} of ${records.length} records`);
+      }),
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// End-of-run checks, all scenarios at once
+
+interface DeadLetterBody {
+  deadLetterId: string;
+  source: { kind: string; stream: string; partition: string; position: string };
+  payload: { encoding: string; data?: string; sha256?: string; bytes: number };
+}
+
+const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+/** Every key under a prefix (one page; see listKeys on the emulator's paging). */
+function listAll(world: World, prefix: string): Promise<string[]> {
+  return listKeys(world.pipeline, prefix);
+}
+
+/** The lake prefix copied to a temporary folder, keys as paths. */
+async function downloadLake(world: World): Promise<{ dir: string; keys: string[]; cleanup: () => void }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'taxi-eo-lake-'));
+  const keys = await listAll(world, world.pipeline.config.lakePrefix);
+  await mapLimit(keys, 16, async (key) => {
+    const file = path.join(dir, key);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, await getObject(world.pipeline, key));
+  });
+  return { dir, keys, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+async function checkLake(world: World, runs: readonly ScenarioRun[]): Promise<void> {
+  const lake = await downloadLake(world);
+  try {
+    figures.lakeObjects = lake.keys.length;
+    const byStream = new Map(runs.map((r) => [r.scn.stream, r]));
+    const committed = new Map<string, CommitManifest['objects'][number]>();
+    const perRun = await mapLimit(runs, 8, (run) => run.committed());
+    for (const { keys } of perRun) for (const [k, o] of keys) committed.set(k, o);
+    for (const key of lake.keys) {
+      const run = byStream.get(streamOfKey(key));
+      const object = committed.get(key);
+      if (!object) {
+        (run ?? runs[0])?.problem(`uncommitted object visible: ${key}`);
+        continue;
+      }
+      const bytes = readFileSync(path.join(lake.dir, key));
+      if (bytes.byteLength !== object.bytes || sha256(bytes) !== object.sha256)
+        run?.problem(`object ${key} differs from its manifest (${bytes.byteLength} bytes)`);
+    }
+    const visible = new Set(lake.keys);
+    for (const key of committed.keys())
+      if (!visible.has(key)) byStream.get(streamOfKey(key))?.problem(`committed object not visible: ${key}`);
+    if (lake.keys.length === 0) return;
+    const rows = await queryLake(
+      lake.dir,
+      `SELECT source_kind, source_stream, source_partition, source_position, CAST(trip_id AS VARCHAR) AS trip_id
+         FROM read_parquet('${path.join(lake.dir, '**', '*.parquet')}', hive_partitioning = true)`,
+    );
+    figures.lakeRows = rows.length;
+    const seen = new Map<string, number>();
+    for (const row of rows) {
+      const key = `${row.source_kind}/${row.source_stream}/${row.source_partition}@${row.source_position}`;
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+    }
+    for (const run of runs) {
+      const { scn } = run;
+      for (const channel of scn.channels) {
+        for (const r of channel.records) {
+          const key = `${channel.id}@${r.position}`;
+          const count = seen.get(key) ?? 0;
+          seen.delete(key);
+          if (r.kind !== 'trip') {
+            if (count > 0) run.problem(`lake holds the ${r.kind} record ${key}`);
+          } else if (count === 0) {
+            figures.lost++;
+            run.problem(`lake lost ${key} (trip ${r.tripId})`);
+          } else if (count > 1) {
+            figures.duplicated += count - 1;
+            run.problem(`lake holds ${key} (trip ${r.tripId}) ${count} times`);
+          }
+        }
+      }
+    }
+    for (const row of rows) {
+      const key = `${row.source_kind}/${row.source_stream}/${row.source_partition}@${row.source_position}`;
+      const run = byStream.get(String(row.source_stream));
+      if (!run) continue;
+      const channel = run.scn.channels.find((c) => c.id === key.split('@')[0]);
+      const record = channel?.records.find((r) => r.position === row.source_position);
+      if (!record) run.problem(`lake row from nowhere: ${key}`);
+      else if (record.tripId !== row.trip_id)
+        run.problem(`lake row ${key} holds trip ${row.trip_id}, expected ${record.tripId}`);
+    }
+    for (const key of seen.keys())
+      if (!byStream.has(key.split('/')[1] ?? '')) runs[0]?.problem(`stray lake row ${key}`);
+  } finally {
+    lake.cleanup();
+  }
+}
+
+async function checkDeadLetters(world: World, runs: readonly ScenarioRun[]): Promise<void> {
+  const letters = (await drainDeadLetters(world.pipeline)) as unknown as DeadLetterBody[];
+  figures.deadLetters = letters.length;
+  const byStream = new Map<string, DeadLetterBody[]>();
+  for (const l of letters) {
+    const list = byStream.get(l.source.stream) ?? [];
+    list.push(l);
+    byStream.set(l.source.stream, list);
+  }
+  for (const run of runs) {
+    const { scn } = run;
+    const got = byStream.get(scn.stream) ?? [];
+    byStream.delete(scn.stream);
+    const expected = new Map<string, StreamRecord>();
+    for (const c of scn.channels)
+      for (const r of c.records) if (r.kind === 'poison') expected.set(`${c.partition}@${r.position}`, r);
+    const counts = new Map<string, number>();
+    for (const l of got) {
+      const key = `${l.source.partition}@${l.source.position}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+      const record = expected.get(key);
+      if (!record) {
+        run.problem(`dead letter for a record that is not poison: ${key}`);
+        continue;
+      }
+      const channelId = `${scn.source}/${scn.stream}/${l.source.partition}`;
+      const id = createHash('sha256').update(`${channelId}\u0000${l.source.position}`).digest('hex');
+      if (l.deadLetterId !== id || l.source.kind !== scn.source)
+        run.problem(`dead letter ${key} has the wrong identity`);
+      const same =
+        l.payload.encoding === 'base64'
+          ? l.payload.data === Buffer.from(record.payload).toString('base64')
+          : l.payload.sha256 === sha256(record.payload);
+      if (!same) run.problem(`dead letter ${key} does not carry the record's payload`);
+    }
+    for (const [key, n] of counts) if (n > 1) run.problem(`dead letter ${key} sent ${n} times`);
+    for (const key of expected.keys())
+      if (!counts.has(key)) run.problem(`poison record ${key} not dead-lettered`);
+  }
+  for (const [stream, list] of byStream)
+    runs[0]?.problem(`${list.length} dead letters from an unknown stream ${stream}`);
+}
+
+async function checkSearch(world: World, runs: readonly ScenarioRun[]): Promise<void> {
+  const client = world.searchClient;
+  const pattern = `${world.searchPrefix}-*`;
+  await client.indices.refresh({ index: pattern });
+  const docs: Array<{ index: string; id: string; tripId: string }> = [];
+  let response = await client.search({
+    index: pattern,
+    scroll: '1m',
+    size: 1000,
+    body: { query: { match_all: {} }, _source: ['trip_id'] },
+  } as never);
+  for (;;) {
+    const body = response.body as unknown as {
+      _scroll_id?: string;
+      hits: { hits: Array<{ _index: string; _id: string; _source: { trip_id: string } }> };
+    };
+    if (body.hits.hits.length === 0) {
+      if (body._scroll_id) await client.clearScroll({ scroll_id: body._scroll_id } as never);
+      break;
+    }
+    for (const h of body.hits.hits) docs.push({ index: h._index, id: h._id, tripId: h._source.trip_id });
+    response = await client.scroll({ scroll_id: body._scroll_id, scroll: '1m' } as never);
+  }
+  figures.searchDocuments = docs.length;
+  const byTrip = new Map<string, Array<{ index: string; id: string }>>();
+  for (const d of docs) {
+    const list = byTrip.get(d.tripId) ?? [];
+    list.push(d);
+    byTrip.set(d.tripId, list);
+  }
+  const byIndex = new Map(runs.map((r) => [r.scn.index, r]));
+  for (const run of runs) {
+    const expected = new Map<string, StreamRecord>();
+    for (const c of run.scn.channels)
+      for (const r of c.records) if (r.kind === 'trip' && r.tripId) expected.set(r.tripId, r);
+    for (const [tripId, record] of expected) {
+      const found = byTrip.get(tripId) ?? [];
+      byTrip.delete(tripId);
+      if (found.length === 0) run.problem(`search lost trip ${tripId}`);
+      else if (found.length > 1) run.problem(`search holds trip ${tripId} ${found.length} times`);
+      else {
+        const trip = JSON.parse(Buffer.from(record.payload).toString()) as {
+          service: string;
+          pickup_datetime: string;
+        };
+        const month = trip.pickup_datetime.slice(0, 7).replace('-', '.');
+        const index = `${world.searchPrefix}-trips-${trip.service}-${month}`;
+        if (found[0]?.index !== index || found[0]?.id !== tripId)
+          run.problem(
+            `search trip ${tripId} in ${found[0]?.index}/${found[0]?.id}, expected ${index}/${tripId}`,
+          );
+      }
+    }
+  }
+  for (const tripId of byTrip.keys()) {
+    const run = byIndex.get(Math.floor(Number(tripId) / 1000) - 1);
+    (run ?? runs[0])?.problem(`search holds a trip nobody sent: ${tripId}`);
+  }
+}
+
+async function countOrphanStaged(world: World): Promise<void> {
+  // Staged copies left by crashes are invisible by design (and expire by lifecycle rule); count them.
+  figures.orphanStaged = (await listAll(world, world.pipeline.config.stagingPrefix)).length;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('exactly-once property', () => {
+  let world: World;
+
+  beforeAll(async () => {
+    const pipeline = await newLocalPipeline('exactly-once');
+    const lakeDeps = await createLakeSinkDeps(pipeline.config);
+    const recording = new RecordingStore(lakeDeps.store, pipeline.config.lakePrefix);
+    const endpoint = testEndpoints().opensearch;
+    if (!endpoint) throw new Error('the integration setup starts OpenSearch');
+    const { config: searchConfig, prefix, client } = await newSearchSink(pipeline, endpoint);
+    const searchIndex = new OpenSearchIndex(createSearchClient(searchConfig));
+    await searchIndex.ensureTemplate(indexPatternOf(searchConfig.indexTemplate));
+    world = {
+      pipeline,
+      lakeDeps,
+      recording,
+      ledger: new DynamoDbCommitLedger(pipeline.clients.dynamodb, pipeline.config.ledgerTable),
+      searchTransform: await createTripTransform(searchConfig),
+      searchIndex,
+      searchConfig,
+      searchDeadLetters: new SqsDeadLetterSink(createSqsClient(searchConfig.aws), {
+        queueUrl: searchConfig.deadLetterQueueUrl,
+        maxMessageBytes: searchConfig.deadLetterMaxMessageBytes,
+        payloadStore: lakeDeps.store,
+        payloadPrefix: searchConfig.deadLetterPayloadPrefix,
+        origin: { functionName: 'search-sink', functionVersion: '1' },
+      }),
+      searchPrefix: prefix,
+      searchClient: client,
+    };
+  });
+
+  it(`holds every valid record once in the lake and the indexes, every poison record once in the dead-letter queue (seed ${SEED})`, async () => {
+    const started = Date.now();
+    const broken: string[] = [];
+    const settled = await mapLimit(INDEXES, PARALLEL, async (index) => {
+      let scn: Scenario;
+      try {
+        scn = generateScenario(index);
+      } catch (error) {
+        broken.push(`seed ${SEED} scenario ${index}: generating it threw ${(error as Error).stack}`);
+        return null;
+      }
+      const run = new ScenarioRun(scn, world);
+      figures.scenarios++;
+      figures[scn.source]++;
+      figures.channels += scn.channels.length;
+      for (const c of scn.channels) {
+        for (const r of c.records) {
+          figures.records++;
+          if (r.kind === 'trip') figures.trips++;
+          if (r.kind === 'poison') figures.poison++;
+          if (r.kind === 'watermark') figures.watermarks++;
+          if (r.duplicateOf !== null) figures.duplicatePayloads++;
+        }
+      }
+      const all = scn.channels.map((_, c) => c);
+      // Each sink has its own mapping; Kinesis mappings poll each shard on its own.
+      const mappings = scn.source === 'kinesis' ? all.map((c) => [c]) : [all];
+      try {
+        await Promise.all([
+          Promise.all(mappings.map((chans, i) => run.deliver('lake', i, chans))),
+          Promise.all(mappings.map((chans, i) => run.deliver('search', i, chans))),
+        ]);
+        await run.settleZombies();
+        figures.crashesNotReached += scn.crashes.length;
+        await run.checkLedger();
+        await run.checkNothingUncommittedVisible('the end');
+      } catch (error) {
+        run.problem(`the scenario threw ${(error as Error).stack}`);
+      }
+      return run;
+    });
+    const runs = settled.filter((r): r is ScenarioRun => r !== null);
+    await checkLake(world, runs);
+    await checkDeadLetters(world, runs);
+    await checkSearch(world, runs);
+    await countOrphanStaged(world);
+
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    const where = [...crashesAt].sort().map(([k, n]) => `${k} ${n}`);
+    console.log(
+      `exactly-once property: seed ${SEED}, ${figures.scenarios} scenarios (kinesis ${figures.kinesis}, kafka ${figures.kafka}), ` +
+        `${figures.channels} channels, ${figures.records} records (${figures.trips} trips, ${figures.duplicatePayloads} duplicate payloads, ` +
+        `${figures.poison} poison, ${figures.watermarks} watermarks); invocations lake ${figures.lakeInvocations}, search ${figures.searchInvocations}; ` +
+        `redeliveries ${figures.redeliveries} (same ${figures.sameRedeliveries}, shrunk ${figures.shrunkRedeliveries}, grown ${figures.grownRedeliveries}), ` +
+        `rewinds ${figures.rewinds}, partial failures ${figures.partialFailures}, deadline cuts ${figures.deadlineCuts}, ` +
+        `concurrent duplicate invocations ${figures.concurrentInvocations} (${figures.lateDuplicates} outliving their batch), timeouts ${figures.timeouts}; crashes lake before ${figures.crashesBefore} / after ${figures.crashesAfter}, ` +
+        `search ${figures.searchCrashes}, armed but not reached ${figures.crashesNotReached}; commits ${figures.commits}, conflicts ${figures.commitConflicts}, ` +
+        `rolled forward ${figures.rolledForward}, duplicates skipped ${figures.duplicatesSkipped}; visibility checks ${figures.crashChecks}; ` +
+        `lake ${figures.lakeRows} rows in ${figures.lakeObjects} objects, ${figures.searchDocuments} documents, ${figures.deadLetters} dead letters, ` +
+        `${figures.orphanStaged} orphan staged copies; lost ${figures.lost}, duplicated ${figures.duplicated}; ${seconds} s\n` +
+        `  crashes by boundary: ${where.join(', ')}`,
+    );
+
+    const failures = runs
+      .filter((r) => r.problems.length > 0)
+      .map(
+        (r) =>
+          `seed ${SEED} scenario ${r.scn.index} (${r.scn.source}, ${r.scn.channels.length} channels): ${r.problems.slice(0, 8).join('; ')}\n` +
+          `  reproduce: TAXI_STREAM_PROPERTY_SEED=${SEED} TAXI_STREAM_PROPERTY_ONLY=${r.scn.index} npx jest --selectProjects integration ${THIS_FILE}\n` +
+          `  trace: ${r.trace.slice(0, 60).join(' | ')}`,
+      );
+    expect([...broken, ...failures]).toEqual([]);
+    expect(figures.lost).toBe(0);
+    expect(figures.duplicated).toBe(0);
+    expect(figures.scenarios).toBe(INDEXES.length);
+    if (INDEXES.length >= 100) {
+      // The generator really reaches every boundary, before and after, and every delivery shape.
+      const boundaries = [
+        ...LAKE_TARGETS.flatMap((t) => [`before ${t}`, `after ${t}`]),
+        ...SEARCH_TARGETS.flatMap((t) => [`search before ${t}`, `search after ${t}`]),
+      ];
+      expect(boundaries.filter((b) => !crashesAt.has(b))).toEqual([]);
+      expect(figures.concurrentInvocations).toBeGreaterThan(0);
+      expect(figures.grownRedeliveries).toBeGreaterThan(0);
+      expect(figures.shrunkRedeliveries).toBeGreaterThan(0);
+      expect(figures.duplicatePayloads).toBeGreaterThan(0);
+      expect(figures.kinesis).toBeGreaterThan(0);
+      expect(figures.kafka).toBeGreaterThan(0);
+    }
+  });
+});
