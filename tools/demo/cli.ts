@@ -6,7 +6,6 @@
  */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { Client } from '@opensearch-project/opensearch';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
@@ -33,8 +32,17 @@ import {
 } from '../replay/sources';
 import { type DeliveryStats, newDeliveryStats } from '../runner/delivery';
 import { type KafkaHandler, KafkaRunner } from '../runner/kafka-runner';
-import { KinesisRunner, type OnFailureRecord, type StreamHandler } from '../runner/kinesis-runner';
+import { KinesisRunner, type OnFailureRecord } from '../runner/kinesis-runner';
 import { HandlerOutputCapture } from './capture';
+import {
+  applyRunOption,
+  defaultRunOptions,
+  handlerEnvironment,
+  loadHandler,
+  numberOption,
+  type RunOptions,
+  scanLedger,
+} from './harness';
 import { exportRun, lakeTripIds, type Reconciliation, type RunExport, reconcile } from './outputs';
 import { formatReport, lakeInsights } from './report';
 import { exportSearch, reconcileSearch } from './search-export';
@@ -79,62 +87,22 @@ Output:
   --help             this text
 `;
 
-interface DemoOptions {
-  records: number;
-  poisonRate: number;
-  seed: number;
-  watermarkEvery: number;
+interface DemoOptions extends RunOptions {
   inputs: string[];
   source: 'kinesis' | 'kafka' | 'both';
   speedup: number;
-  shards: number;
-  batchSize: number;
-  batchWindowMs: number;
-  out: string;
-  json: boolean;
 }
 
 function parseArgs(args: string[]): DemoOptions | 'help' {
-  const o: DemoOptions = {
-    records: 50_000,
-    poisonRate: 0.01,
-    seed: 42,
-    watermarkEvery: 1000,
-    inputs: [],
-    source: 'kinesis',
-    speedup: 0,
-    shards: 2,
-    batchSize: 1000,
-    batchWindowMs: 500,
-    out: path.join(ROOT, '.local', 'demo', `run-${new Date().toISOString().replace(/[:.]/g, '-')}`),
-    json: false,
-  };
-  const num = (name: string, value: string | undefined, min: number, max: number): number => {
-    const n = Number(value);
-    if (value === undefined || !Number.isFinite(n) || n < min || n > max) {
-      throw new Error(`${name} needs a number in [${min}, ${max}], got ${value}`);
-    }
-    return n;
-  };
+  const o: DemoOptions = { ...defaultRunOptions('demo', 50_000), inputs: [], source: 'kinesis', speedup: 0 };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
     const next = (): string | undefined => args[++i];
+    if (applyRunOption(o, arg, next, 10_000_000)) continue;
     switch (arg) {
       case '--help':
       case '-h':
         return 'help';
-      case '--records':
-        o.records = Math.floor(num(arg, next(), 1, 10_000_000));
-        break;
-      case '--poison-rate':
-        o.poisonRate = num(arg, next(), 0, 1);
-        break;
-      case '--seed':
-        o.seed = Math.floor(num(arg, next(), 0, 2 ** 31));
-        break;
-      case '--watermark-every':
-        o.watermarkEvery = Math.floor(num(arg, next(), 0, 1e9));
-        break;
       case '--input': {
         const file = next();
         if (!file || !existsSync(file)) throw new Error(`--input: no such file ${file}`);
@@ -151,24 +119,9 @@ function parseArgs(args: string[]): DemoOptions | 'help' {
       }
       case '--speedup': {
         const value = next();
-        o.speedup = value === 'max' ? 0 : num(arg, value, 0, 1e9);
+        o.speedup = value === 'max' ? 0 : numberOption(arg, value, 0, 1e9);
         break;
       }
-      case '--shards':
-        o.shards = Math.floor(num(arg, next(), 1, 16));
-        break;
-      case '--batch-size':
-        o.batchSize = Math.floor(num(arg, next(), 1, 10_000));
-        break;
-      case '--batch-window-ms':
-        o.batchWindowMs = Math.floor(num(arg, next(), 0, 300_000));
-        break;
-      case '--out':
-        o.out = path.resolve(next() ?? '');
-        break;
-      case '--json':
-        o.json = true;
-        break;
       default:
         throw new Error(`unknown option ${arg} (see --help)`);
     }
@@ -252,22 +205,18 @@ async function main(): Promise<number> {
     if (zoneFile) zones = await loadZoneLookup(zoneFile, createS3Client(stack.aws()));
 
     // Handlers read their configuration at cold start, from the environment, as in Lambda.
-    Object.assign(process.env, stack.env(), {
-      LAKE_BUCKET: created.bucket,
-      LEDGER_TABLE: created.ledgerTable,
-      DEAD_LETTER_QUEUE_URL: created.deadLetterQueueUrl,
+    handlerEnvironment(stack.env(), created, {
       POWERTOOLS_LOG_LEVEL: 'INFO',
       DEADLINE_MARGIN_MS: '5000',
       ...(zoneFile ? { ZONE_LOOKUP: zoneFile } : {}),
     });
     capture = new HandlerOutputCapture(path.join(options.out, 'handler-output.jsonl'));
-    const load = (module: string, functionName: string, service: string): StreamHandler => {
-      process.env.AWS_LAMBDA_FUNCTION_NAME = functionName;
-      process.env.POWERTOOLS_SERVICE_NAME = service;
-      return (require(module) as { handler: StreamHandler }).handler;
-    };
-    const lakeHandler = load('../../functions/lake-sink', LAKE_FUNCTION, 'taxi-stream-lake-sink');
-    const searchHandler = load('../../functions/search-sink', SEARCH_FUNCTION, 'taxi-stream-search-sink');
+    const lakeHandler = loadHandler('../../functions/lake-sink', LAKE_FUNCTION, 'taxi-stream-lake-sink');
+    const searchHandler = loadHandler(
+      '../../functions/search-sink',
+      SEARCH_FUNCTION,
+      'taxi-stream-search-sink',
+    );
 
     const inputs = withWatermarks(
       options.inputs.length > 0
@@ -374,18 +323,7 @@ async function main(): Promise<number> {
       bucket: created.bucket,
       lakePrefix: 'lake/trips',
       deadLetterQueueUrl: created.deadLetterQueueUrl,
-      ledgerScan: async () => {
-        const items: unknown[] = [];
-        let start: Record<string, import('@aws-sdk/client-dynamodb').AttributeValue> | undefined;
-        do {
-          const out = await clients.dynamodb.send(
-            new ScanCommand({ TableName: created.ledgerTable, ExclusiveStartKey: start }),
-          );
-          items.push(...(out.Items ?? []));
-          start = out.LastEvaluatedKey;
-        } while (start);
-        return items;
-      },
+      ledgerScan: () => scanLedger(clients, created.ledgerTable),
       failures,
     });
     const reconciliation: Reconciliation = await reconcile(expectedRecords, positions, exported);

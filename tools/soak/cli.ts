@@ -18,9 +18,17 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { Client } from '@opensearch-project/opensearch';
 import { HandlerOutputCapture } from '../demo/capture';
+import {
+  applyRunOption,
+  defaultRunOptions,
+  handlerEnvironment,
+  loadHandler,
+  numberOption,
+  type RunOptions,
+  scanLedger,
+} from '../demo/harness';
 import { exportRun, lakeTripIds, type Reconciliation, reconcile } from '../demo/outputs';
 import { exportSearch, reconcileSearch, type SearchReconciliation } from '../demo/search-export';
 import {
@@ -35,9 +43,8 @@ import { KinesisPublisher } from '../replay/kinesis-publisher';
 import type { ReplayRecord } from '../replay/sources';
 import { syntheticTrips } from '../replay/synthetic';
 import type { DeliveryStats } from '../runner/delivery';
-import { KinesisRunner, type OnFailureRecord, type StreamHandler } from '../runner/kinesis-runner';
+import { KinesisRunner, type OnFailureRecord } from '../runner/kinesis-runner';
 
-const ROOT = path.resolve(__dirname, '..', '..');
 const LAKE_FUNCTION = 'taxi-stream-local-lakeSink';
 const SEARCH_FUNCTION = 'taxi-stream-local-searchSink';
 const MIB = 1024 * 1024;
@@ -76,100 +83,50 @@ stopping everything than it did before starting. Exit 2 when a record is not rec
 (missing, duplicated, in both the lake and the dead letters, or against its label), 1 on error.
 `;
 
-interface SoakOptions {
-  records: number;
-  poisonRate: number;
-  seed: number;
-  watermarkEvery: number;
+interface SoakOptions extends RunOptions {
   search: boolean;
-  shards: number;
-  batchSize: number;
-  batchWindowMs: number;
   maxLag: number;
   sampleMs: number;
   windowMs: number;
   warmup: number;
   maxHeapGrowthMb: number;
-  out: string;
-  json: boolean;
 }
 
 function parseArgs(args: string[]): SoakOptions | 'help' {
   const o: SoakOptions = {
-    records: 1_000_000,
-    poisonRate: 0.01,
-    seed: 42,
-    watermarkEvery: 1000,
+    ...defaultRunOptions('soak', 1_000_000),
     search: false,
-    shards: 2,
-    batchSize: 1000,
-    batchWindowMs: 500,
     maxLag: 50_000,
     sampleMs: 5_000,
     windowMs: 15_000,
     warmup: 0.1,
     maxHeapGrowthMb: 64,
-    out: path.join(ROOT, '.local', 'soak', `run-${new Date().toISOString().replace(/[:.]/g, '-')}`),
-    json: false,
-  };
-  const num = (name: string, value: string | undefined, min: number, max: number): number => {
-    const n = Number(value);
-    if (value === undefined || !Number.isFinite(n) || n < min || n > max) {
-      throw new Error(`${name} needs a number in [${min}, ${max}], got ${value}`);
-    }
-    return n;
   };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
     const next = (): string | undefined => args[++i];
+    if (applyRunOption(o, arg, next, 100_000_000)) continue;
     switch (arg) {
       case '--help':
       case '-h':
         return 'help';
-      case '--records':
-        o.records = Math.floor(num(arg, next(), 1, 100_000_000));
-        break;
-      case '--poison-rate':
-        o.poisonRate = num(arg, next(), 0, 1);
-        break;
-      case '--seed':
-        o.seed = Math.floor(num(arg, next(), 0, 2 ** 31));
-        break;
-      case '--watermark-every':
-        o.watermarkEvery = Math.floor(num(arg, next(), 0, 1e9));
-        break;
       case '--search':
         o.search = true;
         break;
-      case '--shards':
-        o.shards = Math.floor(num(arg, next(), 1, 16));
-        break;
-      case '--batch-size':
-        o.batchSize = Math.floor(num(arg, next(), 1, 10_000));
-        break;
-      case '--batch-window-ms':
-        o.batchWindowMs = Math.floor(num(arg, next(), 0, 300_000));
-        break;
       case '--max-lag':
-        o.maxLag = Math.floor(num(arg, next(), 500, 1e9));
+        o.maxLag = Math.floor(numberOption(arg, next(), 500, 1e9));
         break;
       case '--sample-s':
-        o.sampleMs = Math.round(num(arg, next(), 0.1, 3_600) * 1000);
+        o.sampleMs = Math.round(numberOption(arg, next(), 0.1, 3_600) * 1000);
         break;
       case '--window-s':
-        o.windowMs = Math.round(num(arg, next(), 1, 86_400) * 1000);
+        o.windowMs = Math.round(numberOption(arg, next(), 1, 86_400) * 1000);
         break;
       case '--warmup':
-        o.warmup = num(arg, next(), 0, 0.9);
+        o.warmup = numberOption(arg, next(), 0, 0.9);
         break;
       case '--max-heap-growth-mb':
-        o.maxHeapGrowthMb = num(arg, next(), 0, 1e6);
-        break;
-      case '--out':
-        o.out = path.resolve(next() ?? '');
-        break;
-      case '--json':
-        o.json = true;
+        o.maxHeapGrowthMb = numberOption(arg, next(), 0, 1e6);
         break;
       default:
         throw new Error(`unknown option ${arg} (see --help)`);
@@ -401,19 +358,8 @@ async function main(): Promise<number> {
       shards: o.shards,
     });
     say(`local services up: ${Object.values(stack.endpoints).join(', ')}`);
-    Object.assign(process.env, stack.env(), {
-      LAKE_BUCKET: created.bucket,
-      LEDGER_TABLE: created.ledgerTable,
-      DEAD_LETTER_QUEUE_URL: created.deadLetterQueueUrl,
-      POWERTOOLS_LOG_LEVEL: 'INFO',
-      DEADLINE_MARGIN_MS: '5000',
-    });
+    handlerEnvironment(stack.env(), created, { POWERTOOLS_LOG_LEVEL: 'INFO', DEADLINE_MARGIN_MS: '5000' });
     capture = new HandlerOutputCapture(path.join(o.out, 'handler-output.jsonl'));
-    const load = (module: string, functionName: string, service: string): StreamHandler => {
-      process.env.AWS_LAMBDA_FUNCTION_NAME = functionName;
-      process.env.POWERTOOLS_SERVICE_NAME = service;
-      return (require(module) as { handler: StreamHandler }).handler;
-    };
     const failures: OnFailureRecord[] = [];
     const settings = {
       kinesis: clients.kinesis,
@@ -433,14 +379,14 @@ async function main(): Promise<number> {
     const lake = new KinesisRunner({
       ...settings,
       functionName: LAKE_FUNCTION,
-      handler: load('../../functions/lake-sink', LAKE_FUNCTION, 'taxi-stream-lake-sink'),
+      handler: loadHandler('../../functions/lake-sink', LAKE_FUNCTION, 'taxi-stream-lake-sink'),
     });
     runners.push(lake);
     const search = o.search
       ? new KinesisRunner({
           ...settings,
           functionName: SEARCH_FUNCTION,
-          handler: load('../../functions/search-sink', SEARCH_FUNCTION, 'taxi-stream-search-sink'),
+          handler: loadHandler('../../functions/search-sink', SEARCH_FUNCTION, 'taxi-stream-search-sink'),
         })
       : null;
     if (search) runners.push(search);
@@ -508,18 +454,7 @@ async function main(): Promise<number> {
       bucket: created.bucket,
       lakePrefix: 'lake/trips',
       deadLetterQueueUrl: created.deadLetterQueueUrl,
-      ledgerScan: async () => {
-        const items: unknown[] = [];
-        let start: Record<string, import('@aws-sdk/client-dynamodb').AttributeValue> | undefined;
-        do {
-          const out = await (clients as LocalClients).dynamodb.send(
-            new ScanCommand({ TableName: created.ledgerTable, ExclusiveStartKey: start }),
-          );
-          items.push(...(out.Items ?? []));
-          start = out.LastEvaluatedKey;
-        } while (start);
-        return items;
-      },
+      ledgerScan: () => scanLedger(clients as LocalClients, created.ledgerTable),
       failures,
     });
     const sent = await readSent(path.join(o.out, 'sent.csv'));
