@@ -19,7 +19,7 @@ import type { LakeRow } from '../lake/lake-row';
 import { documentId, toSearchDocument } from '../search/search-document';
 import { type BulkAction, type BulkItemOutcome, bulkAction, type SearchIndex } from '../search/search-index';
 import type { SourceRecord } from '../sources/source-record';
-import { type Deadline, withinBudget } from './deadline';
+import { type Deadline, IoBudget } from './deadline';
 import type { TripTransform } from './trip-transform';
 
 export interface SearchSinkOptions {
@@ -169,10 +169,9 @@ export class SearchSink {
     report.documentsFailed = pending.length;
     if (letters.length > 0) {
       // Bounded like the bulk requests: a hung queue must end in a partial batch response.
-      const budgetMs = deadline.remainingMs() - this.options.deadlineMarginMs;
-      const result = await withinBudget(budgetMs, 'dead-letter send', (signal) =>
-        this.deps.deadLetters.send(letters, signal),
-      ).catch((error: unknown): DeadLetterResult => ({ sent: letters.map(() => false), error }));
+      const result = await this.budget(deadline)
+        .run('dead-letter send', (signal) => this.deps.deadLetters.send(letters, signal))
+        .catch((error: unknown): DeadLetterResult => ({ sent: letters.map(() => false), error }));
       result.sent.forEach((ok, i) => {
         const letter = letters[i] as DeadLetter & { recordIndex: number };
         if (ok) report.documentsDeadLettered += letter.error instanceof RejectedDocumentError ? 1 : 0;
@@ -202,6 +201,11 @@ export class SearchSink {
     if (chunk.length > 0) yield chunk;
   }
 
+  /** The time I/O may still take: until the deadline minus the margin (as in the lake sink). */
+  private budget(deadline: Deadline): IoBudget {
+    return IoBudget.until(deadline.remainingMs(), this.options.deadlineMarginMs, this.now);
+  }
+
   private async send(
     chunk: readonly Pending[],
     report: SearchBatchReport,
@@ -209,7 +213,7 @@ export class SearchSink {
   ): Promise<BulkItemOutcome[]> {
     // No request may outlive the margin: a cluster that hangs must end in a partial batch
     // response, not in a Lambda timeout (which answers nothing and retries the whole batch).
-    const budgetMs = deadline.remainingMs() - this.options.deadlineMarginMs;
+    const budgetMs = this.budget(deadline).leftMs();
     if (budgetMs <= 0)
       return chunk.map(() => ({ status: 'retryable', error: 'not sent: the deadline is near' }));
     const started = this.now();
