@@ -390,11 +390,17 @@ function roleFor(s, fn) {
   };
 }
 
-const roleName = (fn) => `${fn[0].toUpperCase()}${fn.slice(1)}Role`;
+/** Function keys as osls and CloudFormation logical ids spell them (lakeSink -> LakeSink). */
+const upperFirst = (x) => x.charAt(0).toUpperCase() + x.slice(1);
+const roleName = (fn) => `${upperFirst(fn)}Role`;
+
+/** The functions this deployment has: the MSK ones only with a cluster. */
+const deployedFunctions = (s) =>
+  Object.keys(FUNCTIONS).filter((fn) => s.msk || FUNCTIONS[fn].source !== 'msk');
 
 async function iam(ctx) {
   const s = await settings(ctx);
-  const fns = Object.keys(FUNCTIONS).filter((fn) => s.msk || FUNCTIONS[fn].source !== 'msk');
+  const fns = deployedFunctions(s);
   const Resources = {};
   for (const fn of fns) Resources[roleName(fn)] = roleFor(s, fn);
   return { Resources };
@@ -509,12 +515,12 @@ async function glue(ctx) {
 // ---------------------------------------------------------------------------------------
 // Dashboard and alarms
 
-const logicalFunctionId = (fn) => `${fn[0].toUpperCase()}${fn.slice(1)}LambdaFunction`;
+const logicalFunctionId = (fn) => `${upperFirst(fn)}LambdaFunction`;
 
 async function observability(ctx) {
   const s = await settings(ctx);
   if (s.local) return { Resources: {} };
-  const fns = Object.keys(FUNCTIONS).filter((fn) => s.msk || FUNCTIONS[fn].source !== 'msk');
+  const fns = deployedFunctions(s);
   const Resources = {};
   const topic = s.alarmTopicArn || ref('AlarmTopic');
   if (!s.alarmTopicArn) {
@@ -538,7 +544,7 @@ async function observability(ctx) {
   };
   const lambdaDims = (fn) => [{ Name: 'FunctionName', Value: ref(logicalFunctionId(fn)) }];
   for (const fn of fns) {
-    const id = fn[0].toUpperCase() + fn.slice(1);
+    const id = upperFirst(fn);
     alarm(`${id}ErrorsAlarm`, {
       AlarmDescription: `${fn}: invocations failed (the mapping retries, then bisects)`,
       Namespace: 'AWS/Lambda',
@@ -712,9 +718,8 @@ function dashboardBody(s, fns) {
 function mskMappingLogicalId(fn, clusterArn, topic) {
   const normalizedFn = fn.replace(/-/g, 'Dash').replace(/_/g, 'Underscore');
   const alnum = (x) => x.replace(/[^0-9A-Za-z]/g, '');
-  const upper = (x) => x.charAt(0).toUpperCase() + x.slice(1);
   const cluster = clusterArn.split('/')[1];
-  return `${upper(normalizedFn)}EventSourceMappingMSK${upper(alnum(cluster)).slice(0, 79)}${upper(alnum(topic)).slice(0, 79)}`;
+  return `${upperFirst(normalizedFn)}EventSourceMappingMSK${upperFirst(alnum(cluster)).slice(0, 79)}${upperFirst(alnum(topic)).slice(0, 79)}`;
 }
 
 async function msk(ctx) {

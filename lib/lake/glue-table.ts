@@ -11,6 +11,7 @@
  *   - any other column: `injected` (queries must give that key's value in WHERE).
  * Partition keys are strings (the path text, e.g. '07'); compare them as strings.
  */
+import { DEFAULT_VALIDATION_POLICY } from '../domain/trip';
 import { type ColumnType, LAKE_COLUMNS } from './schema';
 
 export class GlueTableError extends Error {
@@ -29,8 +30,8 @@ const HIVE_TYPES: Record<ColumnType, string> = {
   timestamp: 'timestamp',
 };
 
-/** First year of TLC trip records; the validation policy rejects earlier event times. */
-export const FIRST_YEAR = 2009;
+/** First projected year: the validation policy's earliest event time (TLC records start in 2009). */
+export const FIRST_YEAR = new Date(DEFAULT_VALIDATION_POLICY.minEventTimeMs).getUTCFullYear();
 /** Last projected year for integer year keys (an unbounded range cannot be enumerated). */
 export const LAST_YEAR = 2049;
 

@@ -48,7 +48,6 @@ export function fromKinesisEvent(event: KinesisStreamEvent): SourceRecord[] {
   // A batch comes from one stream: parse its ARN once, not once per record.
   let lastArn: string | undefined;
   let lastStream = '';
-  let lastShard: string | undefined;
   let lastChannel: Channel | undefined;
   return event.Records.map((entry) => {
     if (entry.eventSource !== 'aws:kinesis') {
@@ -65,8 +64,9 @@ export function fromKinesisEvent(event: KinesisStreamEvent): SourceRecord[] {
     }
     const stream = lastStream;
     const shard = shardIdFromEventId(entry.eventID);
+    // Records of one shard come together: reuse its channel while the shard stays the same.
     let channel: Channel | undefined =
-      shard === lastShard && lastChannel?.stream === stream ? lastChannel : undefined;
+      lastChannel?.partition === shard && lastChannel.stream === stream ? lastChannel : undefined;
     if (!channel) {
       const key = `${stream}\u0000${shard}`;
       channel = channels.get(key);
@@ -74,7 +74,6 @@ export function fromKinesisEvent(event: KinesisStreamEvent): SourceRecord[] {
         channel = makeChannel('kinesis', stream, shard);
         channels.set(key, channel);
       }
-      lastShard = shard;
       lastChannel = channel;
     }
     const arrival = Number(kinesis.approximateArrivalTimestamp);
