@@ -27,19 +27,21 @@ const FUNCTIONS = {
   searchSinkMsk: { service: 'taxi-stream-search-sink-msk', kind: 'search', source: 'msk' },
 };
 
+const LOCAL = tsx.require('../tools/local-stack/defaults.ts', __filename);
+const localUrl = (port) => `http://127.0.0.1:${port}`;
 const LOCAL_DEFAULTS = {
-  AWS_REGION: 'us-east-1',
-  AWS_ACCESS_KEY_ID: 'local',
-  AWS_SECRET_ACCESS_KEY: 'local',
-  S3_ENDPOINT_URL: 'http://127.0.0.1:4566',
-  SQS_ENDPOINT_URL: 'http://127.0.0.1:4566',
+  AWS_REGION: LOCAL.LOCAL_REGION,
+  ...LOCAL.LOCAL_CREDENTIALS,
+  S3_ENDPOINT_URL: localUrl(LOCAL.LOCAL_PORT_BASE),
+  SQS_ENDPOINT_URL: localUrl(LOCAL.LOCAL_PORT_BASE),
   S3_FORCE_PATH_STYLE: 'true',
-  DYNAMODB_ENDPOINT_URL: 'http://127.0.0.1:4567',
-  KINESIS_ENDPOINT_URL: 'http://127.0.0.1:4568',
-  LAKE_BUCKET: 'taxi-stream-lake',
-  LEDGER_TABLE: 'taxi-stream-ledger',
-  DEAD_LETTER_QUEUE_URL: 'http://sqs.us-east-1.127.0.0.1:4566/000000000000/taxi-stream-dead-letters.fifo',
-  SEARCH_ENDPOINT: 'http://127.0.0.1:9200',
+  DYNAMODB_ENDPOINT_URL: localUrl(LOCAL.LOCAL_PORT_BASE + 1),
+  KINESIS_ENDPOINT_URL: localUrl(LOCAL.LOCAL_PORT_BASE + 2),
+  LAKE_BUCKET: LOCAL.LOCAL_RESOURCES.bucket,
+  LEDGER_TABLE: LOCAL.LOCAL_RESOURCES.ledgerTable,
+  // The queue URL as the local SQS emulator (fauxqs) answers CreateQueue.
+  DEAD_LETTER_QUEUE_URL: `http://sqs.${LOCAL.LOCAL_REGION}.127.0.0.1:${LOCAL.LOCAL_PORT_BASE}/000000000000/${LOCAL.LOCAL_RESOURCES.deadLetterQueue}`,
+  SEARCH_ENDPOINT: localUrl(LOCAL.LOCAL_SEARCH_PORT),
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
 };
 

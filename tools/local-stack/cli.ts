@@ -6,14 +6,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { LOCAL_PORT_BASE, LOCAL_RESOURCES, LOCAL_SEARCH_PORT } from './defaults';
 import { createPipelineResources, localClients, startLocalStack } from './local-stack';
-
-export const LOCAL_RESOURCES = {
-  bucket: 'taxi-stream-lake',
-  ledgerTable: 'taxi-stream-ledger',
-  deadLetterQueue: 'taxi-stream-dead-letters.fifo',
-  stream: 'taxi-trips',
-} as const;
 
 const HELP = `Usage: npm run local -- [options]
 
@@ -21,9 +15,9 @@ Starts S3+SQS (fauxqs), DynamoDB (dynalite) and Kinesis (kinesalite) on 127.0.0.
 creates the pipeline resources and waits until Ctrl-C.
 
 Options:
-  --port-base N   S3+SQS on N, DynamoDB on N+1, Kinesis on N+2 (default 4566)
+  --port-base N   S3+SQS on N, DynamoDB on N+1, Kinesis on N+2 (default ${LOCAL_PORT_BASE})
   --shards N      shards of the ${LOCAL_RESOURCES.stream} stream (default 2)
-  --search        also start a local OpenSearch node on port 9200 (about 10 s; the first
+  --search        also start a local OpenSearch node on port ${LOCAL_SEARCH_PORT} (about 10 s; the first
                   run builds its launcher with Maven)
   --help          this text
 
@@ -47,7 +41,7 @@ async function main(): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
-  const base = option(args, '--port-base', 4566);
+  const base = option(args, '--port-base', LOCAL_PORT_BASE);
   const shards = option(args, '--shards', 2);
   const root = path.resolve(__dirname, '..', '..');
   const localDir = path.join(root, '.local');
@@ -56,7 +50,7 @@ async function main(): Promise<void> {
   const stack = await startLocalStack({
     logDir: path.join(localDir, 'logs'),
     services: search ? ['s3sqs', 'dynamodb', 'kinesis', 'opensearch'] : ['s3sqs', 'dynamodb', 'kinesis'],
-    ports: { s3sqs: base, dynamodb: base + 1, kinesis: base + 2, opensearch: 9200 },
+    ports: { s3sqs: base, dynamodb: base + 1, kinesis: base + 2, opensearch: LOCAL_SEARCH_PORT },
   });
   const stop = async (): Promise<void> => {
     await stack.stop();

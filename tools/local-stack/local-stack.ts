@@ -23,6 +23,9 @@ import {
 } from '../../lib/aws-clients';
 import { type AwsEndpoints, loadAwsEndpoints } from '../../lib/config';
 import { buildOpenSearchLauncher, type OpenSearchNode, startOpenSearch } from '../opensearch/opensearch-node';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from './defaults';
+
+export { LOCAL_CREDENTIALS, LOCAL_REGION };
 
 export type LocalService = 's3sqs' | 'dynamodb' | 'kinesis' | 'opensearch';
 
@@ -56,8 +59,6 @@ const SERVE = path.join(__dirname, 'serve.mjs');
 const READY_TIMEOUT_MS = 20_000;
 
 /** Credentials the emulators accept; never real ones. */
-export const LOCAL_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' } as const;
-export const LOCAL_REGION = 'us-east-1';
 
 async function startService(
   service: LocalService,
