@@ -35,11 +35,11 @@ import { type KafkaHandler, KafkaRunner } from '../runner/kafka-runner';
 import { KinesisRunner, type OnFailureRecord } from '../runner/kinesis-runner';
 import { HandlerOutputCapture } from './capture';
 import {
-  applyRunOption,
   defaultRunOptions,
   handlerEnvironment,
   loadHandler,
   numberOption,
+  parseRunArgs,
   type RunOptions,
   scanLedger,
 } from './harness';
@@ -95,19 +95,13 @@ interface DemoOptions extends RunOptions {
 
 function parseArgs(args: string[]): DemoOptions | 'help' {
   const o: DemoOptions = { ...defaultRunOptions('demo', 50_000), inputs: [], source: 'kinesis', speedup: 0 };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    const next = (): string | undefined => args[++i];
-    if (applyRunOption(o, arg, next, 10_000_000)) continue;
+  return parseRunArgs(args, o, 10_000_000, (arg, next) => {
     switch (arg) {
-      case '--help':
-      case '-h':
-        return 'help';
       case '--input': {
         const file = next();
         if (!file || !existsSync(file)) throw new Error(`--input: no such file ${file}`);
         o.inputs.push(path.resolve(file));
-        break;
+        return true;
       }
       case '--source': {
         const value = next();
@@ -115,18 +109,17 @@ function parseArgs(args: string[]): DemoOptions | 'help' {
           throw new Error(`--source must be kinesis, kafka or both, got ${value}`);
         }
         o.source = value;
-        break;
+        return true;
       }
       case '--speedup': {
         const value = next();
         o.speedup = value === 'max' ? 0 : numberOption(arg, value, 0, 1e9);
-        break;
+        return true;
       }
       default:
-        throw new Error(`unknown option ${arg} (see --help)`);
+        return false;
     }
-  }
-  return o;
+  });
 }
 
 async function main(): Promise<number> {

@@ -88,6 +88,27 @@ export function applyRunOption(
   }
 }
 
+/**
+ * Reads a tool's arguments: `--help`, the shared options, then the tool's own (`own` applies
+ * one and says whether it knew it). Anything else is an error naming the option.
+ */
+export function parseRunArgs<O extends RunOptions>(
+  args: readonly string[],
+  o: O,
+  maxRecords: number,
+  own: (arg: string, next: () => string | undefined) => boolean,
+): O | 'help' {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    const next = (): string | undefined => args[++i];
+    if (arg === '--help' || arg === '-h') return 'help';
+    if (!applyRunOption(o, arg, next, maxRecords) && !own(arg, next)) {
+      throw new Error(`unknown option ${arg} (see --help)`);
+    }
+  }
+  return o;
+}
+
 /** The environment the handlers read at cold start, pointing at the created resources. */
 export function handlerEnvironment(
   stackEnv: Record<string, string>,

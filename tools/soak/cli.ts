@@ -21,11 +21,11 @@ import vm from 'node:vm';
 import { Client } from '@opensearch-project/opensearch';
 import { HandlerOutputCapture } from '../demo/capture';
 import {
-  applyRunOption,
   defaultRunOptions,
   handlerEnvironment,
   loadHandler,
   numberOption,
+  parseRunArgs,
   type RunOptions,
   scanLedger,
 } from '../demo/harness';
@@ -102,37 +102,30 @@ function parseArgs(args: string[]): SoakOptions | 'help' {
     warmup: 0.1,
     maxHeapGrowthMb: 64,
   };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    const next = (): string | undefined => args[++i];
-    if (applyRunOption(o, arg, next, 100_000_000)) continue;
+  return parseRunArgs(args, o, 100_000_000, (arg, next) => {
     switch (arg) {
-      case '--help':
-      case '-h':
-        return 'help';
       case '--search':
         o.search = true;
-        break;
+        return true;
       case '--max-lag':
         o.maxLag = Math.floor(numberOption(arg, next(), 500, 1e9));
-        break;
+        return true;
       case '--sample-s':
         o.sampleMs = Math.round(numberOption(arg, next(), 0.1, 3_600) * 1000);
-        break;
+        return true;
       case '--window-s':
         o.windowMs = Math.round(numberOption(arg, next(), 1, 86_400) * 1000);
-        break;
+        return true;
       case '--warmup':
         o.warmup = numberOption(arg, next(), 0, 0.9);
-        break;
+        return true;
       case '--max-heap-growth-mb':
         o.maxHeapGrowthMb = numberOption(arg, next(), 0, 1e6);
-        break;
+        return true;
       default:
-        throw new Error(`unknown option ${arg} (see --help)`);
+        return false;
     }
-  }
-  return o;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
