@@ -173,6 +173,33 @@ function serviceName(raw: unknown): string | null {
   return value.toLowerCase();
 }
 
+/**
+ * Fields the pipeline sets on every trip after decoding: enrichment (domain/enrich.ts) and
+ * lake lineage (lake/lake-row.ts). A trip is allocated with them already in place, holding
+ * neutral values until they are set, so each object keeps one hidden class from birth with
+ * all 43 fields in the object itself. Added one by one later, they grew a separate property
+ * store several times per trip: the transform of a 10,000-record batch spent a third more
+ * time in the young-generation collector (measured 519-560 against 353-374 ms of scavenges
+ * over 3.6 s). test/unit/domain/trip.test.ts checks that this list matches the lake row.
+ */
+interface LaterSlots {
+  duration_seconds: number;
+  pickup_airport: string | null;
+  dropoff_airport: string | null;
+  airport_trip: boolean;
+  pickup_borough: string | null;
+  pickup_zone: string | null;
+  pickup_service_zone: string | null;
+  dropoff_borough: string | null;
+  dropoff_zone: string | null;
+  dropoff_service_zone: string | null;
+  source_kind: string;
+  source_stream: string;
+  source_partition: string;
+  source_position: string;
+  arrival_time: number;
+}
+
 export class TripDecoder {
   constructor(private readonly policy: ValidationPolicy = DEFAULT_VALIDATION_POLICY) {}
 
@@ -266,7 +293,7 @@ export class TripDecoder {
         field: 'store_and_fwd_flag',
       });
     }
-    return {
+    const trip: Trip & LaterSlots = {
       trip_id: tripId(obj.trip_id),
       vendor_id: optionalInt(obj.vendor_id, 'vendor_id', 0),
       pickup_datetime: this.timestamp(obj.pickup_datetime, 'pickup_datetime', arrivalTimeMs),
@@ -294,6 +321,22 @@ export class TripDecoder {
       service: serviceName(obj.service),
       type: 'trip',
       padding: optionalString(obj.padding, 'padding', MAX_PADDING_LENGTH),
+      duration_seconds: 0,
+      pickup_airport: null,
+      dropoff_airport: null,
+      airport_trip: false,
+      pickup_borough: null,
+      pickup_zone: null,
+      pickup_service_zone: null,
+      dropoff_borough: null,
+      dropoff_zone: null,
+      dropoff_service_zone: null,
+      source_kind: '',
+      source_stream: '',
+      source_partition: '',
+      source_position: '',
+      arrival_time: 0,
     };
+    return trip;
   }
 }

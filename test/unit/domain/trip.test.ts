@@ -1,7 +1,11 @@
+import { TripEnricher } from '../../../lib/domain/enrich';
 import { DEFAULT_VALIDATION_POLICY, TripDecoder } from '../../../lib/domain/trip';
 import { PoisonRecordError } from '../../../lib/errors';
+import { LAKE_COLUMNS } from '../../../lib/lake/schema';
+import { TripTransform } from '../../../lib/pipeline/trip-transform';
+import type { SourceRecord } from '../../../lib/sources/source-record';
 import { poisonCases } from '../../support/poison';
-import { payload, tripEvent } from '../../support/trip-events';
+import { payload, records, tripEvent } from '../../support/trip-events';
 
 const ARRIVAL = Date.UTC(2026, 0, 1);
 const decoder = new TripDecoder();
@@ -42,6 +46,18 @@ describe('TripDecoder', () => {
       pickup_longitude: null,
       congestion_surcharge: null,
     });
+  });
+
+  it('allocates a trip with every lake row field, so enrichment and lineage add no property', () => {
+    const decoded = decodeTrip(tripEvent());
+    const fields = Object.keys(decoded);
+    expect([...fields].sort()).toEqual(LAKE_COLUMNS.map((c) => c.name).sort());
+    const transform = new TripTransform(new TripDecoder(), new TripEnricher());
+    const [record] = records([payload(tripEvent())]);
+    const out = transform.apply(record as SourceRecord);
+    if (out.kind !== 'trip') throw new Error('expected a trip');
+    // Same keys in the same order: the row kept the trip's hidden class.
+    expect(Object.keys(out.row)).toEqual(fields);
   });
 
   it('accepts the older lon/lat fields with or without location IDs', () => {
