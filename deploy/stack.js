@@ -49,7 +49,6 @@ const LOCAL_DEFAULTS = {
 const LOCAL_PASS_THROUGH = [
   'STAGING_PREFIX',
   'DEAD_LETTER_PAYLOAD_PREFIX',
-  'PARQUET_COMPRESSION',
   'MAX_RECORDS_PER_COMMIT',
   'DEADLINE_MARGIN_MS',
   'MIN_EVENT_TIME',
@@ -76,6 +75,8 @@ async function settings({ resolveVariable }) {
   const names = [
     'partitionTemplate',
     'lakePrefix',
+    'parquetCompression',
+    'parquetEncoding',
     'zoneLookup',
     'logLevel',
     'searchEndpoint',
@@ -142,6 +143,10 @@ function check(s) {
     fail('the created OpenSearch domain needs searchAuth sigv4');
   if (s.vpc !== list(s.vpcSecurityGroupIds).length > 0)
     fail('vpcSubnetIds and vpcSecurityGroupIds go together (both or neither)');
+  if (!['snappy', 'zstd'].includes(s.parquetCompression))
+    fail(`parquetCompression must be snappy or zstd, got "${s.parquetCompression}"`);
+  if (!['plain', 'delta'].includes(s.parquetEncoding))
+    fail(`parquetEncoding must be plain or delta, got "${s.parquetEncoding}"`);
   if (s.zoneLookup && !/^s3:\/\/[a-z0-9.-]+\/.+/.test(s.zoneLookup))
     fail(`zoneLookup must be empty or an s3://bucket/key URI, got "${s.zoneLookup}"`);
 }
@@ -164,6 +169,8 @@ async function environment(ctx) {
       ...LOCAL_DEFAULTS,
       PARTITION_TEMPLATE: s.partitionTemplate,
       LAKE_PREFIX: s.lakePrefix,
+      PARQUET_COMPRESSION: s.parquetCompression,
+      PARQUET_ENCODING: s.parquetEncoding,
       ZONE_LOOKUP: s.zoneLookup,
       SEARCH_AUTH: 'none',
       SEARCH_INDEX_TEMPLATE: s.searchIndexTemplate,
@@ -181,6 +188,8 @@ async function environment(ctx) {
     LEDGER_TABLE: ref('LedgerTable'),
     DEAD_LETTER_QUEUE_URL: ref('DeadLetterQueue'),
     PARTITION_TEMPLATE: s.partitionTemplate,
+    PARQUET_COMPRESSION: s.parquetCompression,
+    PARQUET_ENCODING: s.parquetEncoding,
     ZONE_LOOKUP: s.zoneLookup,
   };
   const search = {

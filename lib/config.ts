@@ -5,7 +5,7 @@
  */
 import { DEFAULT_VALIDATION_POLICY, type ValidationPolicy } from './domain/trip';
 import { ConfigError } from './errors';
-import type { ParquetCompression } from './lake/parquet-encoder';
+import type { ParquetCompression, ParquetEncoding } from './lake/parquet-encoder';
 import {
   compilePartitionTemplate,
   DEFAULT_PARTITION_TEMPLATE,
@@ -35,6 +35,7 @@ export interface LakeSinkConfig extends StreamSinkSettings {
   readonly stagingPrefix: string;
   readonly partitionTemplate: string;
   readonly compression: ParquetCompression;
+  readonly encoding: ParquetEncoding;
   readonly ledgerTable: string;
   readonly maxRecordsPerCommit: number;
   readonly maxObjectsPerCommit: number;
@@ -190,6 +191,10 @@ export function loadLakeSinkConfig(env: Env = process.env): LakeSinkConfig {
   if (compression !== 'snappy' && compression !== 'zstd') {
     throw new ConfigError('PARQUET_COMPRESSION', `must be snappy or zstd, got "${compression}"`);
   }
+  const encoding = optional(env, 'PARQUET_ENCODING', 'plain').toLowerCase();
+  if (encoding !== 'plain' && encoding !== 'delta') {
+    throw new ConfigError('PARQUET_ENCODING', `must be plain or delta, got "${encoding}"`);
+  }
   const common = loadStreamSinkSettings(env);
   const ledgerTable = required(env, 'LEDGER_TABLE');
   if (!/^[A-Za-z0-9_.-]{3,255}$/.test(ledgerTable)) {
@@ -206,6 +211,7 @@ export function loadLakeSinkConfig(env: Env = process.env): LakeSinkConfig {
     stagingPrefix,
     partitionTemplate,
     compression,
+    encoding,
     ledgerTable,
     ...common,
     maxRecordsPerCommit: integer(env, 'MAX_RECORDS_PER_COMMIT', 10_000, 1, 1_000_000),

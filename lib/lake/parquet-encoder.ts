@@ -21,14 +21,32 @@ import {
   tableToIPC,
   Utf8,
 } from 'apache-arrow';
-import { Compression, Table as WasmTable, WriterPropertiesBuilder, writeParquet } from 'parquet-wasm';
+import {
+  Compression,
+  Encoding,
+  Table as WasmTable,
+  WriterPropertiesBuilder,
+  writeParquet,
+} from 'parquet-wasm';
 import type { LakeRow } from './lake-row';
 import { type ColumnSpec, type ColumnType, LAKE_COLUMNS } from './schema';
 
 export type ParquetCompression = 'snappy' | 'zstd';
 
+/**
+ * `plain`: PLAIN and dictionary encodings only, which every Parquet reader understands.
+ * `delta`: also the Parquet 2.0 delta encodings where they pay: DELTA_BINARY_PACKED for
+ * 64-bit integers and timestamps (close, mostly increasing values) and DELTA_BYTE_ARRAY for
+ * source_position (increasing decimal text sharing long prefixes). Objects are about a third
+ * smaller (448 -> 302 KB for 10,000 synthetic rows) and the write slightly faster, but some
+ * engines (Presto C++/Velox, StarRocks, older Spark vectorized readers) cannot read them.
+ */
+export type ParquetEncoding = 'plain' | 'delta';
+
 export interface ParquetEncoderOptions {
   readonly compression: ParquetCompression;
+  /** Default `plain`. */
+  readonly encoding?: ParquetEncoding;
   /** Rows per row group; one row group per object is right for Lambda-sized batches. */
   readonly maxRowGroupSize?: number;
   readonly createdBy?: string;
@@ -237,6 +255,16 @@ const NO_DICTIONARY: readonly string[] = LAKE_COLUMNS.filter(
     c.name === 'padding',
 ).map((c) => c.name);
 
+/** Column encodings of `delta` (all of these are also in NO_DICTIONARY). */
+const DELTA_ENCODINGS: ReadonlyArray<readonly [string, Encoding]> = LAKE_COLUMNS.flatMap(
+  (c): Array<readonly [string, Encoding]> =>
+    c.type === 'int64' || c.type === 'timestamp'
+      ? [[c.name, Encoding.DELTA_BINARY_PACKED]]
+      : c.name === 'source_position'
+        ? [[c.name, Encoding.DELTA_BYTE_ARRAY]]
+        : [],
+);
+
 export const LAKE_ARROW_SCHEMA = new Schema(
   LAKE_COLUMNS.map((spec) => new Field(spec.name, arrowType(spec.type), spec.nullable)),
 );
@@ -272,6 +300,9 @@ export class ParquetEncoder {
       .setMaxRowGroupSize(this.options.maxRowGroupSize ?? 1_000_000)
       .setCreatedBy(this.options.createdBy ?? 'taxi-stream');
     for (const name of NO_DICTIONARY) builder = builder.setColumnDictionaryEnabled(name, false);
+    if (this.options.encoding === 'delta') {
+      for (const [name, encoding] of DELTA_ENCODINGS) builder = builder.setColumnEncoding(name, encoding);
+    }
     return writeParquet(table, builder.build());
   }
 }

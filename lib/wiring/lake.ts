@@ -27,7 +27,7 @@ export async function createLakeSinkDeps(config: LakeSinkConfig): Promise<LakeSi
   return {
     transform: await createTripTransform(config),
     partition: compilePartitionTemplate(config.partitionTemplate),
-    encoder: new ParquetEncoder({ compression: config.compression }),
+    encoder: new ParquetEncoder({ compression: config.compression, encoding: config.encoding }),
     store,
     ledger: new DynamoDbCommitLedger(createDynamoDbClient(config.aws), config.ledgerTable),
     deadLetters,

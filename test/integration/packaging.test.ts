@@ -240,7 +240,16 @@ describe('serverless package --stage prod with MSK and an existing alarm topic',
       '--param=vpcSubnetIds=subnet-0a,subnet-0b',
       '--param=vpcSecurityGroupIds=sg-0c',
       '--param=streamMode=PROVISIONED',
+      '--param=parquetEncoding=delta',
     ]);
+  });
+
+  it('passes the Parquet settings to both lake functions', () => {
+    for (const name of ['LakeSinkLambdaFunction', 'LakeSinkMskLambdaFunction']) {
+      const fn = t.Resources[name] as Resource;
+      const env = (fn.Properties.Environment as { Variables: object }).Variables;
+      expect(env).toMatchObject({ PARQUET_COMPRESSION: 'snappy', PARQUET_ENCODING: 'delta' });
+    }
   });
 
   it('adds the MSK lake and search functions with the failure controls the msk event lacks', () => {
@@ -337,5 +346,18 @@ describe('serverless package refuses what it cannot deploy safely', () => {
     ]);
     expect(template.code).not.toBe(0);
     expect(template.output).toContain('cannot be projected for Athena');
+  });
+
+  it('refuses a Parquet encoding the lake sink would refuse at cold start', async () => {
+    const result = await sls([
+      'package',
+      '--stage',
+      'dev',
+      '--package',
+      path.join(dir, 'enc'),
+      '--param=parquetEncoding=rle',
+    ]);
+    expect(result.code).not.toBe(0);
+    expect(result.output).toContain('parquetEncoding must be plain or delta, got "rle"');
   });
 });

@@ -14,6 +14,7 @@ describe('lake sink configuration', () => {
       lakePrefix: 'lake/trips',
       stagingPrefix: 'staging/trips',
       compression: 'snappy',
+      encoding: 'plain',
       maxRecordsPerCommit: 10_000,
       maxObjectsPerCommit: 100,
       deadLetterMaxMessageBytes: 262_144,
@@ -23,12 +24,17 @@ describe('lake sink configuration', () => {
     expect(Object.isFrozen(config)).toBe(true);
   });
 
+  it('reads PARQUET_ENCODING in any case', () => {
+    expect(loadLakeSinkConfig({ ...BASE, PARQUET_ENCODING: 'Delta' }).encoding).toBe('delta');
+  });
+
   it.each([
     [{ LAKE_BUCKET: '' }, 'LAKE_BUCKET'],
     [{ LAKE_BUCKET: 'Bad_Bucket' }, 'LAKE_BUCKET'],
     [{ LEDGER_TABLE: 'a b' }, 'LEDGER_TABLE'],
     [{ DEAD_LETTER_QUEUE_URL: 'queue' }, 'DEAD_LETTER_QUEUE_URL'],
     [{ PARQUET_COMPRESSION: 'gzip' }, 'PARQUET_COMPRESSION'],
+    [{ PARQUET_ENCODING: 'rle' }, 'PARQUET_ENCODING'],
     [{ PARTITION_TEMPLATE: 'year={nope}' }, 'PARTITION_TEMPLATE'],
     [{ MAX_OBJECTS_PER_COMMIT: '0' }, 'MAX_OBJECTS_PER_COMMIT'],
     [{ MAX_RECORDS_PER_COMMIT: '1e3' }, 'MAX_RECORDS_PER_COMMIT'],

@@ -118,71 +118,98 @@ describe('ParquetEncoder', () => {
     ]);
   });
 
-  it('round-trips every column of every row: nulls, booleans, non-ASCII text, timestamps', async () => {
-    // 300 varied rows: each nullable column is null in some rows, zone names carry non-ASCII
-    // text, airports make airport_trip both true and false, and trip IDs pass 2^53.
-    const zones = new ZoneLookup([
-      { locationId: 1, borough: 'EWR', zone: 'Newark Airport', serviceZone: 'EWR' },
-      { locationId: 132, borough: 'Queens', zone: 'JFK Airport', serviceZone: 'Airports' },
-      { locationId: 161, borough: 'Manhattan', zone: 'Midtown Center — “Ñ” ☃', serviceZone: 'Yellow Zone' },
-    ]);
-    const transform = new TripTransform(new TripDecoder(), new TripEnricher(zones));
-    const nullable = [
-      'vendor_id',
-      'passenger_count',
-      'ratecode_id',
-      'store_and_fwd_flag',
-      'payment_type',
-      'extra',
-      'mta_tax',
-      'tip_amount',
-      'tolls_amount',
-      'improvement_surcharge',
-    ];
-    const events = Array.from({ length: 300 }, (_, i) =>
-      tripEvent({
-        trip_id: i % 7 === 0 ? undefined : i % 11 === 0 ? String(2n ** 60n + BigInt(i)) : i,
-        pickup_datetime: new Date(Date.UTC(2019, 0, 1) + i * 61_001).toISOString(),
-        dropoff_datetime: new Date(Date.UTC(2019, 0, 1) + i * 61_001 + (i % 5) * 1000 - 1000).toISOString(),
-        pickup_location_id: [1, 132, 161, 200, null][i % 5],
-        dropoff_location_id: [161, 1, null, 132][i % 4],
-        pickup_longitude: i % 3 === 0 ? -73.78 - i / 1e4 : undefined,
-        pickup_latitude: i % 3 === 0 ? 40.64 : undefined,
-        fare_amount: (i * 37) / 100 - 1,
-        service: i % 4 === 0 ? undefined : ['yellow', 'green', 'fhv'][i % 3],
-        padding: i % 6 === 0 ? `pad-${'é'.repeat(i % 13)}` : undefined,
-        ...(i % 9 === 0 ? Object.fromEntries(nullable.map((name) => [name, null])) : {}),
-      }),
-    );
-    const input = records(events.map(payload)).map((r) => {
-      const out = transform.apply(r);
-      if (out.kind !== 'trip') throw new Error(`not a trip: ${JSON.stringify(out)}`);
-      return out.row;
-    });
-    const select = LAKE_COLUMNS.map((c) =>
-      c.type === 'timestamp' ? `epoch_ms(${c.name}) AS ${c.name}` : c.name,
-    ).join(', ');
-    const out = await query(
-      new ParquetEncoder({ compression: 'zstd' }).encode(input),
-      `SELECT ${select} FROM read_parquet('$FILE')`,
-    );
-    const expected = input.map((row) =>
-      Object.fromEntries(
-        LAKE_COLUMNS.map((c) => {
-          const value = c.get(row);
-          if (value === null) return [c.name, null];
-          return [c.name, c.type === 'int64' || c.type === 'timestamp' ? String(value) : value];
+  it.each(['plain', 'delta'] as const)(
+    'round-trips every column of every row with %s encodings: nulls, booleans, non-ASCII text, timestamps',
+    async (encoding) => {
+      // 300 varied rows: each nullable column is null in some rows, zone names carry non-ASCII
+      // text, airports make airport_trip both true and false, and trip IDs pass 2^53.
+      const zones = new ZoneLookup([
+        { locationId: 1, borough: 'EWR', zone: 'Newark Airport', serviceZone: 'EWR' },
+        { locationId: 132, borough: 'Queens', zone: 'JFK Airport', serviceZone: 'Airports' },
+        { locationId: 161, borough: 'Manhattan', zone: 'Midtown Center — “Ñ” ☃', serviceZone: 'Yellow Zone' },
+      ]);
+      const transform = new TripTransform(new TripDecoder(), new TripEnricher(zones));
+      const nullable = [
+        'vendor_id',
+        'passenger_count',
+        'ratecode_id',
+        'store_and_fwd_flag',
+        'payment_type',
+        'extra',
+        'mta_tax',
+        'tip_amount',
+        'tolls_amount',
+        'improvement_surcharge',
+      ];
+      const events = Array.from({ length: 300 }, (_, i) =>
+        tripEvent({
+          trip_id: i % 7 === 0 ? undefined : i % 11 === 0 ? String(2n ** 60n + BigInt(i)) : i,
+          pickup_datetime: new Date(Date.UTC(2019, 0, 1) + i * 61_001).toISOString(),
+          dropoff_datetime: new Date(Date.UTC(2019, 0, 1) + i * 61_001 + (i % 5) * 1000 - 1000).toISOString(),
+          pickup_location_id: [1, 132, 161, 200, null][i % 5],
+          dropoff_location_id: [161, 1, null, 132][i % 4],
+          pickup_longitude: i % 3 === 0 ? -73.78 - i / 1e4 : undefined,
+          pickup_latitude: i % 3 === 0 ? 40.64 : undefined,
+          fare_amount: (i * 37) / 100 - 1,
+          service: i % 4 === 0 ? undefined : ['yellow', 'green', 'fhv'][i % 3],
+          padding: i % 6 === 0 ? `pad-${'é'.repeat(i % 13)}` : undefined,
+          ...(i % 9 === 0 ? Object.fromEntries(nullable.map((name) => [name, null])) : {}),
         }),
-      ),
+      );
+      const input = records(events.map(payload)).map((r) => {
+        const out = transform.apply(r);
+        if (out.kind !== 'trip') throw new Error(`not a trip: ${JSON.stringify(out)}`);
+        return out.row;
+      });
+      const select = LAKE_COLUMNS.map((c) =>
+        c.type === 'timestamp' ? `epoch_ms(${c.name}) AS ${c.name}` : c.name,
+      ).join(', ');
+      const out = await query(
+        new ParquetEncoder({ compression: 'zstd', encoding }).encode(input),
+        `SELECT ${select} FROM read_parquet('$FILE')`,
+      );
+      const expected = input.map((row) =>
+        Object.fromEntries(
+          LAKE_COLUMNS.map((c) => {
+            const value = c.get(row);
+            if (value === null) return [c.name, null];
+            return [c.name, c.type === 'int64' || c.type === 'timestamp' ? String(value) : value];
+          }),
+        ),
+      );
+      expect(out).toEqual(expected);
+      // The cases the rows were built to cover are really there.
+      for (const c of LAKE_COLUMNS.filter((col) => col.nullable)) {
+        const nulls = out.filter((r) => r[c.name] === null).length;
+        expect({ column: c.name, hasNull: nulls > 0 }).toEqual({ column: c.name, hasNull: true });
+      }
+      expect(new Set(out.map((r) => r.airport_trip))).toEqual(new Set([true, false]));
+      expect(out.some((r) => String(r.pickup_zone).includes('☃'))).toBe(true);
+    },
+  );
+
+  it('writes delta encodings only when asked, only where they pay', async () => {
+    const encodingsOf = async (bytes: Uint8Array) =>
+      Object.fromEntries(
+        (
+          await query(
+            bytes,
+            `SELECT path_in_schema AS name, encodings FROM parquet_metadata('$FILE')
+             WHERE path_in_schema IN ('pickup_datetime', 'trip_id', 'source_position', 'fare_amount', 'service')`,
+          )
+        ).map((r) => [String(r.name), String(r.encodings)]),
+      );
+    const plain = await encodingsOf(new ParquetEncoder({ compression: 'snappy' }).encode(rows()));
+    expect(Object.values(plain).join(',')).not.toContain('DELTA');
+    const delta = await encodingsOf(
+      new ParquetEncoder({ compression: 'snappy', encoding: 'delta' }).encode(rows()),
     );
-    expect(out).toEqual(expected);
-    // The cases the rows were built to cover are really there.
-    for (const c of LAKE_COLUMNS.filter((col) => col.nullable)) {
-      const nulls = out.filter((r) => r[c.name] === null).length;
-      expect({ column: c.name, hasNull: nulls > 0 }).toEqual({ column: c.name, hasNull: true });
-    }
-    expect(new Set(out.map((r) => r.airport_trip))).toEqual(new Set([true, false]));
-    expect(out.some((r) => String(r.pickup_zone).includes('☃'))).toBe(true);
+    expect(delta).toMatchObject({
+      pickup_datetime: expect.stringContaining('DELTA_BINARY_PACKED'),
+      trip_id: expect.stringContaining('DELTA_BINARY_PACKED'),
+      source_position: expect.stringContaining('DELTA_BYTE_ARRAY'),
+    });
+    expect(`${delta.fare_amount},${delta.service}`).not.toContain('DELTA');
   });
 
   it('is deterministic: the same rows give the same bytes', () => {
