@@ -12,7 +12,10 @@ export interface ColumnSpec {
   readonly type: ColumnType;
   readonly nullable: boolean;
   readonly description: string;
-  /** A plain property read: monomorphic, unlike row[name] with a variable name (hot path). */
+  /**
+   * A plain property read of this column (monomorphic, unlike row[name] with a variable
+   * name). The encoder does not use it: it generates one pass that reads every column.
+   */
   readonly get: (row: LakeRow) => unknown;
 }
 
