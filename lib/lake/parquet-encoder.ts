@@ -192,50 +192,24 @@ function utf8Column(values: ReadonlyArray<string | undefined>, length: number) {
 function arrowData(spec: ColumnSpec, fill: ColumnFill, length: number): Data {
   const type = arrowType(spec.type);
   const nullCount = fill.nullCount;
-  const nullBitmap = nullCount === 0 ? undefined : fill.validity;
+  const shape = { length, nullCount, nullBitmap: nullCount === 0 ? undefined : fill.validity };
   switch (spec.type) {
     case 'int32':
-      return makeData({
-        type: type as Int32,
-        length,
-        nullCount,
-        nullBitmap,
-        data: fill.values as Int32Array,
-      });
+      return makeData({ type: type as Int32, ...shape, data: fill.values as Int32Array });
     case 'double':
-      return makeData({
-        type: type as Float64,
-        length,
-        nullCount,
-        nullBitmap,
-        data: fill.values as Float64Array,
-      });
+      return makeData({ type: type as Float64, ...shape, data: fill.values as Float64Array });
     case 'int64':
-      return makeData({
-        type: type as Int64,
-        length,
-        nullCount,
-        nullBitmap,
-        data: fill.values as BigInt64Array,
-      });
-    case 'timestamp':
-      return makeData({
-        type: type as TimestampMillisecond,
-        length,
-        nullCount,
-        nullBitmap,
-        data: new BigInt64Array((fill.values as Int32Array).buffer),
-      });
+      return makeData({ type: type as Int64, ...shape, data: fill.values as BigInt64Array });
+    case 'timestamp': {
+      const data = new BigInt64Array((fill.values as Int32Array).buffer);
+      return makeData({ type: type as TimestampMillisecond, ...shape, data });
+    }
     case 'boolean':
-      return makeData({ type: type as Bool, length, nullCount, nullBitmap, data: fill.values as Uint8Array });
-    case 'string':
-      return makeData({
-        type: type as Utf8,
-        length,
-        nullCount,
-        nullBitmap,
-        ...utf8Column(fill.values as Array<string | undefined>, length),
-      });
+      return makeData({ type: type as Bool, ...shape, data: fill.values as Uint8Array });
+    case 'string': {
+      const text = utf8Column(fill.values as Array<string | undefined>, length);
+      return makeData({ type: type as Utf8, ...shape, ...text });
+    }
   }
 }
 
