@@ -312,52 +312,30 @@ describe('serverless package --stage prod with MSK and an existing alarm topic',
 });
 
 describe('serverless package refuses what it cannot deploy safely', () => {
-  it('refuses ParallelizationFactor > 1', async () => {
+  it.each([
+    ['ParallelizationFactor > 1', 'parallelizationFactor=2', 'parallelizationFactor is 2'],
+    ['a malformed MSK cluster ARN', 'mskClusterArn=my-cluster', 'mskClusterArn must be an MSK cluster ARN'],
+    [
+      'a partition template Athena cannot project',
+      'partitionTemplate={pickup_datetime:yyyy}/{pickup_datetime:MM}',
+      'cannot be projected for Athena',
+    ],
+    [
+      'a Parquet encoding the lake sink would refuse at cold start',
+      'parquetEncoding=rle',
+      'parquetEncoding must be plain or delta, got "rle"',
+    ],
+  ])('refuses %s', async (_what, param, message) => {
+    const name = param.slice(0, param.indexOf('='));
     const result = await sls([
       'package',
       '--stage',
       'dev',
       '--package',
-      path.join(dir, 'pf'),
-      '--param=parallelizationFactor=2',
+      path.join(dir, name),
+      `--param=${param}`,
     ]);
     expect(result.code).not.toBe(0);
-    expect(result.output).toContain('parallelizationFactor is 2');
-  });
-
-  it('refuses a malformed MSK cluster ARN and a partition template Athena cannot project', async () => {
-    const arn = await sls([
-      'package',
-      '--stage',
-      'dev',
-      '--package',
-      path.join(dir, 'arn'),
-      '--param=mskClusterArn=my-cluster',
-    ]);
-    expect(arn.code).not.toBe(0);
-    expect(arn.output).toContain('mskClusterArn must be an MSK cluster ARN');
-    const template = await sls([
-      'package',
-      '--stage',
-      'dev',
-      '--package',
-      path.join(dir, 'tpl'),
-      '--param=partitionTemplate={pickup_datetime:yyyy}/{pickup_datetime:MM}',
-    ]);
-    expect(template.code).not.toBe(0);
-    expect(template.output).toContain('cannot be projected for Athena');
-  });
-
-  it('refuses a Parquet encoding the lake sink would refuse at cold start', async () => {
-    const result = await sls([
-      'package',
-      '--stage',
-      'dev',
-      '--package',
-      path.join(dir, 'enc'),
-      '--param=parquetEncoding=rle',
-    ]);
-    expect(result.code).not.toBe(0);
-    expect(result.output).toContain('parquetEncoding must be plain or delta, got "rle"');
+    expect(result.output).toContain(message);
   });
 });
