@@ -25,6 +25,7 @@ import {
   Compression,
   Encoding,
   Table as WasmTable,
+  type WriterProperties,
   WriterPropertiesBuilder,
   writeParquet,
 } from 'parquet-wasm';
@@ -267,8 +268,11 @@ export class ParquetEncoder {
 
   encode(rows: readonly LakeRow[]): Uint8Array {
     const ipc = tableToIPC(this.toArrow(rows), 'stream');
-    const table = WasmTable.fromIPCStream(ipc);
-    // WriterProperties are consumed by writeParquet, so a fresh one per object.
+    return writeParquet(WasmTable.fromIPCStream(ipc), this.writerProperties());
+  }
+
+  /** Fresh each time: writeParquet consumes them. */
+  writerProperties(): WriterProperties {
     let builder = new WriterPropertiesBuilder()
       .setCompression(this.compression)
       .setMaxRowGroupSize(this.options.maxRowGroupSize ?? 1_000_000)
@@ -277,6 +281,6 @@ export class ParquetEncoder {
     if (this.options.encoding === 'delta') {
       for (const [name, encoding] of DELTA_ENCODINGS) builder = builder.setColumnEncoding(name, encoding);
     }
-    return writeParquet(table, builder.build());
+    return builder.build();
   }
 }

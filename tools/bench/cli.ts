@@ -1,5 +1,5 @@
 /**
- * npm run bench -- [--json] [--quick]: the pipeline against its physical floor and its peers.
+ * npm run bench -- [--json] [--quick] [--phases]: the pipeline against its physical floor and its peers.
  * One process, realistic TripEvent records from the synthetic generator, batch sizes 100,
  * 1,000 and 10,000, a warm-up run and the median of several runs per figure. Speed targets
  * live here, never in tests.
@@ -24,8 +24,9 @@ import { decodeSourceEvent } from '../../lib/sources/decode-event';
 import { createLakeSink, createSearchSink } from '../../lib/wiring';
 import { createPipelineResources, localClients, localEnv, startLocalStack } from '../local-stack/local-stack';
 import { syntheticRecords } from '../replay/sources';
+import { measurePhases } from './phases';
 
-const HELP = `Usage: npm run bench -- [--json] [--quick]
+const HELP = `Usage: npm run bench -- [--json] [--quick] [--phases]
 
 Measures, per core (one process): decodeOnlyPerSec (base64 + JSON.parse: the floor),
 transformPerSec (+ validate + enrich), encodePerSec (+ partition + Parquet encode),
@@ -37,6 +38,8 @@ bundle in a fresh Node process; the slowest). Batch sizes 100, 1,000 and 10,000.
 
   --json   print one JSON object with exactly those keys (figures at batch 10,000) last
   --quick  fewer runs (for a smoke check; figures are noisier)
+  --phases only print where the time of the encode path goes at batch 10,000 (ms per
+           batch, each phase timed on its own; no services started), then stop
 `;
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -222,6 +225,12 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args.includes('--help') || args.includes('-h')) {
     process.stdout.write(HELP);
+    return;
+  }
+  if (args.includes('--phases')) {
+    const phases = measurePhases(kinesisEvent(10_000, 'shardId-bench'));
+    process.stdout.write('encode path at batch 10,000 (ms per batch, median of 21 after warm-up)\n');
+    for (const p of phases) process.stdout.write(`${p.name.padEnd(48)} ${p.ms.toFixed(1).padStart(6)}\n`);
     return;
   }
   const json = args.includes('--json');
