@@ -28,6 +28,7 @@ const FUNCTIONS = {
 };
 
 const LOCAL = tsx.require('../tools/local-stack/defaults.ts', __filename);
+const { PARQUET_COMPRESSIONS, PARQUET_ENCODINGS } = tsx.require('../lib/lake/parquet-options.ts', __filename);
 const localUrl = (port) => `http://127.0.0.1:${port}`;
 const LOCAL_DEFAULTS = {
   AWS_REGION: LOCAL.LOCAL_REGION,
@@ -143,10 +144,12 @@ function check(s) {
     fail('the created OpenSearch domain needs searchAuth sigv4');
   if (s.vpc !== list(s.vpcSecurityGroupIds).length > 0)
     fail('vpcSubnetIds and vpcSecurityGroupIds go together (both or neither)');
-  if (!['snappy', 'zstd'].includes(s.parquetCompression))
-    fail(`parquetCompression must be snappy or zstd, got "${s.parquetCompression}"`);
-  if (!['plain', 'delta'].includes(s.parquetEncoding))
-    fail(`parquetEncoding must be plain or delta, got "${s.parquetEncoding}"`);
+  for (const [name, allowed] of [
+    ['parquetCompression', PARQUET_COMPRESSIONS],
+    ['parquetEncoding', PARQUET_ENCODINGS],
+  ]) {
+    if (!allowed.includes(s[name])) fail(`${name} must be ${allowed.join(' or ')}, got "${s[name]}"`);
+  }
   if (s.zoneLookup && !/^s3:\/\/[a-z0-9.-]+\/.+/.test(s.zoneLookup))
     fail(`zoneLookup must be empty or an s3://bucket/key URI, got "${s.zoneLookup}"`);
 }

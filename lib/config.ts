@@ -5,7 +5,12 @@
  */
 import { DEFAULT_VALIDATION_POLICY, type ValidationPolicy } from './domain/trip';
 import { ConfigError } from './errors';
-import type { ParquetCompression, ParquetEncoding } from './lake/parquet-encoder';
+import {
+  PARQUET_COMPRESSIONS,
+  PARQUET_ENCODINGS,
+  type ParquetCompression,
+  type ParquetEncoding,
+} from './lake/parquet-options';
 import {
   compilePartitionTemplate,
   DEFAULT_PARTITION_TEMPLATE,
@@ -179,6 +184,15 @@ function loadStreamSinkSettings(env: Env): StreamSinkSettings {
   };
 }
 
+/** A lower-cased choice among `allowed`; the first is the default. */
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly [T, ...T[]]): T {
+  const value = optional(env, name, allowed[0]).toLowerCase();
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new ConfigError(name, `must be ${allowed.join(' or ')}, got "${value}"`);
+  }
+  return value as T;
+}
+
 export function loadLakeSinkConfig(env: Env = process.env): LakeSinkConfig {
   const partitionTemplate = optional(env, 'PARTITION_TEMPLATE', DEFAULT_PARTITION_TEMPLATE);
   try {
@@ -187,14 +201,8 @@ export function loadLakeSinkConfig(env: Env = process.env): LakeSinkConfig {
     if (error instanceof PartitionTemplateError) throw new ConfigError('PARTITION_TEMPLATE', error.message);
     throw error;
   }
-  const compression = optional(env, 'PARQUET_COMPRESSION', 'snappy').toLowerCase();
-  if (compression !== 'snappy' && compression !== 'zstd') {
-    throw new ConfigError('PARQUET_COMPRESSION', `must be snappy or zstd, got "${compression}"`);
-  }
-  const encoding = optional(env, 'PARQUET_ENCODING', 'plain').toLowerCase();
-  if (encoding !== 'plain' && encoding !== 'delta') {
-    throw new ConfigError('PARQUET_ENCODING', `must be plain or delta, got "${encoding}"`);
-  }
+  const compression = oneOf(env, 'PARQUET_COMPRESSION', PARQUET_COMPRESSIONS);
+  const encoding = oneOf(env, 'PARQUET_ENCODING', PARQUET_ENCODINGS);
   const common = loadStreamSinkSettings(env);
   const ledgerTable = required(env, 'LEDGER_TABLE');
   if (!/^[A-Za-z0-9_.-]{3,255}$/.test(ledgerTable)) {
