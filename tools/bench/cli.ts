@@ -12,19 +12,14 @@ import { Writable } from 'node:stream';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { build } from 'esbuild';
 import { loadLakeSinkConfig, loadSearchSinkConfig } from '../../lib/config';
-import { TripEnricher } from '../../lib/domain/enrich';
-import { TripDecoder } from '../../lib/domain/trip';
 import type { LakeRow } from '../../lib/lake/lake-row';
-import { ParquetEncoder } from '../../lib/lake/parquet-encoder';
-import { compilePartitionTemplate, DEFAULT_PARTITION_TEMPLATE } from '../../lib/lake/partitioning';
 import { LAKE_COLUMNS } from '../../lib/lake/schema';
 import { NO_DEADLINE } from '../../lib/pipeline/deadline';
-import { TripTransform } from '../../lib/pipeline/trip-transform';
 import { decodeSourceEvent } from '../../lib/sources/decode-event';
 import { createLakeSink, createSearchSink } from '../../lib/wiring';
 import { createPipelineResources, localClients, localEnv, startLocalStack } from '../local-stack/local-stack';
 import { syntheticRecords } from '../replay/sources';
-import { measurePhases } from './phases';
+import { encodePath, measurePhases, median } from './phases';
 
 const HELP = `Usage: npm run bench -- [--json] [--quick] [--phases]
 
@@ -44,14 +39,6 @@ bundle in a fresh Node process; the slowest). Batch sizes 100, 1,000 and 10,000.
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const BATCH_SIZES = [100, 1_000, 10_000] as const;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-}
 
 /**
  * Records per second of `run` over `records` records: one warm-up, then the median of `runs`
@@ -113,16 +100,8 @@ function withShard(event: KinesisStreamEvent, shard: string): KinesisStreamEvent
   return { Records: event.Records.map((r) => ({ ...r, eventID: `${shard}:${r.kinesis.sequenceNumber}` })) };
 }
 
-const transform = new TripTransform(new TripDecoder(), new TripEnricher());
-const partition = compilePartitionTemplate(DEFAULT_PARTITION_TEMPLATE);
-const encoder = new ParquetEncoder({ compression: 'snappy' });
-
-function lakeRows(event: KinesisStreamEvent): LakeRow[] {
-  return decodeSourceEvent(event).flatMap((r) => {
-    const out = transform.apply(r);
-    return out.kind === 'trip' ? [out.row] : [];
-  });
-}
+const pipeline = encodePath();
+const lakeRows = (event: KinesisStreamEvent): LakeRow[] => pipeline.lakeRows(event);
 
 async function parquetjsLite(rows: readonly LakeRow[]): Promise<number> {
   const { ParquetSchema, ParquetWriter } = require('parquetjs-lite') as {
@@ -255,14 +234,7 @@ async function main(): Promise<void> {
       lakeRows(event);
     });
     row.encodePerSec = await rate(size, runs, () => {
-      const groups = new Map<string, LakeRow[]>();
-      for (const r of lakeRows(event)) {
-        const key = partition(r);
-        const list = groups.get(key);
-        if (list) list.push(r);
-        else groups.set(key, [r]);
-      }
-      for (const rows of groups.values()) encoder.encode(rows);
+      pipeline.encode(event);
     });
     table.push(row);
   }
@@ -313,7 +285,7 @@ async function main(): Promise<void> {
     say('writers: the project encoder against parquetjs-lite on the same 20,000 rows...');
     const rows = lakeRows(kinesisEvent(20_000, 'shardId-writers'));
     const projectWriterPerSec = await rate(rows.length, 3, () => {
-      encoder.encode(rows);
+      pipeline.encoder.encode(rows);
     });
     const parquetjsLitePerSec = await rate(rows.length, 3, async () => {
       await parquetjsLite(rows);

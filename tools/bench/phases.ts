@@ -1,9 +1,8 @@
 /**
  * npm run bench -- --phases: where the time of the encode path goes, per batch of 10,000
  * synthetic records (ms, median of repetitions after warm-up). Each phase is timed on its own
- * over the output of the one before, so the parts do not add up exactly to the whole (the
- * whole pays for the young-generation collection of rows that live until the write; the
- * "rows kept" line shows that cost).
+ * over the output of the one before, so the parts do not add up exactly to the whole: garbage
+ * collection lands wherever the heap happens to fill.
  */
 
 import { tableToIPC } from 'apache-arrow';
@@ -18,14 +17,50 @@ import { TripTransform } from '../../lib/pipeline/trip-transform';
 import { decodeSourceEvent } from '../../lib/sources/decode-event';
 import type { SourceRecord } from '../../lib/sources/source-record';
 
+/** The CPU-only encode path that encodePerSec measures, shared by the bench and the phases. */
+export function encodePath() {
+  const transform = new TripTransform(new TripDecoder(), new TripEnricher());
+  const partition = compilePartitionTemplate(DEFAULT_PARTITION_TEMPLATE);
+  const encoder = new ParquetEncoder({ compression: 'snappy' });
+  const lakeRows = (event: KinesisStreamEvent): LakeRow[] =>
+    decodeSourceEvent(event).flatMap((r) => {
+      const out = transform.apply(r);
+      return out.kind === 'trip' ? [out.row] : [];
+    });
+  /** Rows grouped by partition key, one group per Parquet object (as the lake sink does). */
+  const byPartition = (rows: readonly LakeRow[]): LakeRow[][] => {
+    const groups = new Map<string, LakeRow[]>();
+    for (const row of rows) {
+      const key = partition(row);
+      const list = groups.get(key);
+      if (list) list.push(row);
+      else groups.set(key, [row]);
+    }
+    return [...groups.values()];
+  };
+  return {
+    transform,
+    encoder,
+    lakeRows,
+    byPartition,
+    /** decode -> validate -> enrich -> partition -> one Parquet object per partition. */
+    encode(event: KinesisStreamEvent): void {
+      for (const rows of byPartition(lakeRows(event))) encoder.encode(rows);
+    },
+  };
+}
+
 export interface Phase {
   readonly name: string;
   readonly ms: number;
 }
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /** Milliseconds of one call of `run`: warm-up, then the median of `repetitions`. */
@@ -41,32 +76,17 @@ function time(run: () => unknown, repetitions: number): number {
 }
 
 export function measurePhases(event: KinesisStreamEvent, repetitions = 21): Phase[] {
+  const pipeline = encodePath();
+  const { encoder } = pipeline;
   const decoder = new TripDecoder();
   const enricher = new TripEnricher();
-  const transform = new TripTransform(decoder, enricher);
-  const partition = compilePartitionTemplate(DEFAULT_PARTITION_TEMPLATE);
-  const encoder = new ParquetEncoder({ compression: 'snappy' });
   const utf8 = new TextDecoder('utf-8', { fatal: true });
 
   const records: SourceRecord[] = decodeSourceEvent(event);
   const texts = records.map((r) => utf8.decode(r.payload));
   const objects = texts.map((t) => JSON.parse(t) as Record<string, unknown>);
-  const rows: LakeRow[] = [];
-  for (const r of records) {
-    const out = transform.apply(r);
-    if (out.kind === 'trip') rows.push(out.row);
-  }
-  const groups = (): LakeRow[][] => {
-    const byKey = new Map<string, LakeRow[]>();
-    for (const row of rows) {
-      const key = partition(row);
-      const list = byKey.get(key);
-      if (list) list.push(row);
-      else byKey.set(key, [row]);
-    }
-    return [...byKey.values()];
-  };
-  const parts = groups();
+  const rows = pipeline.lakeRows(event);
+  const parts = pipeline.byPartition(rows);
   const tables = parts.map((p) => encoder.toArrow(p));
   const ipcs = tables.map((t) => tableToIPC(t, 'stream'));
 
@@ -106,7 +126,7 @@ export function measurePhases(event: KinesisStreamEvent, repetitions = 21): Phas
       }
       return kept;
     }),
-    phase('partition keys + grouping', groups),
+    phase('partition keys + grouping', () => pipeline.byPartition(rows)),
     phase('Arrow columns', () => parts.map((p) => encoder.toArrow(p))),
     phase('Arrow IPC stream', () => tables.map((t) => tableToIPC(t, 'stream'))),
     phase('IPC into WebAssembly', () => {
@@ -115,20 +135,6 @@ export function measurePhases(event: KinesisStreamEvent, repetitions = 21): Phas
     phase('IPC into WebAssembly + Parquet write (Snappy)', () => {
       for (const ipc of ipcs) writeParquet(WasmTable.fromIPCStream(ipc), encoder.writerProperties());
     }),
-    phase('whole encode path, from the Kinesis event', () => {
-      const kept: LakeRow[] = [];
-      for (const r of decodeSourceEvent(event)) {
-        const out = transform.apply(r);
-        if (out.kind === 'trip') kept.push(out.row);
-      }
-      const byKey = new Map<string, LakeRow[]>();
-      for (const row of kept) {
-        const key = partition(row);
-        const list = byKey.get(key);
-        if (list) list.push(row);
-        else byKey.set(key, [row]);
-      }
-      for (const list of byKey.values()) encoder.encode(list);
-    }),
+    phase('whole encode path (as encodePerSec)', () => pipeline.encode(event)),
   ];
 }

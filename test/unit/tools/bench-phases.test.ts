@@ -20,7 +20,7 @@ describe('npm run bench -- --phases', () => {
       'Arrow IPC stream',
       'IPC into WebAssembly',
       'IPC into WebAssembly + Parquet write (Snappy)',
-      'whole encode path, from the Kinesis event',
+      'whole encode path (as encodePerSec)',
     ]);
     for (const p of phases)
       expect({ name: p.name, timed: Number.isFinite(p.ms) && p.ms > 0 }).toEqual({
