@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { PoisonRecordError } from '../errors';
 import type { SourceRecord } from '../sources/source-record';
+import { sourceInstant } from '../util/instant';
 
 export interface DeadLetter {
   readonly record: SourceRecord;
@@ -74,7 +75,8 @@ export function buildDeadLetterMessage(
       partition: record.channel.partition,
       position: record.position,
       partitionKey: record.partitionKey,
-      arrivalTime: record.arrivalTimeMs > 0 ? new Date(record.arrivalTimeMs).toISOString() : null,
+      arrivalTime:
+        sourceInstant(record.arrivalTimeMs) > 0 ? new Date(record.arrivalTimeMs).toISOString() : null,
     },
     payload: parked
       ? {

@@ -8,6 +8,8 @@
  *   does not exist: we read it as EST, which lands one hour later in EDT terms.
  * Offsets come from the runtime's ICU time zone data (Intl), so historic rule changes are right.
  */
+import { utcMillis } from '../util/instant';
+
 const formatter = new Intl.DateTimeFormat('en-US', {
   timeZone: 'America/New_York',
   hourCycle: 'h23',
@@ -23,7 +25,7 @@ const formatter = new Intl.DateTimeFormat('en-US', {
 function offsetAt(utcMs: number): number {
   const parts = formatter.formatToParts(new Date(utcMs));
   const get = (type: string): number => Number(parts.find((p) => p.type === type)?.value);
-  const asUtc = Date.UTC(
+  const asUtc = utcMillis(
     get('year'),
     get('month') - 1,
     get('day'),
@@ -45,7 +47,7 @@ export function nycWallClockToUtc(
   minute: number,
   second: number,
 ): number {
-  const wall = Date.UTC(year, month - 1, day, hour, minute, second);
+  const wall = utcMillis(year, month - 1, day, hour, minute, second);
   // Offsets only change on the hour; cache per wall-clock hour.
   const hourKey = Math.floor(wall / 3_600_000);
   const cached = cache.get(hourKey);

@@ -3,6 +3,8 @@
  * accepts zone-less strings as local time and rolls 2018-02-30 over into March. Here a
  * timestamp must name its zone (Z or an offset) and be a real calendar instant.
  */
+import { utcMillis } from '../util/instant';
+
 const ISO =
   /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(Z|z|[+-]\d{2}(?::?\d{2})?)$/;
 
@@ -44,7 +46,7 @@ function fastUtc(text: string): number | undefined {
   if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 59) return undefined;
   const monthDays = month === 2 && isLeap(year) ? 29 : (DAYS_IN_MONTH[month - 1] as number);
   if (day < 1 || day > monthDays) return undefined;
-  return Date.UTC(year, month - 1, day, hour, minute, second, ms);
+  return utcMillis(year, month - 1, day, hour, minute, second, ms);
 }
 
 /** Epoch milliseconds, or the reason the text is not a timestamp. */
@@ -75,7 +77,7 @@ export function parseIsoTimestamp(text: string): number | TimestampProblem {
     if (oh > 23 || om > 59) return 'calendar';
     offsetMinutes = sign * (oh * 60 + om);
   }
-  return Date.UTC(year, month - 1, day, hour, minute, second, fraction) - offsetMinutes * 60_000;
+  return utcMillis(year, month - 1, day, hour, minute, second, fraction) - offsetMinutes * 60_000;
 }
 
 /** `2018-01-05T13:04:05.000Z` */

@@ -16,6 +16,7 @@ import {
   UnknownEventTypeError,
 } from '../errors';
 import type { LakeRow } from '../lake/lake-row';
+import { describeInstant, utcMillis } from '../util/instant';
 import { parseIsoTimestamp } from './timestamps';
 
 export interface Trip {
@@ -69,6 +70,14 @@ export const DEFAULT_VALIDATION_POLICY: ValidationPolicy = Object.freeze({
 });
 
 const INT32_MAX = 2_147_483_647;
+/**
+ * Event times must fall within RFC 3339's years 0000-9999 whatever the policy says: beyond,
+ * a Date cannot format them (or prints a six-digit year), and a partition or index name built
+ * from one would not be a four-digit year. Without an arrival time (a Kafka timestamp of -1)
+ * the future-skew check cannot run, so this bound is what stops them.
+ */
+const EARLIEST_EVENT_TIME_MS = utcMillis(0, 0, 1);
+const LATEST_EVENT_TIME_MS = utcMillis(9999, 11, 31, 23, 59, 59, 999);
 const MAX_SERVICE_LENGTH = 32;
 const MAX_PADDING_LENGTH = 1 << 20;
 
@@ -253,19 +262,21 @@ export class TripDecoder {
         },
       );
     }
+    if (ms < EARLIEST_EVENT_TIME_MS || ms > LATEST_EVENT_TIME_MS) {
+      throw new InvalidTimestampError(`${key} ${describeInstant(ms)} is outside years 0000-9999`, {
+        field: key,
+      });
+    }
     if (ms < this.policy.minEventTimeMs) {
       throw new InvalidTimestampError(
-        `${key} ${new Date(ms).toISOString()} is before ${new Date(this.policy.minEventTimeMs).toISOString()}`,
+        `${key} ${describeInstant(ms)} is before ${describeInstant(this.policy.minEventTimeMs)}`,
         { field: key },
       );
     }
     if (arrivalTimeMs > 0 && ms > arrivalTimeMs + this.policy.maxFutureSkewMs) {
-      throw new InvalidTimestampError(
-        `${key} ${new Date(ms).toISOString()} is in the future of its arrival`,
-        {
-          field: key,
-        },
-      );
+      throw new InvalidTimestampError(`${key} ${describeInstant(ms)} is in the future of its arrival`, {
+        field: key,
+      });
     }
     return ms;
   }

@@ -6,6 +6,8 @@
  * The reference Flink layout is pickup_location={pickup_location_id}/year={pickup_datetime:yyyy}/month={pickup_datetime:MM}
  * Templates are compiled (and rejected when malformed) once, at cold start.
  */
+
+import { utcMillis } from '../util/instant';
 import type { LakeRow } from './lake-row';
 import { LAKE_COLUMNS } from './schema';
 
@@ -16,6 +18,9 @@ export const REFERENCE_PARTITION_TEMPLATE =
   'pickup_location={pickup_location_id}/year={pickup_datetime:yyyy}/month={pickup_datetime:MM}';
 
 export const HIVE_NULL = '__HIVE_DEFAULT_PARTITION__';
+
+const EARLIEST_NAMEABLE_MS = utcMillis(0, 0, 1);
+const LATEST_NAMEABLE_MS = utcMillis(9999, 11, 31, 23, 59, 59, 999);
 
 export class PartitionTemplateError extends Error {
   constructor(template: string, problem: string) {
@@ -43,7 +48,7 @@ function formatTimestamp(format: string, template: string): (ms: number) => stri
   const parts = tokens.map((token): ((d: Date) => string) => {
     switch (token) {
       case 'yyyy':
-        return (d) => String(d.getUTCFullYear());
+        return (d) => String(d.getUTCFullYear()).padStart(4, '0');
       case 'MM':
         return (d) => pad2(d.getUTCMonth() + 1);
       case 'dd':
@@ -98,8 +103,8 @@ const FINEST_UNIT: ReadonlyArray<{ token: string; span: (ms: number) => [number,
     span: (ms) => {
       const d = new Date(ms);
       return [
-        Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1),
-        Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1),
+        utcMillis(d.getUTCFullYear(), d.getUTCMonth(), 1),
+        utcMillis(d.getUTCFullYear(), d.getUTCMonth() + 1, 1),
       ];
     },
   },
@@ -107,7 +112,7 @@ const FINEST_UNIT: ReadonlyArray<{ token: string; span: (ms: number) => [number,
     token: 'yyyy',
     span: (ms) => {
       const y = new Date(ms).getUTCFullYear();
-      return [Date.UTC(y, 0, 1), Date.UTC(y + 1, 0, 1)];
+      return [utcMillis(y, 0, 1), utcMillis(y + 1, 0, 1)];
     },
   },
 ];
@@ -151,7 +156,12 @@ export function compileRowTemplate(template: string, rules: RowTemplateRules): P
       }
       pieces.push((row) => {
         const v = row[spec.name] as number | null;
-        return v === null ? nullText : fmt(v);
+        if (v === null) return nullText;
+        // The trip decoder admits only years 0000-9999; anything else here is a bug upstream,
+        // and must fail loudly rather than name a partition "year=NaN".
+        if (!(v >= EARLIEST_NAMEABLE_MS && v <= LATEST_NAMEABLE_MS))
+          throw new RangeError(`${name} ${v} cannot name a partition or index (years 0000-9999 only)`);
+        return fmt(v);
       });
     } else {
       if (format) throw rules.error(`only timestamp columns take a format (${name})`);

@@ -8,6 +8,7 @@
  * values, Java-signed (-128..127); timestamps are epoch milliseconds.
  */
 import { UnsupportedEventError } from '../errors';
+import { sourceInstant } from '../util/instant';
 import { type Channel, groupByChannel, makeChannel, type SourceRecord } from './source-record';
 
 const KAFKA_SOURCES = new Set(['aws:kafka', 'SelfManagedKafka', 'aws:SelfManagedKafka']);
@@ -111,7 +112,8 @@ export function fromKafkaEvent(event: LambdaKafkaEvent): SourceRecord[] {
         offset,
         position: offset.toString(),
         payload: base64Bytes(r.value, 'value'),
-        arrivalTimeMs: Number.isFinite(timestamp) && timestamp > 0 ? timestamp : 0,
+        // -1 (no timestamp) and values a Date cannot hold mean: arrival time unknown.
+        arrivalTimeMs: sourceInstant(timestamp),
         partitionKey: keyText(r.key),
         itemIdentifier: identifier,
       });

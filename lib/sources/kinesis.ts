@@ -1,5 +1,6 @@
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { UnsupportedEventError } from '../errors';
+import { sourceInstant } from '../util/instant';
 import { type Channel, makeChannel, type SourceRecord } from './source-record';
 
 const DIGITS = /^\d{1,128}$/;
@@ -82,7 +83,7 @@ export function fromKinesisEvent(event: KinesisStreamEvent): SourceRecord[] {
       offset: BigInt(sequence),
       position: sequence,
       payload: typeof kinesis.data === 'string' ? Buffer.from(kinesis.data, 'base64') : new Uint8Array(0),
-      arrivalTimeMs: Number.isFinite(arrival) ? Math.round(arrival * 1000) : 0,
+      arrivalTimeMs: sourceInstant(Math.round(arrival * 1000)),
       partitionKey: typeof kinesis.partitionKey === 'string' ? kinesis.partitionKey : null,
       itemIdentifier: sequence,
     };
