@@ -12,6 +12,8 @@ import {
   type DeadLetterOrigin,
   type DeadLetterResult,
   type DeadLetterSink,
+  deadLetterGroupId,
+  sqsSafeJson,
 } from './dead-letter';
 
 export interface SqsDeadLetterSinkOptions {
@@ -86,7 +88,7 @@ export class SqsDeadLetterSink implements DeadLetterSink {
 
   private async prepare(letter: DeadLetter, index: number, signal?: AbortSignal): Promise<Prepared> {
     let message = buildDeadLetterMessage(letter, this.options.origin);
-    let body = JSON.stringify(message);
+    let body = sqsSafeJson(message);
     let bytes = Buffer.byteLength(body) + ATTRIBUTE_ALLOWANCE;
     if (bytes > this.options.maxMessageBytes) {
       const { record } = letter;
@@ -96,7 +98,7 @@ export class SqsDeadLetterSink implements DeadLetterSink {
         bucket: this.options.payloadStore.bucket,
         key,
       });
-      body = JSON.stringify(message);
+      body = sqsSafeJson(message);
       bytes = Buffer.byteLength(body) + ATTRIBUTE_ALLOWANCE;
     }
     return {
@@ -109,7 +111,10 @@ export class SqsDeadLetterSink implements DeadLetterSink {
           stage: { DataType: 'String', StringValue: message.reason.stage },
         },
         ...(this.fifo
-          ? { MessageGroupId: letter.record.channel.id, MessageDeduplicationId: message.deadLetterId }
+          ? {
+              MessageGroupId: deadLetterGroupId(letter.record.channel.id),
+              MessageDeduplicationId: message.deadLetterId,
+            }
           : {}),
       },
     };

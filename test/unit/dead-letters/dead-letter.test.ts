@@ -1,7 +1,14 @@
 import type { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { buildDeadLetterMessage, deadLetterId } from '../../../lib/dead-letters/dead-letter';
+import {
+  buildDeadLetterMessage,
+  deadLetterGroupId,
+  deadLetterId,
+  MAX_KEY_CHARS,
+  sqsSafeJson,
+} from '../../../lib/dead-letters/dead-letter';
 import { SqsDeadLetterSink } from '../../../lib/dead-letters/sqs-dead-letter-sink';
 import { InvalidFieldError, NotJsonError } from '../../../lib/errors';
+import { makeChannel } from '../../../lib/sources/source-record';
 import { MemoryObjectStore } from '../../support/fakes';
 import { payload, records } from '../../support/trip-events';
 
@@ -142,5 +149,110 @@ describe('SqsDeadLetterSink', () => {
     const result = await sink.send(letters(12));
     expect(result.sent).toEqual([false, ...new Array(9).fill(true), false, false]);
     expect(result.error).toBeDefined();
+  });
+});
+
+/** What SQS accepts in a message body (its documented character set). */
+const SQS_BODY = /^[\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]*$/u;
+/** The stricter reading of it (code unit by code unit) that some implementations apply. */
+const SQS_BODY_BMP = /^[\t\n\r\u0020-\uD7FF\uE000-\uFFFD]*$/;
+
+describe('dead letters SQS can always take', () => {
+  const hostile = [
+    '\uFFFF',
+    '\uFFFE',
+    'a\u0000b\u0001\u001f',
+    '\uD800 lone',
+    'pair \uD83D\uDE95 taxi',
+    'zone \u2028 sep \u0085',
+  ];
+
+  it.each(hostile)('escapes %j wherever producer text lands, and decodes back to it', (text) => {
+    const [record] = records([payload(`{"type":"${text}"`)]).map((r) => ({
+      ...r,
+      partitionKey: `key ${text}`,
+    }));
+    const error = new NotJsonError(`payload is not JSON: Unexpected token ${text}`);
+    const message = buildDeadLetterMessage({ record: record!, error }, origin);
+    const body = sqsSafeJson(message);
+    expect(body).toMatch(SQS_BODY);
+    expect(body).toMatch(SQS_BODY_BMP);
+    expect(JSON.parse(body)).toEqual(JSON.parse(JSON.stringify(message)));
+    expect(JSON.parse(body).source.partitionKey).toBe(`key ${text}`);
+    // The raw payload stays byte-exact.
+    expect(Buffer.from(JSON.parse(body).payload.data, 'base64')).toEqual(Buffer.from(record!.payload));
+  });
+
+  it('sends bodies and keys that are SQS-safe through the sink', async () => {
+    const { client, calls } = fakeSqs(allOk);
+    const sink = new SqsDeadLetterSink(client, {
+      queueUrl: 'http://localhost/000/dlq.fifo',
+      maxMessageBytes: 262_144,
+      payloadStore: new MemoryObjectStore(),
+      payloadPrefix: 'dead-letters',
+      origin,
+    });
+    const letters = records(hostile.map((t) => payload(t))).map((record, i) => ({
+      record: { ...record, partitionKey: hostile[i] as string },
+      error: new InvalidFieldError(`service must be letters, got string "${hostile[i]}"`, {
+        field: 'service',
+      }),
+    }));
+    expect((await sink.send(letters)).sent).toEqual(hostile.map(() => true));
+    for (const entry of calls.flat()) expect(entry.MessageBody).toMatch(SQS_BODY_BMP);
+  });
+
+  it('keeps a huge Kafka key from pushing the envelope over the size limit', async () => {
+    const { client, calls } = fakeSqs(allOk);
+    const store = new MemoryObjectStore();
+    const sink = new SqsDeadLetterSink(client, {
+      queueUrl: 'http://localhost/000/dlq.fifo',
+      maxMessageBytes: 262_144,
+      payloadStore: store,
+      payloadPrefix: 'dead-letters',
+      origin,
+    });
+    const key = `${'k'.repeat(MAX_KEY_CHARS - 1)}\uD83D\uDE95${'k'.repeat(400_000)}`;
+    const [record] = records([payload('x'.repeat(300_000))]);
+    const result = await sink.send([
+      { record: { ...record!, partitionKey: key }, error: new NotJsonError('no') },
+    ]);
+    expect(result.sent).toEqual([true]);
+    const body = calls[0]![0]!.MessageBody as string;
+    expect(Buffer.byteLength(body)).toBeLessThan(262_144);
+    const message = JSON.parse(body);
+    expect(message.source.partitionKey).toBe('k'.repeat(MAX_KEY_CHARS - 1));
+    expect(message.source.partitionKeyChars).toBe(key.length);
+    expect(message.payload.encoding).toBe('s3');
+  });
+});
+
+describe('dead-letter FIFO group IDs', () => {
+  it('are the channel ID when SQS takes it, a digest per channel when it does not', () => {
+    expect(deadLetterGroupId('kinesis/taxi-trips/shardId-000000000000')).toBe(
+      'kinesis/taxi-trips/shardId-000000000000',
+    );
+    const long = `kinesis/${'s'.repeat(128)}/shardId-000000000000`;
+    const other = `kinesis/${'s'.repeat(128)}/shardId-000000000001`;
+    for (const id of [long, 'kafka/with space/t/0']) {
+      expect(deadLetterGroupId(id)).toMatch(/^[\x21-\x7e]{1,128}$/);
+    }
+    expect(deadLetterGroupId(long)).not.toBe(deadLetterGroupId(other));
+    expect(deadLetterGroupId(long)).toBe(deadLetterGroupId(long));
+  });
+
+  it('are what the sink sends for a 128-character stream name', async () => {
+    const { client, calls } = fakeSqs(allOk);
+    const sink = new SqsDeadLetterSink(client, {
+      queueUrl: 'http://localhost/000/dlq.fifo',
+      maxMessageBytes: 262_144,
+      payloadStore: new MemoryObjectStore(),
+      payloadPrefix: 'dead-letters',
+      origin,
+    });
+    const channel = makeChannel('kinesis', 's'.repeat(128), 'shardId-000000000000');
+    const [record] = records([payload('x')], channel);
+    await sink.send([{ record: record!, error: new NotJsonError('no') }]);
+    expect(calls[0]![0]!.MessageGroupId).toMatch(/^[\x21-\x7e]{1,128}$/);
   });
 });
