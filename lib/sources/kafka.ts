@@ -87,7 +87,42 @@ function integer(value: unknown, what: string): bigint {
   return BigInt(text);
 }
 
+/**
+ * Which Kafka cluster an event comes from: the MSK cluster ARN (`eventSourceArn`), or for
+ * self-managed Kafka the bootstrap servers, lower-cased, sorted and de-duplicated (the order
+ * in the mapping's configuration is not meaningful). Part of every channel ID: without it,
+ * the same topic name on two clusters would share one ledger head, and the second cluster's
+ * records would be skipped as "duplicates". An event naming neither is refused: guessing
+ * would merge clusters.
+ */
+export function kafkaClusterIdentity(
+  event: Pick<LambdaKafkaEvent, 'eventSourceArn' | 'bootstrapServers'>,
+): string {
+  const arn = event.eventSourceArn;
+  if (typeof arn === 'string' && arn.trim() !== '') {
+    if (!/^arn:[^\s/]+:kafka:[^\s]+$/.test(arn.trim()))
+      throw new UnsupportedEventError(`Kafka eventSourceArn is not an MSK cluster ARN: ${arn}`);
+    return arn.trim();
+  }
+  const servers = typeof event.bootstrapServers === 'string' ? event.bootstrapServers : '';
+  const list = [
+    ...new Set(
+      servers
+        .split(',')
+        .map((s) => s.trim().toLowerCase())
+        .filter((s) => s !== ''),
+    ),
+  ].sort();
+  if (list.length === 0) {
+    throw new UnsupportedEventError(
+      'Kafka event names no cluster: neither eventSourceArn (MSK) nor bootstrapServers (self-managed Kafka)',
+    );
+  }
+  return list.join(',');
+}
+
 export function fromKafkaEvent(event: LambdaKafkaEvent): SourceRecord[] {
+  const cluster = kafkaClusterIdentity(event);
   const channels = new Map<string, Channel>();
   const out: SourceRecord[] = [];
   for (const list of Object.values(event.records)) {
@@ -102,7 +137,7 @@ export function fromKafkaEvent(event: LambdaKafkaEvent): SourceRecord[] {
       const id = `${topic}\u0000${partition}`;
       let channel = channels.get(id);
       if (!channel) {
-        channel = makeChannel('kafka', topic, partition.toString());
+        channel = makeChannel('kafka', topic, partition.toString(), cluster);
         channels.set(id, channel);
       }
       const timestamp = Number(r.timestamp);

@@ -14,7 +14,15 @@ export interface Channel {
   readonly stream: string;
   /** Kinesis shard ID or Kafka partition number (as text). */
   readonly partition: string;
-  /** Stable identity, used as the ledger key: `kinesis/<stream>/<shard>`, `kafka/<topic>/<partition>`. */
+  /**
+   * The Kafka cluster the topic lives on (kafkaClusterIdentity); empty for Kinesis. The same
+   * topic name on two clusters is two different sequences of offsets.
+   */
+  readonly cluster: string;
+  /**
+   * Stable identity, used as the ledger key and the dead-letter ID's namespace:
+   * `kinesis/<stream>/<shard>`, `kafka/<cluster>/<topic>/<partition>`.
+   */
   readonly id: string;
 }
 
@@ -36,8 +44,12 @@ export interface SourceRecord {
   readonly itemIdentifier: BatchItemIdentifier;
 }
 
-export function makeChannel(kind: SourceKind, stream: string, partition: string): Channel {
-  return Object.freeze({ kind, stream, partition, id: `${kind}/${stream}/${partition}` });
+export function makeChannel(kind: SourceKind, stream: string, partition: string, cluster = ''): Channel {
+  if ((kind === 'kafka') !== (cluster !== '')) {
+    throw new Error(`a ${kind} channel ${cluster === '' ? 'needs' : 'has no'} cluster identity`);
+  }
+  const id = kind === 'kafka' ? `kafka/${cluster}/${stream}/${partition}` : `${kind}/${stream}/${partition}`;
+  return Object.freeze({ kind, stream, partition, cluster, id });
 }
 
 /** The earliest arrival time in a batch (epoch ms), or null when none is known. */
