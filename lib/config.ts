@@ -5,6 +5,7 @@
  */
 import { DEFAULT_VALIDATION_POLICY, type ValidationPolicy } from './domain/trip';
 import { ConfigError } from './errors';
+import { MAX_FILE_NAME_BYTES, MAX_OBJECT_KEY_BYTES } from './lake/object-keys';
 import {
   PARQUET_COMPRESSIONS,
   PARQUET_ENCODINGS,
@@ -14,6 +15,7 @@ import {
 import {
   compilePartitionTemplate,
   DEFAULT_PARTITION_TEMPLATE,
+  maxPartitionBytes,
   PartitionTemplateError,
 } from './lake/partitioning';
 import { compileIndexTemplate, DEFAULT_INDEX_TEMPLATE, IndexTemplateError } from './search/index-names';
@@ -212,6 +214,18 @@ export function loadLakeSinkConfig(env: Env = process.env): LakeSinkConfig {
   const stagingPrefix = prefix(env, 'STAGING_PREFIX', 'staging/trips');
   if (`${stagingPrefix}/`.startsWith(`${lakePrefix}/`) || `${lakePrefix}/`.startsWith(`${stagingPrefix}/`)) {
     throw new ConfigError('STAGING_PREFIX', 'must not overlap LAKE_PREFIX: readers would see staged objects');
+  }
+  // S3 refuses keys over 1,024 bytes: refuse a layout that could ever need one.
+  const longestKey =
+    Math.max(lakePrefix.length, stagingPrefix.length) +
+    maxPartitionBytes(partitionTemplate) +
+    MAX_FILE_NAME_BYTES +
+    2;
+  if (longestKey > MAX_OBJECT_KEY_BYTES) {
+    throw new ConfigError(
+      'PARTITION_TEMPLATE',
+      `with LAKE_PREFIX and STAGING_PREFIX it can make object keys of up to ${longestKey} bytes, over S3's ${MAX_OBJECT_KEY_BYTES}: shorten the prefixes or use fewer text placeholders`,
+    );
   }
   return Object.freeze({
     lakeBucket: bucketName(env, 'LAKE_BUCKET'),

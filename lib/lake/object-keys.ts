@@ -12,12 +12,28 @@ import type { Channel } from '../sources/source-record';
 
 /** Short, stable tag of a Kafka cluster identity (12 hex digits of its SHA-256). */
 export function clusterTag(cluster: string): string {
-  return `c${createHash('sha256').update(cluster).digest('hex').slice(0, 12)}`;
+  return `c${sha256Hex(cluster).slice(0, 12)}`;
 }
+
+/**
+ * Longest file name (bytes) written. Local file systems take 255 (a downloaded lake, the
+ * demo's export), and a 128-character stream name with two 56-digit sequence numbers is
+ * already past it.
+ */
+export const MAX_FILE_NAME_BYTES = 200;
+
+/** S3's limit on a key's length (UTF-8 bytes). */
+export const MAX_OBJECT_KEY_BYTES = 1024;
+
+const sha256Hex = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 export function objectFileName(channel: Channel, firstPosition: string, lastPosition: string): string {
   const tag = channel.cluster === '' ? '' : `~${clusterTag(channel.cluster)}`;
-  return `${channel.kind}~${channel.stream}~${channel.partition}~${firstPosition}~${lastPosition}${tag}.parquet`;
+  const name = `${channel.kind}~${channel.stream}~${channel.partition}~${firstPosition}~${lastPosition}${tag}`;
+  if (Buffer.byteLength(name) + '.parquet'.length <= MAX_FILE_NAME_BYTES) return `${name}.parquet`;
+  // Too long to read anyway: keep the kind and the start of the stream name, and a digest of
+  // the whole name, which is as unique and as deterministic as the name itself.
+  return `${channel.kind}~${channel.stream.slice(0, 40)}~h${sha256Hex(name).slice(0, 40)}.parquet`;
 }
 
 export function joinKey(...parts: string[]): string {

@@ -7,6 +7,7 @@
  * Templates are compiled (and rejected when malformed) once, at cold start.
  */
 
+import { createHash } from 'node:crypto';
 import { utcMillis } from '../util/instant';
 import type { LakeRow } from './lake-row';
 import { LAKE_COLUMNS } from './schema';
@@ -33,14 +34,59 @@ export type PartitionFn = (row: LakeRow) => string;
 
 const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n));
 
-/** Hive escaping: anything outside a safe set becomes %XX, so values never add path levels. */
+/** Longest partition value (after escaping) put in a key; longer ones are cut and tagged. */
+export const MAX_PARTITION_VALUE_CHARS = 128;
+
+const escapeByte = (ch: string): string =>
+  [...Buffer.from(ch, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join('');
+
+/**
+ * Hive escaping: anything outside a safe set becomes %XX, so values never add path levels.
+ * A value of only dots would be a `.` or `..` path segment (a local copy of the lake would
+ * climb out of its folder): its dots are escaped too. A value longer than
+ * MAX_PARTITION_VALUE_CHARS escaped is cut and given a digest of the whole value, so two long
+ * values stay apart and every key stays bounded (S3 refuses keys over 1,024 bytes).
+ */
 export function escapePartitionValue(value: string): string {
   if (value === '') return HIVE_NULL;
-  return value
-    .replace(/[^A-Za-z0-9_.\- ]/g, (ch) =>
-      [...Buffer.from(ch, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
-    )
-    .replace(/ /g, '%20');
+  let out = value.replace(/[^A-Za-z0-9_.\- ]/g, escapeByte).replace(/ /g, '%20');
+  if (/^\.+$/.test(out)) out = out.replace(/\./g, '%2E');
+  if (out.length > MAX_PARTITION_VALUE_CHARS) {
+    const digest = createHash('sha256').update(value).digest('hex').slice(0, 16);
+    // Never cut inside a %XX escape.
+    let cut = MAX_PARTITION_VALUE_CHARS - 18;
+    const percent = out.lastIndexOf('%', cut);
+    if (percent > cut - 3) cut = percent;
+    out = `${out.slice(0, cut)}-h${digest}`;
+  }
+  return out;
+}
+
+/** Columns whose values are unbounded free text: no partition can be named by them. */
+const UNPARTITIONABLE = new Set(['padding']);
+
+/**
+ * The longest partition path (bytes) a template can produce: its literal text, plus per
+ * placeholder the longest value text it can render (MAX_PARTITION_VALUE_CHARS for text, the
+ * formatted width or the Hive null marker for the others).
+ */
+export function maxPartitionBytes(template: string): number {
+  const columns = new Map(LAKE_COLUMNS.map((col) => [col.name as string, col]));
+  let total = 0;
+  let last = 0;
+  for (const m of template.matchAll(/\{([a-z_]+)(?::([^}]+))?\}/g)) {
+    total += Buffer.byteLength(template.slice(last, m.index));
+    last = (m.index as number) + m[0].length;
+    const spec = columns.get(m[1] as string);
+    const widest =
+      spec?.type === 'string'
+        ? MAX_PARTITION_VALUE_CHARS
+        : spec?.type === 'timestamp'
+          ? (m[2] ?? '').length
+          : 26; // int64 and doubles print in at most 24 characters
+    total += Math.max(widest, HIVE_NULL.length);
+  }
+  return total + Buffer.byteLength(template.slice(last));
 }
 
 function formatTimestamp(format: string, template: string): (ms: number) => string {
@@ -195,6 +241,10 @@ export function compilePartitionTemplate(template: string): PartitionFn {
   }
   if (template.split('/').some((seg) => seg === '..' || seg === '.')) {
     throw error('may not contain . or .. segments');
+  }
+  for (const m of template.matchAll(/\{([a-z_]+)/g)) {
+    if (UNPARTITIONABLE.has(m[1] as string))
+      throw error(`${m[1]} is unbounded free text and cannot name a partition`);
   }
   return compileRowTemplate(template, {
     nullValue: () => HIVE_NULL,

@@ -24,7 +24,7 @@ import { createHash } from 'node:crypto';
 import type { DeadLetter, DeadLetterResult, DeadLetterSink } from '../dead-letters/dead-letter';
 import { DeadlineExceededError, OrderingViolationError } from '../errors';
 import type { LakeRow } from '../lake/lake-row';
-import { joinKey, objectFileName } from '../lake/object-keys';
+import { joinKey, MAX_OBJECT_KEY_BYTES, objectFileName } from '../lake/object-keys';
 import type { ParquetEncoder } from '../lake/parquet-encoder';
 import type { PartitionFn } from '../lake/partitioning';
 import type { ChannelHead, CommitLedger, CommitManifest, CommittedObject } from '../ledger/commit-ledger';
@@ -121,6 +121,15 @@ type ChunkOutcome =
   | { kind: 'failed'; failure: ChannelFailure };
 
 const PARQUET = 'application/vnd.apache.parquet';
+
+/**
+ * Largest commit manifest (JSON bytes) a chunk may produce. DynamoDB items hold 400 KB
+ * (409,600 bytes) including attribute names and the head's other attributes; this leaves
+ * them a wide margin.
+ */
+export const MAX_MANIFEST_BYTES = 320_000;
+/** The manifest's own fields besides its objects and the channel ID and positions counted apart. */
+const MANIFEST_FIXED_BYTES = 512;
 
 function newReport(channelId: string, records: number): ChannelReport {
   return {
@@ -253,10 +262,38 @@ export class LakeSink {
     return { ...head, state: 'promoted' };
   }
 
+  /**
+   * What one more object adds to the commit manifest, at most: its CommittedObject as JSON
+   * with the longest values it can have in this batch (the chunk's last position is at most
+   * the batch's last, and positions only grow in digits).
+   */
+  private manifestEntryBytes(records: readonly SourceRecord[], start: number, partition: string): number {
+    const first = records[start] as SourceRecord;
+    const last = records[records.length - 1] as SourceRecord;
+    const relative = joinKey(partition, objectFileName(first.channel, first.position, last.position));
+    const widest: CommittedObject = {
+      key: joinKey(this.options.lakePrefix, relative),
+      stagingKey: joinKey(this.options.stagingPrefix, relative),
+      partition,
+      rows: this.options.maxRecordsPerCommit,
+      bytes: 2 ** 40,
+      minEventTimeMs: -8.64e15,
+      maxEventTimeMs: -8.64e15,
+      sha256: '0'.repeat(64),
+    };
+    return Buffer.byteLength(JSON.stringify(widest)) + 1;
+  }
+
   private transformChunk(records: readonly SourceRecord[], start: number): Chunk {
     const { transform, partition } = this.deps;
     const chunk: Chunk = { start, end: start, entries: [], letters: [], watermarks: 0, maxWatermarkMs: null };
     const partitions = new Set<string>();
+    const first = records[start] as SourceRecord;
+    // The manifest is stored twice (the head's `last` and a history item), each a DynamoDB item
+    // of at most 400 KB; its fixed part is small next to the objects' keys, which grow with the
+    // stream name, the partition path and the positions.
+    let manifestBytes =
+      MANIFEST_FIXED_BYTES + 2 * Buffer.byteLength(first.channel.id) + 4 * first.position.length;
     const limit = Math.min(records.length, start + this.options.maxRecordsPerCommit);
     let i = start;
     for (; i < limit; i++) {
@@ -265,9 +302,16 @@ export class LakeSink {
       if (out.kind === 'trip') {
         const key = partition(out.row);
         if (!partitions.has(key)) {
-          // One more object would break the per-commit bound: end the chunk before this record.
-          if (partitions.size >= this.options.maxObjectsPerCommit && i > start) break;
+          // One more object would break a per-commit bound: end the chunk before this record.
+          const entryBytes = this.manifestEntryBytes(records, start, key);
+          if (
+            i > start &&
+            (partitions.size >= this.options.maxObjectsPerCommit ||
+              manifestBytes + entryBytes > MAX_MANIFEST_BYTES)
+          )
+            break;
           partitions.add(key);
+          manifestBytes += entryBytes;
         }
         chunk.entries.push({ index: i, row: out.row, partition: key });
       } else if (out.kind === 'watermark') {
@@ -340,6 +384,14 @@ export class LakeSink {
         const bytes = this.deps.encoder.encode(rows);
         const relative = joinKey(partition, fileName);
         const stagingKey = joinKey(this.options.stagingPrefix, relative);
+        const key = joinKey(this.options.lakePrefix, relative);
+        // The configuration bounds every key (loadLakeSinkConfig); this only guards that bound.
+        for (const k of [stagingKey, key]) {
+          if (Buffer.byteLength(k) > MAX_OBJECT_KEY_BYTES)
+            throw new Error(
+              `object key of ${Buffer.byteLength(k)} bytes, over S3's limit: ${k.slice(0, 200)}...`,
+            );
+        }
         await budget.run(`store.put ${stagingKey}`, (signal) =>
           this.deps.store.put(stagingKey, bytes, PARQUET, signal),
         );
@@ -350,7 +402,7 @@ export class LakeSink {
           if (row.pickup_datetime > max) max = row.pickup_datetime;
         }
         return {
-          key: joinKey(this.options.lakePrefix, relative),
+          key,
           stagingKey,
           partition,
           rows: rows.length,

@@ -44,6 +44,14 @@ describe('lake sink configuration', () => {
     [{ STAGING_PREFIX: 'lake/trips/_staging' }, 'STAGING_PREFIX'],
     [{ LAKE_PREFIX: 'lake/../x' }, 'LAKE_PREFIX'],
     [{ MIN_EVENT_TIME: '2009-01-01' }, 'MIN_EVENT_TIME'],
+    [{ PARTITION_TEMPLATE: 'p={padding}' }, 'PARTITION_TEMPLATE'],
+    [
+      {
+        LAKE_PREFIX: `lake/${'a'.repeat(500)}`,
+        PARTITION_TEMPLATE: 'z={pickup_zone}/d={dropoff_zone}/b={pickup_borough}/y={pickup_datetime:yyyy}',
+      },
+      'PARTITION_TEMPLATE',
+    ],
   ])('rejects %p naming %s', (override, variable) => {
     let error: unknown;
     try {

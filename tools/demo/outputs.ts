@@ -51,6 +51,21 @@ export async function duckdbRows(sql: string): Promise<Record<string, unknown>[]
 export const lakeGlob = (lakeDir: string): string =>
   path.join(lakeDir, '**', '*.parquet').replace(/'/g, "''");
 
+/**
+ * Where a lake object is written in the export: its key below the lake prefix, inside
+ * `lakeDir` and nowhere else. Lake keys never hold `.` or `..` segments (partition values
+ * are escaped), but the export does not take that on trust: it writes local files.
+ */
+export function exportPath(lakeDir: string, lakePrefix: string, key: string): string {
+  const root = path.resolve(lakeDir);
+  const file = path.resolve(root, key.slice(lakePrefix.length + 1));
+  const relative = path.relative(root, file);
+  if (relative === '' || relative.split(path.sep)[0] === '..' || path.isAbsolute(relative)) {
+    throw new Error(`refusing to export lake object "${key}": it would be written outside ${root}`);
+  }
+  return file;
+}
+
 export async function exportRun(clients: LocalClients, o: ExportOptions): Promise<RunExport> {
   const lakeDir = path.join(o.outDir, 'lake');
   let token: string | undefined;
@@ -72,7 +87,7 @@ export async function exportRun(clients: LocalClients, o: ExportOptions): Promis
       const key = item.Key as string;
       const body = await clients.s3.send(new GetObjectCommand({ Bucket: o.bucket, Key: key }));
       const data = await body.Body?.transformToByteArray();
-      const file = path.join(lakeDir, key.slice(o.lakePrefix.length + 1));
+      const file = exportPath(lakeDir, o.lakePrefix, key);
       mkdirSync(path.dirname(file), { recursive: true });
       writeFileSync(file, data ?? new Uint8Array(0));
       objects++;

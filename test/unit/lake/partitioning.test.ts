@@ -1,10 +1,17 @@
 import type { LakeRow } from '../../../lib/lake/lake-row';
-import { deadLetterPayloadKey, joinKey, objectFileName } from '../../../lib/lake/object-keys';
+import {
+  deadLetterPayloadKey,
+  joinKey,
+  MAX_FILE_NAME_BYTES,
+  objectFileName,
+} from '../../../lib/lake/object-keys';
 import {
   compilePartitionTemplate,
   DEFAULT_PARTITION_TEMPLATE,
   escapePartitionValue,
   HIVE_NULL,
+  MAX_PARTITION_VALUE_CHARS,
+  maxPartitionBytes,
   PartitionTemplateError,
   REFERENCE_PARTITION_TEMPLATE,
 } from '../../../lib/lake/partitioning';
@@ -117,5 +124,67 @@ describe('object keys', () => {
     expect(deadLetterPayloadKey('dead-letters', channel, '77')).toBe(
       'dead-letters/kinesis/taxi-trips/shardId-000000000003/77.bin',
     );
+  });
+});
+
+describe('partition values and keys stay safe and bounded', () => {
+  const zoneTemplate = compilePartitionTemplate('zone={pickup_zone}/year={pickup_datetime:yyyy}');
+  const at = (zone: string | null) =>
+    zoneTemplate({ pickup_zone: zone, pickup_datetime: Date.UTC(2018, 0, 5) } as never);
+
+  it('refuses a template over unbounded free text', () => {
+    expect(() => compilePartitionTemplate('p={padding}')).toThrow(/padding is unbounded free text/);
+  });
+
+  it.each([
+    ['.', 'zone=%2E/year=2018'],
+    ['..', 'zone=%2E%2E/year=2018'],
+    ['...', 'zone=%2E%2E%2E/year=2018'],
+    ['a..b', 'zone=a..b/year=2018'],
+    ['../../etc', 'zone=..%2F..%2Fetc/year=2018'],
+  ])('never makes %j a . or .. path segment', (zone, expected) => {
+    const key = at(zone);
+    expect(key).toBe(expected);
+    expect(key.split('/').some((segment) => segment === '.' || segment === '..')).toBe(false);
+  });
+
+  it('cuts long values to a bounded segment that still tells them apart', () => {
+    const a = at('x'.repeat(10_000));
+    const b = at(`${'x'.repeat(9_999)}y`);
+    const c = at('é'.repeat(500));
+    for (const key of [a, b, c]) {
+      const segment = key.split('/')[0]!.slice('zone='.length);
+      expect(segment.length).toBeLessThanOrEqual(MAX_PARTITION_VALUE_CHARS);
+      expect(segment).not.toMatch(/%[0-9A-F]?-h/); // no escape cut in half
+    }
+    expect(a).not.toBe(b);
+    expect(at('x'.repeat(10_000))).toBe(a);
+  });
+
+  it('bounds the partition path a template can make, which the configuration checks', () => {
+    const template = 'a={pickup_zone}/b={dropoff_zone}/c={pickup_borough}/y={pickup_datetime:yyyy}';
+    const bound = maxPartitionBytes(template);
+    const row = {
+      pickup_zone: '\u{1F695}'.repeat(5_000),
+      dropoff_zone: 'z'.repeat(5_000),
+      pickup_borough: null,
+      pickup_datetime: Date.UTC(2018, 0, 5),
+    } as never;
+    expect(Buffer.byteLength(compilePartitionTemplate(template)(row))).toBeLessThanOrEqual(bound);
+    expect(bound).toBeLessThan(500);
+  });
+
+  it('keeps file names under 200 bytes for the longest stream names and positions', () => {
+    const channel = makeChannel('kinesis', 's'.repeat(128), 'shardId-000000000000');
+    const first = '4'.repeat(128);
+    const names = [
+      objectFileName(channel, first, `${'9'.repeat(127)}8`),
+      objectFileName(channel, first, '9'.repeat(128)),
+    ];
+    for (const name of names) {
+      expect(Buffer.byteLength(name)).toBeLessThanOrEqual(MAX_FILE_NAME_BYTES);
+      expect(name).toMatch(/^kinesis~s{40}~h[0-9a-f]{40}\.parquet$/);
+    }
+    expect(names[0]).not.toBe(names[1]);
   });
 });
