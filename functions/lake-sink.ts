@@ -21,7 +21,11 @@ export async function handler(event: unknown, context: Context): Promise<StreamB
   const summary = summarizeLakeBatch(records, report, startedAt, Date.now());
   addLakeMetrics(metrics, summary);
   metrics.publishStoredMetrics();
-  const log = summary.batchItemFailures > 0 ? logger.warn.bind(logger) : logger.info.bind(logger);
+  // A batch behind the ledger head is skipped whole: worth a WARN (docs/ledger.md, reset).
+  const log =
+    summary.batchItemFailures > 0 || summary.batchesBehindHead > 0
+      ? logger.warn.bind(logger)
+      : logger.info.bind(logger);
   log('lake batch', {
     ...summary,
     failures: report.failures.map((f) => ({

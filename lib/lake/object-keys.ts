@@ -1,7 +1,7 @@
 /**
  * Object keys are a pure function of the source position (house style: idempotent keys).
  * A chunk of a channel's records from position F to position L lands in
- *   <lakePrefix>/<partition>/<kind>~<stream>~<partition id>~<F>~<L>[~<cluster tag>].parquet
+ *   <lakePrefix>/<partition>/<kind>~<stream>~<partition id>~<F>~<L>[~e<epoch>][~<cluster tag>].parquet
  * and is staged first under <stagingPrefix>/ with the same relative path. Kafka names carry
  * a tag of the cluster (the same topic, partition and offsets on two clusters are different
  * records, see Channel.cluster). `~` cannot occur in stream names, topics, shard IDs or
@@ -27,9 +27,16 @@ export const MAX_OBJECT_KEY_BYTES = 1024;
 
 const sha256Hex = (text: string): string => createHash('sha256').update(text).digest('hex');
 
-export function objectFileName(channel: Channel, firstPosition: string, lastPosition: string): string {
+export function objectFileName(
+  channel: Channel,
+  firstPosition: string,
+  lastPosition: string,
+  epoch = 0,
+): string {
   const tag = channel.cluster === '' ? '' : `~${clusterTag(channel.cluster)}`;
-  const name = `${channel.kind}~${channel.stream}~${channel.partition}~${firstPosition}~${lastPosition}${tag}`;
+  // After an operator's reset (ChannelHead.epoch) the same positions name other records.
+  const era = epoch > 0 ? `~e${epoch}` : '';
+  const name = `${channel.kind}~${channel.stream}~${channel.partition}~${firstPosition}~${lastPosition}${era}${tag}`;
   if (Buffer.byteLength(name) + '.parquet'.length <= MAX_FILE_NAME_BYTES) return `${name}.parquet`;
   // Too long to read anyway: keep the kind and the start of the stream name, and a digest of
   // the whole name, which is as unique and as deterministic as the name itself.

@@ -31,6 +31,8 @@ export interface CommitManifest {
   readonly watermarks: number;
   readonly objects: readonly CommittedObject[];
   readonly committedAt: string;
+  /** The channel's epoch when committed (absent = 0; see ChannelHead.epoch). */
+  readonly epoch?: number;
 }
 
 export type HeadState = 'empty' | 'committed' | 'promoted';
@@ -44,6 +46,13 @@ export interface ChannelHead {
   readonly state: HeadState;
   /** The last commit, kept on the head until its objects are promoted. */
   readonly last: CommitManifest | null;
+  /**
+   * How many times an operator reset the channel (`npm run ledger -- reset`, after a Kafka
+   * topic was deleted and recreated and its offsets started again from 0). Object names of a
+   * later epoch differ from those of earlier ones, so new records at old offsets never
+   * overwrite the old incarnation's objects. Absent = 0.
+   */
+  readonly epoch?: number;
 }
 
 export type CommitOutcome = 'committed' | 'conflict';

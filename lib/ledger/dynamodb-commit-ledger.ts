@@ -42,6 +42,7 @@ export class DynamoDbCommitLedger implements CommitLedger {
       lastOffset: item.lastOffset?.S === undefined ? null : BigInt(item.lastOffset.S),
       state: item.state?.S === 'committed' ? 'committed' : 'promoted',
       last: item.last?.S === undefined ? null : (JSON.parse(item.last.S) as CommitManifest),
+      ...(item.epoch?.N === undefined ? {} : { epoch: Number(item.epoch.N) }),
     };
   }
 
@@ -64,6 +65,8 @@ export class DynamoDbCommitLedger implements CommitLedger {
             state: { S: 'committed' },
             last: { S: JSON.stringify(manifest) },
             updatedAt: { S: manifest.committedAt },
+            // The whole item is replaced: carry the epoch an operator's reset set.
+            ...(expected.epoch ? { epoch: { N: String(expected.epoch) } } : {}),
           },
           ConditionExpression:
             expected.commitNo === 0

@@ -10,6 +10,9 @@ export interface LakeBatchSummary {
   readonly poisonRecords: number;
   readonly watermarks: number;
   readonly duplicatesSkipped: number;
+  /** Channels whose whole batch lay behind the ledger head (see ChannelReport.behindHead). */
+  readonly batchesBehindHead: number;
+  readonly channelsBehindHead: readonly string[];
   readonly commits: number;
   readonly commitConflicts: number;
   readonly commitsRolledForward: number;
@@ -54,6 +57,8 @@ export function summarizeLakeBatch(
     poisonRecords: sum((c) => c.poison),
     watermarks: sum((c) => c.watermarks),
     duplicatesSkipped: sum((c) => c.duplicates),
+    batchesBehindHead: sum((c) => (c.behindHead ? 1 : 0)),
+    channelsBehindHead: report.channels.filter((c) => c.behindHead).map((c) => c.channelId),
     commits: sum((c) => c.commits),
     commitConflicts: sum((c) => c.conflicts),
     commitsRolledForward: sum((c) => c.rolledForward),
@@ -82,6 +87,7 @@ export function addLakeMetrics(metrics: Metrics, s: LakeBatchSummary): void {
   count('PoisonRecords', s.poisonRecords);
   count('Watermarks', s.watermarks);
   count('DuplicatesSkipped', s.duplicatesSkipped);
+  count('BatchesBehindHead', s.batchesBehindHead);
   count('ParquetObjects', s.parquetObjects);
   count('ParquetRowsCommitted', s.parquetRowsCommitted);
   metrics.addMetric('ParquetBytesCommitted', MetricUnit.Bytes, s.parquetBytesCommitted);

@@ -91,6 +91,12 @@ export interface ChannelReport {
   bytesCommitted: number;
   maxEventTimeMs: number | null;
   stagingCleanupFailures: number;
+  /**
+   * The whole batch lay at or below the ledger head and ended before the head's last commit
+   * began: not the redelivery of an unanswered invocation, but a rewound source or (Kafka) a
+   * topic deleted and recreated, whose new records are being skipped as duplicates.
+   */
+  behindHead: boolean;
   failure: ChannelFailure | null;
 }
 
@@ -148,6 +154,7 @@ function newReport(channelId: string, records: number): ChannelReport {
     bytesCommitted: 0,
     maxEventTimeMs: null,
     stagingCleanupFailures: 0,
+    behindHead: false,
     failure: null,
   };
 }
@@ -156,6 +163,12 @@ const isNoSuchKey = (error: unknown): boolean => {
   const name = (error as { name?: string; Code?: string })?.name;
   return name === 'NoSuchKey' || name === 'NotFound';
 };
+
+function isBehindHead(records: readonly SourceRecord[], head: ChannelHead): boolean {
+  const last = records[records.length - 1] as SourceRecord;
+  if (head.lastOffset === null || head.last === null || last.offset > head.lastOffset) return false;
+  return /^\d+$/.test(head.last.firstPosition) && last.offset < BigInt(head.last.firstPosition);
+}
 
 export class LakeSink {
   private readonly now: () => number;
@@ -207,6 +220,8 @@ export class LakeSink {
       report.failure = { record: first, reason: 'promotion', error };
       return report;
     }
+
+    report.behindHead = isBehindHead(records, head);
 
     let i = 0;
     for (let chunks = 0; i < records.length; chunks++) {
@@ -270,7 +285,8 @@ export class LakeSink {
   private manifestEntryBytes(records: readonly SourceRecord[], start: number, partition: string): number {
     const first = records[start] as SourceRecord;
     const last = records[records.length - 1] as SourceRecord;
-    const relative = joinKey(partition, objectFileName(first.channel, first.position, last.position));
+    // 99,999 epochs: the widest era suffix a name can get.
+    const relative = joinKey(partition, objectFileName(first.channel, first.position, last.position, 99_999));
     const widest: CommittedObject = {
       key: joinKey(this.options.lakePrefix, relative),
       stagingKey: joinKey(this.options.stagingPrefix, relative),
@@ -369,7 +385,7 @@ export class LakeSink {
 
     const lastRecord = records[chunk.end - 1] as SourceRecord;
     const channel = firstRecord.channel;
-    const fileName = objectFileName(channel, firstRecord.position, lastRecord.position);
+    const fileName = objectFileName(channel, firstRecord.position, lastRecord.position, head.epoch ?? 0);
 
     const byPartition = new Map<string, LakeRow[]>();
     for (const entry of chunk.entries) {
@@ -427,6 +443,7 @@ export class LakeSink {
       watermarks: chunk.watermarks,
       objects,
       committedAt: new Date(this.now()).toISOString(),
+      ...(head.epoch ? { epoch: head.epoch } : {}),
     };
 
     let outcome: 'committed' | 'conflict';
@@ -460,6 +477,7 @@ export class LakeSink {
       lastOffset: lastRecord.offset,
       state: 'promoted',
       last: manifest,
+      ...(head.epoch ? { epoch: head.epoch } : {}),
     };
 
     try {

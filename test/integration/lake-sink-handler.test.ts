@@ -102,6 +102,7 @@ describe('functions/lake-sink handler', () => {
         'PoisonRecords',
         'Watermarks',
         'DuplicatesSkipped',
+        'BatchesBehindHead',
         'ParquetObjects',
         'ParquetRowsCommitted',
         'ParquetBytesCommitted',

@@ -91,9 +91,10 @@ export class MemoryObjectStore implements ObjectStore {
 
 interface StoredHead {
   commitNo: number;
-  lastOffset: bigint;
+  lastOffset: bigint | null;
   state: 'committed' | 'promoted';
   last: CommitManifest;
+  epoch?: number;
 }
 
 export class MemoryLedger implements CommitLedger {
@@ -139,6 +140,7 @@ export class MemoryLedger implements CommitLedger {
       lastOffset,
       state: 'committed',
       last: manifest,
+      ...(expected.epoch ? { epoch: expected.epoch } : {}),
     });
     return 'committed';
   }

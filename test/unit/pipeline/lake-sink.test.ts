@@ -457,3 +457,25 @@ describe('LakeSink when a service hangs near the deadline', () => {
     expect(commits).toBe(0);
   });
 });
+
+describe('batches behind the ledger head', () => {
+  it('flags a batch that ends before the last commit began, not a redelivery of the last one', async () => {
+    const { sink } = setup();
+    const all = records(tripPayloads(20));
+    const first = all.slice(0, 10);
+    const second = all.slice(10);
+    expect((await sink.process(first, NO_DEADLINE)).channels[0]?.behindHead).toBe(false);
+    expect((await sink.process(second, NO_DEADLINE)).channels[0]?.behindHead).toBe(false);
+    // The last invocation's answer was lost: its batch comes again. Normal.
+    expect((await sink.process(second, NO_DEADLINE)).channels[0]).toMatchObject({
+      duplicates: 10,
+      behindHead: false,
+    });
+    // Offsets from before the last commit: a rewound source, or a topic that started over.
+    expect((await sink.process(first, NO_DEADLINE)).channels[0]).toMatchObject({
+      duplicates: 10,
+      commits: 0,
+      behindHead: true,
+    });
+  });
+});
