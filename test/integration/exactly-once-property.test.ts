@@ -46,7 +46,6 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { Client } from '@opensearch-project/opensearch';
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { createSqsClient } from '../../lib/aws-clients';
@@ -210,6 +209,9 @@ const LAKE_TARGETS = [
 const SEARCH_TARGETS = ['os.bulk'] as const;
 
 const ARRIVAL_BASE = Date.UTC(2026, 0, 1);
+const MSK_CLUSTER_ARN =
+  'arn:aws:kafka:us-east-1:123456789012:cluster/taxi/abcd1234-ab12-cd34-ef56-abcdef123456-1';
+const SELF_MANAGED_CLUSTER = '127.0.0.1:9092';
 const POISON = poisonCases();
 const SMALL_POISON = POISON.filter((p) => p.name !== 'oversized payload');
 const OVERSIZED = POISON.find((p) => p.name === 'oversized payload') as (typeof POISON)[number];
@@ -318,12 +320,15 @@ function generateScenario(index: number): Scenario {
   const lakeCrashes = rng.pick([0, 1, 1, 1, 1, 2, 2, 3]);
   for (let i = 0; i < lakeCrashes; i++) aim('lake', LAKE_TARGETS, 3);
   if (rng.chance(0.6)) aim('search', SEARCH_TARGETS, 2);
+  const selfManagedKafka = rng.chance(0.3);
+  // Kafka channels are named by their cluster too (see kafkaEvent for the two clusters).
+  const cluster = source === 'kafka' ? `${selfManagedKafka ? SELF_MANAGED_CLUSTER : MSK_CLUSTER_ARN}/` : '';
   return {
     index,
     seed,
     source,
     stream,
-    channels: used,
+    channels: used.map((c) => ({ ...c, id: `${source}/${cluster}${stream}/${c.partition}` })),
     maxBatch,
     bisect: rng.chance(0.7),
     ghostRate: rng.pick([0, 0.1, 0.25]),
@@ -332,7 +337,7 @@ function generateScenario(index: number): Scenario {
     maxRecordsPerCommit: rng.pick([2, 5, 10_000]),
     maxObjectsPerCommit: rng.pick([1, 2, 100]),
     maxBulkActions: rng.pick([3, 10, 1000]),
-    selfManagedKafka: rng.chance(0.3),
+    selfManagedKafka,
     crashes,
   };
 }
@@ -384,11 +389,10 @@ function kafkaEvent(
     }));
   }
   return scn.selfManagedKafka
-    ? { eventSource: 'SelfManagedKafka', bootstrapServers: '127.0.0.1:9092', records }
+    ? { eventSource: 'SelfManagedKafka', bootstrapServers: SELF_MANAGED_CLUSTER, records }
     : {
         eventSource: 'aws:kafka',
-        eventSourceArn:
-          'arn:aws:kafka:us-east-1:123456789012:cluster/taxi/abcd1234-ab12-cd34-ef56-abcdef123456-1',
+        eventSourceArn: MSK_CLUSTER_ARN,
         bootstrapServers: 'b-1.taxi.kafka.us-east-1.amazonaws.com:9092',
         records,
       };
@@ -1007,7 +1011,9 @@ async function checkLake(world: World, runs: readonly ScenarioRun[]): Promise<vo
       const { scn } = run;
       for (const channel of scn.channels) {
         for (const r of channel.records) {
-          const key = `${channel.id}@${r.position}`;
+          // Lake rows name their source by lineage columns (kind, stream, partition), which do
+          // not hold the Kafka cluster: one cluster per scenario.
+          const key = `${scn.source}/${scn.stream}/${channel.partition}@${r.position}`;
           const count = seen.get(key) ?? 0;
           seen.delete(key);
           if (r.kind !== 'trip') {
@@ -1026,7 +1032,9 @@ async function checkLake(world: World, runs: readonly ScenarioRun[]): Promise<vo
       const key = `${row.source_kind}/${row.source_stream}/${row.source_partition}@${row.source_position}`;
       const run = byStream.get(String(row.source_stream));
       if (!run) continue;
-      const channel = run.scn.channels.find((c) => c.id === key.split('@')[0]);
+      const channel = run.scn.channels.find(
+        (c) => `${run.scn.source}/${run.scn.stream}/${c.partition}` === key.split('@')[0],
+      );
       const record = channel?.records.find((r) => r.position === row.source_position);
       if (!record) run.problem(`lake row from nowhere: ${key}`);
       else if (record.tripId !== row.trip_id)
@@ -1064,7 +1072,7 @@ async function checkDeadLetters(world: World, runs: readonly ScenarioRun[]): Pro
         run.problem(`dead letter for a record that is not poison: ${key}`);
         continue;
       }
-      const channelId = `${scn.source}/${scn.stream}/${l.source.partition}`;
+      const channelId = scn.channels.find((c) => c.partition === l.source.partition)?.id;
       const id = createHash('sha256').update(`${channelId}\u0000${l.source.position}`).digest('hex');
       if (l.deadLetterId !== id || l.source.kind !== scn.source)
         run.problem(`dead letter ${key} has the wrong identity`);
