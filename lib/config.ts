@@ -16,7 +16,13 @@ import {
   DEFAULT_PARTITION_TEMPLATE,
   PartitionTemplateError,
 } from './lake/partitioning';
-import { compileIndexTemplate, DEFAULT_INDEX_TEMPLATE, IndexTemplateError } from './search/index-names';
+import {
+  compileIndexTemplate,
+  DEFAULT_INDEX_TEMPLATE,
+  IndexTemplateError,
+  literalPrefixOf,
+  MIN_INDEX_PREFIX_LENGTH,
+} from './search/index-names';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -240,6 +246,10 @@ export interface SearchSinkConfig extends StreamSinkSettings {
   readonly indexTemplate: string;
   readonly defaultService: string;
   readonly installTemplate: boolean;
+  readonly indexShards: number;
+  readonly indexReplicas: number;
+  /** Undefined: derived from the template's literal prefix (see lib/search/index-template.ts). */
+  readonly templatePriority: number | undefined;
   readonly maxBulkActions: number;
   readonly maxBulkBytes: number;
   readonly maxRetries: number;
@@ -271,6 +281,19 @@ export function loadSearchSinkConfig(env: Env = process.env): SearchSinkConfig {
     if (error instanceof IndexTemplateError) throw new ConfigError('SEARCH_INDEX_TEMPLATE', error.message);
     throw error;
   }
+  const installTemplate = boolean(env, 'SEARCH_INSTALL_TEMPLATE', true);
+  const prefix = literalPrefixOf(indexTemplate);
+  // The installed template matches `<prefix>*`: without a prefix of its own it would set the
+  // mappings and settings of every index the cluster creates, other applications' included.
+  if (installTemplate && prefix.length < MIN_INDEX_PREFIX_LENGTH) {
+    throw new ConfigError(
+      'SEARCH_INDEX_TEMPLATE',
+      `"${indexTemplate}" must start with at least ${MIN_INDEX_PREFIX_LENGTH} literal characters before the first placeholder (such as "trips-"): ` +
+        `the index template installed for it would match "${prefix}*", which reaches indexes of other applications; ` +
+        'or set SEARCH_INSTALL_TEMPLATE=false',
+    );
+  }
+  const rawPriority = env.SEARCH_TEMPLATE_PRIORITY?.trim();
   const common = loadStreamSinkSettings(env);
   const bucket = env.LAKE_BUCKET?.trim() ? bucketName(env, 'LAKE_BUCKET') : undefined;
   return Object.freeze({
@@ -278,7 +301,10 @@ export function loadSearchSinkConfig(env: Env = process.env): SearchSinkConfig {
     auth: Object.freeze(auth),
     indexTemplate,
     defaultService,
-    installTemplate: boolean(env, 'SEARCH_INSTALL_TEMPLATE', true),
+    installTemplate,
+    indexShards: integer(env, 'SEARCH_INDEX_SHARDS', 1, 1, 1_024),
+    indexReplicas: integer(env, 'SEARCH_INDEX_REPLICAS', 1, 0, 100),
+    templatePriority: rawPriority ? integer(env, 'SEARCH_TEMPLATE_PRIORITY', 0, 0, 1_000_000_000) : undefined,
     maxBulkActions: integer(env, 'SEARCH_BULK_MAX_ACTIONS', 1_000, 1, 100_000),
     maxBulkBytes: integer(env, 'SEARCH_BULK_MAX_BYTES', 5 * 1_048_576, 10_000, 100 * 1_048_576),
     maxRetries: integer(env, 'SEARCH_MAX_RETRIES', 5, 0, 50),

@@ -10,7 +10,7 @@ import type { SearchSinkConfig } from '../config';
 import { SqsDeadLetterSink } from '../dead-letters/sqs-dead-letter-sink';
 import { SearchSink } from '../pipeline/search-sink';
 import { compileIndexTemplate } from '../search/index-names';
-import { indexPatternOf } from '../search/index-template';
+import { indexTemplateFor } from '../search/index-template';
 import { OpenSearchIndex } from '../search/search-index';
 import { S3ObjectStore } from '../storage/s3-object-store';
 import { createTripTransform } from './transform';
@@ -47,7 +47,14 @@ export function createSearchClient(config: SearchSinkConfig): Client {
 
 export async function createSearchSink(config: SearchSinkConfig): Promise<SearchSink> {
   const index = new OpenSearchIndex(createSearchClient(config));
-  if (config.installTemplate) await index.ensureTemplate(indexPatternOf(config.indexTemplate));
+  if (config.installTemplate) {
+    const template = indexTemplateFor(config.indexTemplate, {
+      shards: config.indexShards,
+      replicas: config.indexReplicas,
+      priority: config.templatePriority,
+    });
+    await index.ensureTemplate(template);
+  }
   const s3 = createS3Client(config.aws);
   const deadLetters = new SqsDeadLetterSink(createSqsClient(config.aws), {
     queueUrl: config.deadLetterQueueUrl,
