@@ -10,6 +10,7 @@ import { ParquetEncoder } from '../lake/parquet-encoder';
 import { compilePartitionTemplate } from '../lake/partitioning';
 import { DynamoDbCommitLedger } from '../ledger/dynamodb-commit-ledger';
 import { LakeSink, type LakeSinkDeps, type LakeSinkOptions } from '../pipeline/lake-sink';
+import { type Provider, RetryingSetup } from '../runtime/retrying-setup';
 import { S3ObjectStore } from '../storage/s3-object-store';
 import { createTripTransform } from './transform';
 
@@ -48,4 +49,12 @@ export function lakeSinkOptions(config: LakeSinkConfig): LakeSinkOptions {
 
 export async function createLakeSink(config: LakeSinkConfig): Promise<LakeSink> {
   return new LakeSink(await createLakeSinkDeps(config), lakeSinkOptions(config));
+}
+
+/** What the handler keeps at module scope: the lake sink, built at cold start and retried until it succeeds. */
+export function lakeSinkProvider(config: LakeSinkConfig): Provider<LakeSink> {
+  return new RetryingSetup(() => createLakeSink(config), {
+    what: 'lake sink setup',
+    marginMs: config.deadlineMarginMs,
+  }).start();
 }
