@@ -34,6 +34,7 @@ export interface AwsEndpoints {
   readonly dynamodb?: string;
   readonly sqs?: string;
   readonly kinesis?: string;
+  readonly lambda?: string;
   /** Per-request timeout for SDK calls, so a hung connection cannot eat the Lambda deadline. */
   readonly requestTimeoutMs: number;
   readonly connectTimeoutMs: number;
@@ -52,6 +53,9 @@ export interface LakeSinkConfig extends StreamSinkSettings {
   readonly maxObjectsPerCommit: number;
   readonly ioConcurrency: number;
   readonly maxCommitConflicts: number;
+  /** Read the function's event source mappings and refuse to commit while any runs batches of a shard concurrently. */
+  readonly checkEventSourceMappings: boolean;
+  readonly mappingCheckIntervalMs: number;
 }
 
 function required(env: Env, name: string): string {
@@ -135,6 +139,7 @@ export function loadAwsEndpoints(env: Env): AwsEndpoints {
     dynamodb: endpoint(env, 'DYNAMODB_ENDPOINT_URL'),
     sqs: endpoint(env, 'SQS_ENDPOINT_URL'),
     kinesis: endpoint(env, 'KINESIS_ENDPOINT_URL'),
+    lambda: endpoint(env, 'LAMBDA_ENDPOINT_URL'),
     requestTimeoutMs: integer(env, 'AWS_REQUEST_TIMEOUT_MS', 10_000, 100, 900_000),
     connectTimeoutMs: integer(env, 'AWS_CONNECT_TIMEOUT_MS', 3_000, 100, 60_000),
     maxAttempts: integer(env, 'AWS_MAX_ATTEMPTS', 3, 1, 10),
@@ -232,6 +237,9 @@ export function loadLakeSinkConfig(env: Env = process.env): LakeSinkConfig {
     maxObjectsPerCommit: integer(env, 'MAX_OBJECTS_PER_COMMIT', 100, 1, 500),
     ioConcurrency: integer(env, 'IO_CONCURRENCY', 8, 1, 64),
     maxCommitConflicts: integer(env, 'MAX_COMMIT_CONFLICTS', 3, 0, 100),
+    checkEventSourceMappings: boolean(env, 'CHECK_EVENT_SOURCE_MAPPINGS', false),
+    mappingCheckIntervalMs:
+      integer(env, 'CHECK_EVENT_SOURCE_MAPPINGS_INTERVAL_SECONDS', 300, 1, 86_400) * 1000,
   });
 }
 

@@ -2,9 +2,12 @@
  * Cold starts that fail, with the deployed handlers loaded the way Lambda loads them, against
  * the local services: a setup that fails (zone lookup missing from S3, OpenSearch down) hands
  * every batch back until it succeeds, on a later invocation of the same execution
- * environment; and a hung setup costs an invocation no more than its deadline.
+ * environment; a hung setup costs an invocation no more than its deadline; and with the
+ * mapping check on, a ParallelizationFactor above 1 stops every commit until it is fixed.
  */
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { Client } from '@opensearch-project/opensearch';
 import type { Context } from 'aws-lambda';
@@ -227,5 +230,62 @@ describe('cold starts that fail', () => {
     expect(await countsByIndex(client, prefix)).toEqual({ [`${prefix}-trips-unknown-2018.01`]: 4 });
     const mapping = await client.indices.getMapping({ index: `${prefix}-trips-unknown-2018.01` });
     expect(JSON.stringify(mapping.body)).toContain('"pickup_location":{"type":"geo_point"}');
+  });
+
+  it('lake sink with the mapping check: ParallelizationFactor 2 -> nothing committed, every record failed; fixed -> commits', async () => {
+    const pipeline = await newLocalPipeline('cold-mapping');
+    let factor = 2;
+    const requests: URLSearchParams[] = [];
+    // The Lambda control plane has no local emulator: a stub answering ListEventSourceMappings
+    // (REST-JSON, two pages) exercises the real SDK client, its paging and the handler.
+    const lambdaApi = http.createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      requests.push(url.searchParams);
+      const mapping = (uuid: string, parallelizationFactor: number) => ({
+        UUID: uuid,
+        EventSourceArn: 'arn:aws:kinesis:us-east-1:123456789012:stream/taxi-trips',
+        FunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${FUNCTION_NAME}`,
+        ParallelizationFactor: parallelizationFactor,
+        State: 'Enabled',
+      });
+      const body = url.searchParams.get('Marker')
+        ? { EventSourceMappings: [mapping('5f1e-changed-by-hand', factor)] }
+        : { EventSourceMappings: [mapping('0a1b-as-deployed', 1)], NextMarker: 'page-2' };
+      res.writeHead(/^\/2015-03-31\/event-source-mappings\/?$/.test(url.pathname) ? 200 : 404, {
+        'content-type': 'application/json',
+      });
+      res.end(JSON.stringify(body));
+    });
+    await new Promise<void>((resolve) => lambdaApi.listen(0, '127.0.0.1', resolve));
+    closers.push(() => new Promise((resolve) => lambdaApi.close(resolve)));
+    const handler = coldStart('lake-sink', {
+      ...pipeline.env,
+      CHECK_EVENT_SOURCE_MAPPINGS: 'true',
+      CHECK_EVENT_SOURCE_MAPPINGS_INTERVAL_SECONDS: '1',
+      LAMBDA_ENDPOINT_URL: `http://127.0.0.1:${(lambdaApi.address() as AddressInfo).port}`,
+    });
+
+    const first = await invoke(handler, twoShardEvent());
+    expect(first.response).toEqual(EVERY_SHARD_FAILED);
+    expect(errors(first.json)).toHaveLength(1);
+    expect(errors(first.json)[0]?.message).toContain(
+      `event source mapping 5f1e-changed-by-hand (ParallelizationFactor 2, arn:aws:kinesis:us-east-1:123456789012:stream/taxi-trips) of ${FUNCTION_NAME}`,
+    );
+    expect(errors(first.json)[0]?.misconfiguredMappings).toEqual([
+      expect.objectContaining({ uuid: '5f1e-changed-by-hand', parallelizationFactor: 2 }),
+    ]);
+    expect(emf(first.json)).toMatchObject({ MisconfiguredMappings: 1, BatchItemFailures: 2 });
+    expect(requests.map((q) => [q.get('FunctionName'), q.get('Marker')])).toEqual([
+      [FUNCTION_NAME, null],
+      [FUNCTION_NAME, 'page-2'],
+    ]);
+    expect((await readLakeRows(pipeline)).rows).toHaveLength(0);
+
+    factor = 1;
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const second = await invoke(handler, twoShardEvent());
+    expect(second.response).toEqual({ batchItemFailures: [] });
+    expect(requests).toHaveLength(4);
+    expect((await readLakeRows(pipeline)).rows).toHaveLength(4);
   });
 });

@@ -22,6 +22,19 @@ describe('lake sink configuration', () => {
     });
     expect(config.aws.s3).toBeUndefined();
     expect(Object.isFrozen(config)).toBe(true);
+    expect(config.checkEventSourceMappings).toBe(false);
+    expect(config.mappingCheckIntervalMs).toBe(300_000);
+  });
+
+  it('reads the event source mapping check settings', () => {
+    const config = loadLakeSinkConfig({
+      ...BASE,
+      CHECK_EVENT_SOURCE_MAPPINGS: 'true',
+      CHECK_EVENT_SOURCE_MAPPINGS_INTERVAL_SECONDS: '60',
+      LAMBDA_ENDPOINT_URL: 'http://127.0.0.1:9001/',
+    });
+    expect(config).toMatchObject({ checkEventSourceMappings: true, mappingCheckIntervalMs: 60_000 });
+    expect(config.aws.lambda).toBe('http://127.0.0.1:9001');
   });
 
   it('reads PARQUET_ENCODING in any case', () => {
@@ -44,6 +57,8 @@ describe('lake sink configuration', () => {
     [{ STAGING_PREFIX: 'lake/trips/_staging' }, 'STAGING_PREFIX'],
     [{ LAKE_PREFIX: 'lake/../x' }, 'LAKE_PREFIX'],
     [{ MIN_EVENT_TIME: '2009-01-01' }, 'MIN_EVENT_TIME'],
+    [{ CHECK_EVENT_SOURCE_MAPPINGS: 'yes' }, 'CHECK_EVENT_SOURCE_MAPPINGS'],
+    [{ CHECK_EVENT_SOURCE_MAPPINGS_INTERVAL_SECONDS: '0' }, 'CHECK_EVENT_SOURCE_MAPPINGS_INTERVAL_SECONDS'],
   ])('rejects %p naming %s', (override, variable) => {
     let error: unknown;
     try {

@@ -1,4 +1,5 @@
 import { DeadlineExceededError } from '../../../lib/errors';
+import { MisconfiguredMappingError } from '../../../lib/runtime/mapping-check';
 import { SetupUnavailableError } from '../../../lib/runtime/retrying-setup';
 import { isSinkUnavailable, wholeBatchFailed } from '../../../lib/runtime/unavailable';
 import { decodeSourceEvent, toBatchResponse } from '../../../lib/sources/decode-event';
@@ -52,10 +53,13 @@ describe('wholeBatchFailed', () => {
 });
 
 describe('isSinkUnavailable', () => {
-  it('is true for a failed setup only', () => {
+  it('is true for a failed setup and a misconfigured mapping only', () => {
     expect(
       isSinkUnavailable(new SetupUnavailableError('x', { cause: new DeadlineExceededError('x', 0) })),
     ).toBe(true);
+    expect(isSinkUnavailable(new MisconfiguredMappingError({ functionName: 'f', misconfigured: [] }))).toBe(
+      true,
+    );
     expect(isSinkUnavailable(new Error('bug'))).toBe(false);
   });
 });
