@@ -5,19 +5,31 @@
 import type { Context } from 'aws-lambda';
 import { loadLakeSinkConfig } from '../lib/config';
 import { addLakeMetrics, summarizeLakeBatch } from '../lib/observability/lake-metrics';
+import { reportSinkUnavailable } from '../lib/observability/setup-metrics';
 import { createTelemetry } from '../lib/observability/telemetry';
+import { isSinkUnavailable, wholeBatchFailed } from '../lib/runtime/unavailable';
 import { decodeSourceEvent, type StreamBatchResponse, toBatchResponse } from '../lib/sources/decode-event';
-import { createLakeSink } from '../lib/wiring/lake';
+import { lakeSinkProvider } from '../lib/wiring/lake';
 
 const config = loadLakeSinkConfig();
 const { logger, metrics } = createTelemetry('taxi-stream-lake-sink');
-const sinkReady = createLakeSink(config);
+// Setup starts here, at cold start; a failure is retried by later invocations, never kept.
+const sinkReady = lakeSinkProvider(config);
 
 export async function handler(event: unknown, context: Context): Promise<StreamBatchResponse> {
   const startedAt = Date.now();
-  const sink = await sinkReady;
   const records = decodeSourceEvent(event);
-  const report = await sink.process(records, { remainingMs: () => context.getRemainingTimeInMillis() });
+  const deadline = { remainingMs: () => context.getRemainingTimeInMillis() };
+  const sink = await sinkReady.get(deadline).catch((error: unknown) => {
+    if (isSinkUnavailable(error)) return error;
+    throw error;
+  });
+  if (isSinkUnavailable(sink)) {
+    const failed = wholeBatchFailed(records);
+    reportSinkUnavailable(logger, metrics, sink, records.length, failed.length);
+    return toBatchResponse(failed);
+  }
+  const report = await sink.process(records, deadline);
   const summary = summarizeLakeBatch(records, report, startedAt, Date.now());
   addLakeMetrics(metrics, summary);
   metrics.publishStoredMetrics();

@@ -5,19 +5,31 @@
 import type { Context } from 'aws-lambda';
 import { loadSearchSinkConfig } from '../lib/config';
 import { addSearchMetrics, summarizeSearchBatch } from '../lib/observability/search-metrics';
+import { reportSinkUnavailable } from '../lib/observability/setup-metrics';
 import { createTelemetry } from '../lib/observability/telemetry';
+import { isSinkUnavailable, wholeBatchFailed } from '../lib/runtime/unavailable';
 import { decodeSourceEvent, type StreamBatchResponse, toBatchResponse } from '../lib/sources/decode-event';
-import { createSearchSink } from '../lib/wiring/search';
+import { searchSinkProvider } from '../lib/wiring/search';
 
 const config = loadSearchSinkConfig();
 const { logger, metrics } = createTelemetry('taxi-stream-search-sink');
-const sinkReady = createSearchSink(config);
+// Setup starts here, at cold start; a failure is retried by later invocations, never kept.
+const sinkReady = searchSinkProvider(config);
 
 export async function handler(event: unknown, context: Context): Promise<StreamBatchResponse> {
   const startedAt = Date.now();
-  const sink = await sinkReady;
   const records = decodeSourceEvent(event);
-  const report = await sink.process(records, { remainingMs: () => context.getRemainingTimeInMillis() });
+  const deadline = { remainingMs: () => context.getRemainingTimeInMillis() };
+  const sink = await sinkReady.get(deadline).catch((error: unknown) => {
+    if (isSinkUnavailable(error)) return error;
+    throw error;
+  });
+  if (isSinkUnavailable(sink)) {
+    const failed = wholeBatchFailed(records);
+    reportSinkUnavailable(logger, metrics, sink, records.length, failed.length);
+    return toBatchResponse(failed);
+  }
+  const report = await sink.process(records, deadline);
   const summary = summarizeSearchBatch(records, report, startedAt, Date.now());
   addSearchMetrics(metrics, summary, report.bulkLatenciesMs);
   metrics.publishStoredMetrics();

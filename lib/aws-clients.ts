@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -38,3 +39,7 @@ export const createSqsClient = (aws: AwsEndpoints): SQSClient => new SQSClient(c
 /** NodeHttpHandler (HTTP/1.1): the v3 default HTTP/2 handler is refused by kinesalite. */
 export const createKinesisClient = (aws: AwsEndpoints): KinesisClient =>
   new KinesisClient(common(aws, aws.kinesis));
+
+/** For the lake sink's check of its own event source mappings (control plane, not the data path). */
+export const createLambdaClient = (aws: AwsEndpoints): LambdaClient =>
+  new LambdaClient(common(aws, aws.lambda));

@@ -18,7 +18,13 @@ import {
   maxPartitionBytes,
   PartitionTemplateError,
 } from './lake/partitioning';
-import { compileIndexTemplate, DEFAULT_INDEX_TEMPLATE, IndexTemplateError } from './search/index-names';
+import {
+  compileIndexTemplate,
+  DEFAULT_INDEX_TEMPLATE,
+  IndexTemplateError,
+  literalPrefixOf,
+  MIN_INDEX_PREFIX_LENGTH,
+} from './search/index-names';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -30,6 +36,7 @@ export interface AwsEndpoints {
   readonly dynamodb?: string;
   readonly sqs?: string;
   readonly kinesis?: string;
+  readonly lambda?: string;
   /** Per-request timeout for SDK calls, so a hung connection cannot eat the Lambda deadline. */
   readonly requestTimeoutMs: number;
   readonly connectTimeoutMs: number;
@@ -48,6 +55,9 @@ export interface LakeSinkConfig extends StreamSinkSettings {
   readonly maxObjectsPerCommit: number;
   readonly ioConcurrency: number;
   readonly maxCommitConflicts: number;
+  /** Read the function's event source mappings and refuse to commit while any runs batches of a shard concurrently. */
+  readonly checkEventSourceMappings: boolean;
+  readonly mappingCheckIntervalMs: number;
 }
 
 function required(env: Env, name: string): string {
@@ -131,6 +141,7 @@ export function loadAwsEndpoints(env: Env): AwsEndpoints {
     dynamodb: endpoint(env, 'DYNAMODB_ENDPOINT_URL'),
     sqs: endpoint(env, 'SQS_ENDPOINT_URL'),
     kinesis: endpoint(env, 'KINESIS_ENDPOINT_URL'),
+    lambda: endpoint(env, 'LAMBDA_ENDPOINT_URL'),
     requestTimeoutMs: integer(env, 'AWS_REQUEST_TIMEOUT_MS', 10_000, 100, 900_000),
     connectTimeoutMs: integer(env, 'AWS_CONNECT_TIMEOUT_MS', 3_000, 100, 60_000),
     maxAttempts: integer(env, 'AWS_MAX_ATTEMPTS', 3, 1, 10),
@@ -240,6 +251,9 @@ export function loadLakeSinkConfig(env: Env = process.env): LakeSinkConfig {
     maxObjectsPerCommit: integer(env, 'MAX_OBJECTS_PER_COMMIT', 100, 1, 500),
     ioConcurrency: integer(env, 'IO_CONCURRENCY', 8, 1, 64),
     maxCommitConflicts: integer(env, 'MAX_COMMIT_CONFLICTS', 3, 0, 100),
+    checkEventSourceMappings: boolean(env, 'CHECK_EVENT_SOURCE_MAPPINGS', false),
+    mappingCheckIntervalMs:
+      integer(env, 'CHECK_EVENT_SOURCE_MAPPINGS_INTERVAL_SECONDS', 300, 1, 86_400) * 1000,
   });
 }
 
@@ -254,6 +268,10 @@ export interface SearchSinkConfig extends StreamSinkSettings {
   readonly indexTemplate: string;
   readonly defaultService: string;
   readonly installTemplate: boolean;
+  readonly indexShards: number;
+  readonly indexReplicas: number;
+  /** Undefined: derived from the template's literal prefix (see lib/search/index-template.ts). */
+  readonly templatePriority: number | undefined;
   readonly maxBulkActions: number;
   readonly maxBulkBytes: number;
   readonly maxRetries: number;
@@ -285,6 +303,19 @@ export function loadSearchSinkConfig(env: Env = process.env): SearchSinkConfig {
     if (error instanceof IndexTemplateError) throw new ConfigError('SEARCH_INDEX_TEMPLATE', error.message);
     throw error;
   }
+  const installTemplate = boolean(env, 'SEARCH_INSTALL_TEMPLATE', true);
+  const prefix = literalPrefixOf(indexTemplate);
+  // The installed template matches `<prefix>*`: without a prefix of its own it would set the
+  // mappings and settings of every index the cluster creates, other applications' included.
+  if (installTemplate && prefix.length < MIN_INDEX_PREFIX_LENGTH) {
+    throw new ConfigError(
+      'SEARCH_INDEX_TEMPLATE',
+      `"${indexTemplate}" must start with at least ${MIN_INDEX_PREFIX_LENGTH} literal characters before the first placeholder (such as "trips-"): ` +
+        `the index template installed for it would match "${prefix}*", which reaches indexes of other applications; ` +
+        'or set SEARCH_INSTALL_TEMPLATE=false',
+    );
+  }
+  const rawPriority = env.SEARCH_TEMPLATE_PRIORITY?.trim();
   const common = loadStreamSinkSettings(env);
   const bucket = env.LAKE_BUCKET?.trim() ? bucketName(env, 'LAKE_BUCKET') : undefined;
   return Object.freeze({
@@ -292,7 +323,10 @@ export function loadSearchSinkConfig(env: Env = process.env): SearchSinkConfig {
     auth: Object.freeze(auth),
     indexTemplate,
     defaultService,
-    installTemplate: boolean(env, 'SEARCH_INSTALL_TEMPLATE', true),
+    installTemplate,
+    indexShards: integer(env, 'SEARCH_INDEX_SHARDS', 1, 1, 1_024),
+    indexReplicas: integer(env, 'SEARCH_INDEX_REPLICAS', 1, 0, 100),
+    templatePriority: rawPriority ? integer(env, 'SEARCH_TEMPLATE_PRIORITY', 0, 0, 1_000_000_000) : undefined,
     maxBulkActions: integer(env, 'SEARCH_BULK_MAX_ACTIONS', 1_000, 1, 100_000),
     maxBulkBytes: integer(env, 'SEARCH_BULK_MAX_BYTES', 5 * 1_048_576, 10_000, 100 * 1_048_576),
     maxRetries: integer(env, 'SEARCH_MAX_RETRIES', 5, 0, 50),

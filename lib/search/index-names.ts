@@ -18,6 +18,18 @@ export class IndexTemplateError extends Error {
 
 const indexSafe = (value: string): string => value.toLowerCase().replace(/[^a-z0-9._-]/g, '_');
 
+/**
+ * Literal characters an installed index template needs before the first placeholder: its
+ * pattern is `<prefix>*`, and a shorter prefix reaches indexes of other applications.
+ */
+export const MIN_INDEX_PREFIX_LENGTH = 3;
+
+/** The literal text before the first placeholder: every index the template names starts with it. */
+export function literalPrefixOf(template: string): string {
+  const brace = template.indexOf('{');
+  return brace < 0 ? template : template.slice(0, brace);
+}
+
 export function compileIndexTemplate(template: string, defaultService: string): (row: LakeRow) => string {
   const error = (problem: string) => new IndexTemplateError(template, problem);
   if (!/^[a-z0-9{]/.test(template))

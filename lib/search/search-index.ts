@@ -1,6 +1,6 @@
 /** Port for the search cluster, and its OpenSearch adapter. */
 import type { Client } from '@opensearch-project/opensearch';
-import { indexTemplateBody, indexTemplateName } from './index-template';
+import type { IndexTemplate } from './index-template';
 
 /** One bulk `index` action, already serialised (so chunks can be cut by bytes). */
 export interface BulkAction {
@@ -24,8 +24,8 @@ export interface BulkOptions {
 }
 
 export interface SearchIndex {
-  /** Installs the index template; idempotent. */
-  ensureTemplate(indexPattern: string): Promise<void>;
+  /** Installs the index template (PUT under its name: idempotent). */
+  ensureTemplate(template: IndexTemplate): Promise<void>;
   /** One _bulk request. Throws when the request as a whole failed (connection, 429/5xx on the request, timeout). */
   bulk(actions: readonly BulkAction[], options?: BulkOptions): Promise<BulkItemOutcome[]>;
 }
@@ -51,11 +51,8 @@ function describeError(error: NonNullable<BulkResponseItem['index']>['error']): 
 export class OpenSearchIndex implements SearchIndex {
   constructor(private readonly client: Client) {}
 
-  async ensureTemplate(indexPattern: string): Promise<void> {
-    await this.client.indices.putIndexTemplate({
-      name: indexTemplateName(indexPattern),
-      body: indexTemplateBody(indexPattern) as never,
-    });
+  async ensureTemplate(template: IndexTemplate): Promise<void> {
+    await this.client.indices.putIndexTemplate({ name: template.name, body: template.body as never });
   }
 
   async bulk(actions: readonly BulkAction[], options: BulkOptions = {}): Promise<BulkItemOutcome[]> {

@@ -3,13 +3,16 @@
  * adapters. The handler calls it once at cold start; tests call it with their own config.
  * Kept apart from the search sink's so neither bundle carries the other's dependencies.
  */
-import { createDynamoDbClient, createS3Client, createSqsClient } from '../aws-clients';
+import { createDynamoDbClient, createLambdaClient, createS3Client, createSqsClient } from '../aws-clients';
 import type { LakeSinkConfig } from '../config';
 import { SqsDeadLetterSink } from '../dead-letters/sqs-dead-letter-sink';
 import { ParquetEncoder } from '../lake/parquet-encoder';
 import { compilePartitionTemplate } from '../lake/partitioning';
 import { DynamoDbCommitLedger } from '../ledger/dynamodb-commit-ledger';
 import { LakeSink, type LakeSinkDeps, type LakeSinkOptions } from '../pipeline/lake-sink';
+import { LambdaEventSourceMappings } from '../runtime/lambda-event-source-mappings';
+import { checkMappings, type EventSourceMappings, guardedByMappingCheck } from '../runtime/mapping-check';
+import { type Provider, RetryingSetup, setupStep } from '../runtime/retrying-setup';
 import { S3ObjectStore } from '../storage/s3-object-store';
 import { createTripTransform } from './transform';
 
@@ -48,4 +51,32 @@ export function lakeSinkOptions(config: LakeSinkConfig): LakeSinkOptions {
 
 export async function createLakeSink(config: LakeSinkConfig): Promise<LakeSink> {
   return new LakeSink(await createLakeSinkDeps(config), lakeSinkOptions(config));
+}
+
+/**
+ * What the handler keeps at module scope: the lake sink, built at cold start and retried on
+ * later invocations until it succeeds; with CHECK_EVENT_SOURCE_MAPPINGS, also the check of
+ * the function's own mappings, repeated every CHECK_EVENT_SOURCE_MAPPINGS_INTERVAL_SECONDS.
+ * `mappings` replaces the Lambda API in tests.
+ */
+export function lakeSinkProvider(config: LakeSinkConfig, mappings?: EventSourceMappings): Provider<LakeSink> {
+  const sink = new RetryingSetup(() => createLakeSink(config), {
+    what: 'lake sink setup',
+    marginMs: config.deadlineMarginMs,
+  }).start();
+  if (!config.checkEventSourceMappings) return sink;
+  const api = mappings ?? new LambdaEventSourceMappings(createLambdaClient(config.aws));
+  const check = new RetryingSetup(
+    () =>
+      setupStep(
+        `list the event source mappings of ${config.functionName} (lambda:ListEventSourceMappings)`,
+        () => checkMappings(api, config.functionName),
+      ),
+    {
+      what: 'event source mapping check',
+      marginMs: config.deadlineMarginMs,
+      refreshAfterMs: config.mappingCheckIntervalMs,
+    },
+  ).start();
+  return guardedByMappingCheck(sink, check);
 }

@@ -9,8 +9,9 @@ import { createS3Client, createSqsClient } from '../aws-clients';
 import type { SearchSinkConfig } from '../config';
 import { SqsDeadLetterSink } from '../dead-letters/sqs-dead-letter-sink';
 import { SearchSink } from '../pipeline/search-sink';
+import { type Provider, RetryingSetup, setupStep } from '../runtime/retrying-setup';
 import { compileIndexTemplate } from '../search/index-names';
-import { indexPatternOf } from '../search/index-template';
+import { indexTemplateFor } from '../search/index-template';
 import { OpenSearchIndex } from '../search/search-index';
 import { S3ObjectStore } from '../storage/s3-object-store';
 import { createTripTransform } from './transform';
@@ -47,7 +48,17 @@ export function createSearchClient(config: SearchSinkConfig): Client {
 
 export async function createSearchSink(config: SearchSinkConfig): Promise<SearchSink> {
   const index = new OpenSearchIndex(createSearchClient(config));
-  if (config.installTemplate) await index.ensureTemplate(indexPatternOf(config.indexTemplate));
+  if (config.installTemplate) {
+    const template = indexTemplateFor(config.indexTemplate, {
+      shards: config.indexShards,
+      replicas: config.indexReplicas,
+      priority: config.templatePriority,
+    });
+    await setupStep(
+      `install index template ${template.name} (${template.pattern}, priority ${template.priority}) on ${config.endpoint}`,
+      () => index.ensureTemplate(template),
+    );
+  }
   const s3 = createS3Client(config.aws);
   const deadLetters = new SqsDeadLetterSink(createSqsClient(config.aws), {
     queueUrl: config.deadLetterQueueUrl,
@@ -73,4 +84,12 @@ export async function createSearchSink(config: SearchSinkConfig): Promise<Search
       deadLetterPoison: config.deadLetterPoison,
     },
   );
+}
+
+/** What the handler keeps at module scope: the search sink, built at cold start and retried until it succeeds. */
+export function searchSinkProvider(config: SearchSinkConfig): Provider<SearchSink> {
+  return new RetryingSetup(() => createSearchSink(config), {
+    what: 'search sink setup',
+    marginMs: config.deadlineMarginMs,
+  }).start();
 }

@@ -5,12 +5,16 @@ import { TripEnricher } from '../domain/enrich';
 import { TripDecoder } from '../domain/trip';
 import { loadZoneLookup } from '../domain/zone-source';
 import { TripTransform } from '../pipeline/trip-transform';
+import { setupStep } from '../runtime/retrying-setup';
 
 export async function createTripTransform(
   config: Pick<LakeSinkConfig, 'validation' | 'zoneLookup' | 'aws'>,
 ): Promise<TripTransform> {
-  const zones = config.zoneLookup
-    ? await loadZoneLookup(config.zoneLookup, createS3Client(config.aws))
+  const source = config.zoneLookup;
+  const zones = source
+    ? await setupStep(`load the zone lookup from ${source}`, () =>
+        loadZoneLookup(source, createS3Client(config.aws)),
+      )
     : null;
   return new TripTransform(new TripDecoder(config.validation), new TripEnricher(zones));
 }

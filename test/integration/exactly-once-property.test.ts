@@ -59,7 +59,7 @@ import { LakeSink, type LakeSinkDeps } from '../../lib/pipeline/lake-sink';
 import { SearchSink } from '../../lib/pipeline/search-sink';
 import type { TripTransform } from '../../lib/pipeline/trip-transform';
 import { compileIndexTemplate } from '../../lib/search/index-names';
-import { indexPatternOf } from '../../lib/search/index-template';
+import { indexTemplateFor } from '../../lib/search/index-template';
 import { OpenSearchIndex, type SearchIndex } from '../../lib/search/search-index';
 import { decodeSourceEvent, toBatchResponse } from '../../lib/sources/decode-event';
 import type { LambdaKafkaEvent } from '../../lib/sources/kafka';
@@ -1168,7 +1168,12 @@ describe('exactly-once property', () => {
     if (!endpoint) throw new Error('the integration setup starts OpenSearch');
     const { config: searchConfig, prefix, client } = await newSearchSink(pipeline, endpoint);
     const searchIndex = new OpenSearchIndex(createSearchClient(searchConfig));
-    await searchIndex.ensureTemplate(indexPatternOf(searchConfig.indexTemplate));
+    await searchIndex.ensureTemplate(
+      indexTemplateFor(searchConfig.indexTemplate, {
+        shards: searchConfig.indexShards,
+        replicas: searchConfig.indexReplicas,
+      }),
+    );
     world = {
       pipeline,
       lakeDeps,

@@ -19,6 +19,8 @@ export async function newSearchSink(
     SEARCH_ENDPOINT: endpoint,
     SEARCH_INDEX_TEMPLATE: `${prefix}-trips-{service}-{pickup_datetime:yyyy.MM}`,
     SEARCH_RETRY_BASE_MS: '20',
+    // One local node: a replica could never be allocated (the production default is 1).
+    SEARCH_INDEX_REPLICAS: '0',
     ...overrides,
   });
   return { sink: await createSearchSink(config), config, prefix, client: new Client({ node: endpoint }) };

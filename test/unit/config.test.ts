@@ -1,4 +1,4 @@
-import { loadLakeSinkConfig } from '../../lib/config';
+import { loadLakeSinkConfig, loadSearchSinkConfig } from '../../lib/config';
 import { ConfigError } from '../../lib/errors';
 
 const BASE = {
@@ -22,6 +22,19 @@ describe('lake sink configuration', () => {
     });
     expect(config.aws.s3).toBeUndefined();
     expect(Object.isFrozen(config)).toBe(true);
+    expect(config.checkEventSourceMappings).toBe(false);
+    expect(config.mappingCheckIntervalMs).toBe(300_000);
+  });
+
+  it('reads the event source mapping check settings', () => {
+    const config = loadLakeSinkConfig({
+      ...BASE,
+      CHECK_EVENT_SOURCE_MAPPINGS: 'true',
+      CHECK_EVENT_SOURCE_MAPPINGS_INTERVAL_SECONDS: '60',
+      LAMBDA_ENDPOINT_URL: 'http://127.0.0.1:9001/',
+    });
+    expect(config).toMatchObject({ checkEventSourceMappings: true, mappingCheckIntervalMs: 60_000 });
+    expect(config.aws.lambda).toBe('http://127.0.0.1:9001');
   });
 
   it('reads PARQUET_ENCODING in any case', () => {
@@ -52,6 +65,8 @@ describe('lake sink configuration', () => {
       },
       'PARTITION_TEMPLATE',
     ],
+    [{ CHECK_EVENT_SOURCE_MAPPINGS: 'yes' }, 'CHECK_EVENT_SOURCE_MAPPINGS'],
+    [{ CHECK_EVENT_SOURCE_MAPPINGS_INTERVAL_SECONDS: '0' }, 'CHECK_EVENT_SOURCE_MAPPINGS_INTERVAL_SECONDS'],
   ])('rejects %p naming %s', (override, variable) => {
     let error: unknown;
     try {
@@ -68,5 +83,68 @@ describe('lake sink configuration', () => {
     expect(() => loadLakeSinkConfig({ ...BASE, S3_ENDPOINT_URL: 'http://user:secret@localhost:1' })).toThrow(
       /^((?!secret).)*$/,
     );
+  });
+});
+
+describe('search sink configuration', () => {
+  const SEARCH = { ...BASE, SEARCH_ENDPOINT: 'https://search.example.com' };
+
+  const failure = (env: Record<string, string>): ConfigError => {
+    try {
+      loadSearchSinkConfig(env);
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      return error as ConfigError;
+    }
+    throw new Error('expected a ConfigError');
+  };
+
+  it('defaults to one shard and one replica (production-minded), the priority derived from the prefix', () => {
+    expect(loadSearchSinkConfig(SEARCH)).toMatchObject({
+      indexTemplate: 'trips-{service}-{pickup_datetime:yyyy.MM}',
+      installTemplate: true,
+      indexShards: 1,
+      indexReplicas: 1,
+      templatePriority: undefined,
+    });
+    expect(
+      loadSearchSinkConfig({
+        ...SEARCH,
+        SEARCH_INDEX_SHARDS: '3',
+        SEARCH_INDEX_REPLICAS: '0',
+        SEARCH_TEMPLATE_PRIORITY: '250',
+      }),
+    ).toMatchObject({ indexShards: 3, indexReplicas: 0, templatePriority: 250 });
+  });
+
+  it.each([
+    ['{service}-{pickup_datetime:yyyy.MM}', '*'],
+    ['t{service}-{pickup_datetime:yyyy.MM}', 't*'],
+    ['tr{service}', 'tr*'],
+  ])("refuses %s: its template would match %s, other applications' indexes too", (template, pattern) => {
+    const error = failure({ ...SEARCH, SEARCH_INDEX_TEMPLATE: template });
+    expect(error.variable).toBe('SEARCH_INDEX_TEMPLATE');
+    expect(error.message).toContain(`would match "${pattern}"`);
+    expect(error.message).toContain('SEARCH_INSTALL_TEMPLATE=false');
+  });
+
+  it('accepts a placeholder first when no template is installed', () => {
+    const config = loadSearchSinkConfig({
+      ...SEARCH,
+      SEARCH_INDEX_TEMPLATE: '{service}-{pickup_datetime:yyyy.MM}',
+      SEARCH_INSTALL_TEMPLATE: 'false',
+    });
+    expect(config.installTemplate).toBe(false);
+    expect(loadSearchSinkConfig({ ...SEARCH, SEARCH_INDEX_TEMPLATE: 'tri{service}' }).indexTemplate).toBe(
+      'tri{service}',
+    );
+  });
+
+  it.each([
+    [{ SEARCH_INDEX_SHARDS: '0' }, 'SEARCH_INDEX_SHARDS'],
+    [{ SEARCH_INDEX_REPLICAS: '-1' }, 'SEARCH_INDEX_REPLICAS'],
+    [{ SEARCH_TEMPLATE_PRIORITY: 'high' }, 'SEARCH_TEMPLATE_PRIORITY'],
+  ])('rejects %p naming %s', (override, variable) => {
+    expect(failure({ ...SEARCH, ...override }).variable).toBe(variable);
   });
 });
