@@ -4,11 +4,15 @@
  *
  *   environment.<fn>  each function's environment (CloudFormation references on AWS stages,
  *                     the local services on stage `local`, for `serverless invoke local`)
+ *   stream            the Kinesis stream (mode, shards, retention, deletion policy)
+ *   mappings          what the osls `stream` event cannot express on the Kinesis mappings:
+ *                     the S3 on-failure destination
  *   iam               one IAM role per function, least privilege, no wildcard on data services
  *   search            the OpenSearch domain (created unless `searchEndpoint` is given)
  *   glue              the Glue database and the lake table with partition projection,
  *                     derived from the same schema and partition template the sink uses
  *   observability     the CloudWatch dashboard, the alarms and (unless given) their SNS topic
+ *                     with a KMS key CloudWatch may use
  *   msk               the two MSK functions and their mapping failure controls, only when
  *                     `mskClusterArn` is set
  *
@@ -58,6 +62,10 @@ const LOCAL_PASS_THROUGH = [
   'SEARCH_MAX_RETRIES',
 ];
 
+/** Stream retention bounds (hours) and the mapping's record age bounds (seconds). */
+const RETENTION_HOURS = { min: 24, max: 8760 };
+const RECORD_AGE_SECONDS = { min: 60, max: 604800 };
+
 const sub = (text) => ({ 'Fn::Sub': text });
 const getAtt = (name, attribute) => ({ 'Fn::GetAtt': [name, attribute] });
 const ref = (name) => ({ Ref: name });
@@ -74,6 +82,11 @@ async function settings({ resolveVariable }) {
     return value === null || value === undefined ? '' : String(value).trim();
   };
   const names = [
+    'streamName',
+    'streamMode',
+    'streamShardCount',
+    'streamRetentionHours',
+    'statefulDeletionPolicy',
     'partitionTemplate',
     'lakePrefix',
     'parquetCompression',
@@ -87,16 +100,20 @@ async function settings({ resolveVariable }) {
     'searchInstanceType',
     'searchInstanceCount',
     'searchVolumeGb',
+    'searchIndexShards',
+    'searchIndexReplicas',
     'glueDatabaseName',
     'glueTableName',
     'alarmTopicArn',
     'arrivalLagAlarmSeconds',
     'offsetLagAlarmRecords',
+    'deadLetterAlarmPerFiveMinutes',
     'mskClusterArn',
     'mskTopic',
     'mskConsumerGroupPrefix',
     'mskStartingPosition',
     'mskSaslScramSecretArn',
+    'mskSaslScramKmsKeyArn',
     'mskMinimumPollers',
     'mskMaximumPollers',
     'batchSize',
@@ -124,8 +141,59 @@ function fail(message) {
   throw new Error(`taxi-stream deploy parameters: ${message}`);
 }
 
+/** An integer parameter within [min, max], or a refusal naming it. */
+function integer(s, name, min, max = Number.MAX_SAFE_INTEGER) {
+  const value = Number(s[name]);
+  if (!/^-?\d+$/.test(s[name]) || value < min || value > max)
+    fail(`${name} must be an integer from ${min} to ${max}, got "${s[name]}"`);
+  return value;
+}
+
 function check(s) {
   if (s.local) return;
+  if (!['Delete', 'Retain'].includes(s.statefulDeletionPolicy))
+    fail(`statefulDeletionPolicy must be Delete or Retain, got "${s.statefulDeletionPolicy}"`);
+  if (!['ON_DEMAND', 'PROVISIONED'].includes(s.streamMode))
+    fail(`streamMode must be ON_DEMAND or PROVISIONED, got "${s.streamMode}"`);
+  if (s.streamMode === 'PROVISIONED') integer(s, 'streamShardCount', 1);
+  const retentionHours = integer(s, 'streamRetentionHours', RETENTION_HOURS.min, RETENTION_HOURS.max);
+  const recordAge = integer(s, 'maximumRecordAgeSeconds', RECORD_AGE_SECONDS.min, RECORD_AGE_SECONDS.max);
+  // A batch reaches the on-failure destination when its oldest record is this old; the rest of
+  // the retention is the time left to read the failed records again from the stream.
+  const maxRecordAge = retentionHours * 1800;
+  if (recordAge > maxRecordAge)
+    fail(
+      `maximumRecordAgeSeconds must leave at least half of streamRetentionHours (${retentionHours} h) before the records expire: at most ${maxRecordAge}, got ${recordAge}`,
+    );
+  integer(s, 'deadLetterAlarmPerFiveMinutes', 0);
+  integer(s, 'searchIndexShards', 1, 1024);
+  const replicas = integer(s, 'searchIndexReplicas', 0, 15);
+  if (s.createSearchDomain && replicas >= Number(s.searchInstanceCount))
+    fail(
+      `searchIndexReplicas (${replicas}) needs more data nodes than searchInstanceCount (${s.searchInstanceCount}): a replica never shares a node with its primary, so the index would stay yellow`,
+    );
+  if (s.mskSaslScramSecretArn) {
+    // MSK associates only secrets named AmazonMSK_* and encrypted with a customer managed key.
+    if (
+      !/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:AmazonMSK_[^:]+$/.test(
+        s.mskSaslScramSecretArn,
+      )
+    )
+      fail(
+        `mskSaslScramSecretArn must be a Secrets Manager secret ARN whose name starts with AmazonMSK_, got "${s.mskSaslScramSecretArn}"`,
+      );
+    if (!s.mskSaslScramKmsKeyArn)
+      fail(
+        'mskSaslScramKmsKeyArn is required with mskSaslScramSecretArn: the ARN of the customer managed KMS key that encrypts the secret',
+      );
+  }
+  if (
+    s.mskSaslScramKmsKeyArn &&
+    !/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/.test(s.mskSaslScramKmsKeyArn)
+  )
+    fail(
+      `mskSaslScramKmsKeyArn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), got "${s.mskSaslScramKmsKeyArn}"`,
+    );
   if (s.msk && !/^arn:aws[a-z-]*:kafka:[a-z0-9-]+:\d{12}:cluster\/[^/]+\/[^/]+$/.test(s.mskClusterArn))
     fail(
       `mskClusterArn must be an MSK cluster ARN (arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid>), got "${s.mskClusterArn}"`,
@@ -142,6 +210,13 @@ function check(s) {
     fail(`searchAuth must be none, basic or sigv4, got "${s.searchAuth}"`);
   if (s.createSearchDomain && s.searchAuth !== 'sigv4')
     fail('the created OpenSearch domain needs searchAuth sigv4');
+  for (const [name, prefix] of [
+    ['vpcSubnetIds', 'subnet'],
+    ['vpcSecurityGroupIds', 'sg'],
+  ]) {
+    const bad = list(s[name]).filter((id) => !new RegExp(`^${prefix}-([0-9a-f]{8}|[0-9a-f]{17})$`).test(id));
+    if (bad.length > 0) fail(`${name} must be ${prefix}-<8 or 17 hex digits> IDs, got "${bad.join(',')}"`);
+  }
   if (s.vpc !== list(s.vpcSecurityGroupIds).length > 0)
     fail('vpcSubnetIds and vpcSecurityGroupIds go together (both or neither)');
   for (const [name, allowed] of [
@@ -177,6 +252,8 @@ async function environment(ctx) {
       ZONE_LOOKUP: s.zoneLookup,
       SEARCH_AUTH: 'none',
       SEARCH_INDEX_TEMPLATE: s.searchIndexTemplate,
+      SEARCH_INDEX_SHARDS: s.searchIndexShards,
+      SEARCH_INDEX_REPLICAS: s.searchIndexReplicas,
     };
     const local = {};
     for (const [name, value] of Object.entries(defaults)) local[name] = process.env[name] || value;
@@ -194,6 +271,10 @@ async function environment(ctx) {
     PARQUET_COMPRESSION: s.parquetCompression,
     PARQUET_ENCODING: s.parquetEncoding,
     ZONE_LOOKUP: s.zoneLookup,
+    // At cold start the lake sink lists its own mappings and refuses to commit while one has
+    // a ParallelizationFactor other than 1 (changed outside this template). Not on `local`:
+    // there is no Lambda API there.
+    CHECK_EVENT_SOURCE_MAPPINGS: 'true',
   };
   const search = {
     LAKE_BUCKET: ref('LakeBucket'),
@@ -203,6 +284,8 @@ async function environment(ctx) {
     SEARCH_AUTH: s.searchAuth,
     SEARCH_SIGV4_SERVICE: s.searchDomainArn.includes(':aoss:') ? 'aoss' : 'es',
     SEARCH_INDEX_TEMPLATE: s.searchIndexTemplate,
+    SEARCH_INDEX_SHARDS: s.searchIndexShards,
+    SEARCH_INDEX_REPLICAS: s.searchIndexReplicas,
   };
   return {
     lakeSink: { ...common('lakeSink'), ...lake },
@@ -252,10 +335,18 @@ function roleFor(s, fn) {
       Resource: getAtt('DeadLetterQueue', 'Arn'),
     },
     {
-      Sid: 'MappingFailures',
+      // The mapping's on-failure destination writes with the function's role (PutObject, and
+      // ListBucket as AWS documents for S3 destinations).
+      Sid: 'MappingFailureObjects',
       Effect: 'Allow',
-      Action: ['sqs:SendMessage'],
-      Resource: getAtt('MappingFailureQueue', 'Arn'),
+      Action: ['s3:PutObject'],
+      Resource: sub('${MappingFailureBucket.Arn}/*'),
+    },
+    {
+      Sid: 'MappingFailureBucketListing',
+      Effect: 'Allow',
+      Action: ['s3:ListBucket'],
+      Resource: getAtt('MappingFailureBucket', 'Arn'),
     },
   ];
   if (source === 'kinesis') {
@@ -301,12 +392,24 @@ function roleFor(s, fn) {
       },
     );
     if (s.mskSaslScramSecretArn) {
-      statements.push({
-        Sid: 'MskScramSecret',
-        Effect: 'Allow',
-        Action: ['secretsmanager:GetSecretValue'],
-        Resource: s.mskSaslScramSecretArn,
-      });
+      statements.push(
+        {
+          Sid: 'MskScramSecret',
+          Effect: 'Allow',
+          Action: ['secretsmanager:GetSecretValue'],
+          Resource: s.mskSaslScramSecretArn,
+        },
+        {
+          // The secret's customer managed key, only as Secrets Manager uses it to decrypt it.
+          Sid: 'MskScramSecretKey',
+          Effect: 'Allow',
+          Action: ['kms:Decrypt'],
+          Resource: s.mskSaslScramKmsKeyArn,
+          Condition: {
+            StringEquals: { 'kms:ViaService': sub('secretsmanager.${AWS::Region}.amazonaws.com') },
+          },
+        },
+      );
     }
   }
   if (source === 'msk') {
@@ -351,6 +454,14 @@ function roleFor(s, fn) {
         Effect: 'Allow',
         Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
         Resource: getAtt('LedgerTable', 'Arn'),
+      },
+      {
+        // CHECK_EVENT_SOURCE_MAPPINGS: the cold-start check of the function's own mappings.
+        // ListEventSourceMappings has no resource-level permissions (only "*").
+        Sid: 'MappingCheck',
+        Effect: 'Allow',
+        Action: ['lambda:ListEventSourceMappings'],
+        Resource: '*',
       },
     );
   } else {
@@ -418,6 +529,45 @@ async function iam(ctx) {
   const Resources = {};
   for (const fn of fns) Resources[roleName(fn)] = roleFor(s, fn);
   return { Resources };
+}
+
+// ---------------------------------------------------------------------------------------
+// Stream and mappings
+
+async function stream(ctx) {
+  const s = await settings(ctx);
+  const policy = s.local ? 'Delete' : s.statefulDeletionPolicy;
+  return {
+    Resources: {
+      TripStream: {
+        Type: 'AWS::Kinesis::Stream',
+        DeletionPolicy: policy,
+        UpdateReplacePolicy: policy,
+        Properties: {
+          Name: s.streamName,
+          StreamModeDetails: { StreamMode: s.streamMode },
+          ...(s.streamMode === 'PROVISIONED' ? { ShardCount: Number(s.streamShardCount) } : {}),
+          RetentionPeriodHours: Number(s.streamRetentionHours),
+          StreamEncryption: { EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' },
+        },
+      },
+    },
+  };
+}
+
+/** The on-failure destination of every mapping: the batch's records, not just coordinates. */
+const onFailure = () => ({ OnFailure: { Destination: getAtt('MappingFailureBucket', 'Arn') } });
+
+/** osls's logical id for a `stream` event on the TripStream resource (getStreamLogicalId). */
+const kinesisMappingLogicalId = (fn) => `${upperFirst(fn)}EventSourceMappingKinesisTripStream`;
+
+async function mappings(ctx) {
+  await settings(ctx);
+  // The osls `stream` event knows SQS and SNS destinations only; S3 keeps the records.
+  const extensions = {};
+  for (const fn of ['lakeSink', 'searchSink'])
+    extensions[kinesisMappingLogicalId(fn)] = { Properties: { DestinationConfig: onFailure() } };
+  return { Resources: {}, extensions };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -531,18 +681,60 @@ async function glue(ctx) {
 
 const logicalFunctionId = (fn) => `${upperFirst(fn)}LambdaFunction`;
 
+/** The runbook for a channel whose source was rewound or recreated (docs/ledger.md). */
+const LEDGER_RUNBOOK = 'npm run ledger -- reset';
+
+/**
+ * The SNS topic the stack creates when `alarmTopicArn` is empty, encrypted with its own key.
+ * The AWS managed key alias/aws/sns cannot be used: its key policy does not let CloudWatch
+ * use it, and an alarm that cannot encrypt its notification sends none.
+ */
+function alarmTopic(s) {
+  return {
+    AlarmTopicKey: {
+      Type: 'AWS::KMS::Key',
+      Properties: {
+        Description: `${s.service} ${s.stage}: encrypts the alarm topic`,
+        EnableKeyRotation: true,
+        KeyPolicy: {
+          Version: '2012-10-17',
+          Statement: [
+            {
+              // Without it nobody, not even the account, could manage or delete the key.
+              Sid: 'AccountAdministers',
+              Effect: 'Allow',
+              Principal: { AWS: sub('arn:${AWS::Partition}:iam::${AWS::AccountId}:root') },
+              Action: 'kms:*',
+              Resource: '*',
+            },
+            {
+              // What CloudWatch needs to publish an alarm to a topic encrypted with this key.
+              Sid: 'CloudWatchAlarmsPublish',
+              Effect: 'Allow',
+              Principal: { Service: 'cloudwatch.amazonaws.com' },
+              Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+              Resource: '*',
+            },
+          ],
+        },
+      },
+    },
+    AlarmTopic: {
+      Type: 'AWS::SNS::Topic',
+      Properties: {
+        DisplayName: `${s.service} ${s.stage} alarms`,
+        KmsMasterKeyId: ref('AlarmTopicKey'),
+      },
+    },
+  };
+}
+
 async function observability(ctx) {
   const s = await settings(ctx);
   if (s.local) return { Resources: {} };
   const fns = deployedFunctions(s);
-  const Resources = {};
+  const Resources = s.alarmTopicArn ? {} : alarmTopic(s);
   const topic = s.alarmTopicArn || ref('AlarmTopic');
-  if (!s.alarmTopicArn) {
-    Resources.AlarmTopic = {
-      Type: 'AWS::SNS::Topic',
-      Properties: { DisplayName: `${s.service} ${s.stage} alarms`, KmsMasterKeyId: 'alias/aws/sns' },
-    };
-  }
   const alarm = (id, props) => {
     Resources[id] = {
       Type: 'AWS::CloudWatch::Alarm',
@@ -557,8 +749,15 @@ async function observability(ctx) {
     };
   };
   const lambdaDims = (fn) => [{ Name: 'FunctionName', Value: ref(logicalFunctionId(fn)) }];
+  const appMetric = (fn, metric) => ({
+    Namespace: 'TaxiStream',
+    MetricName: metric,
+    Dimensions: [{ Name: 'service', Value: FUNCTIONS[fn].service }],
+    Statistic: 'Sum',
+  });
   for (const fn of fns) {
     const id = upperFirst(fn);
+    const lake = FUNCTIONS[fn].kind === 'lake';
     alarm(`${id}ErrorsAlarm`, {
       AlarmDescription: `${fn}: invocations failed (the mapping retries, then bisects)`,
       Namespace: 'AWS/Lambda',
@@ -602,29 +801,51 @@ async function observability(ctx) {
         Threshold: Number(s.offsetLagAlarmRecords),
       });
     }
-  }
-  for (const [id, queue, what] of [
-    [
-      'DeadLettersPresentAlarm',
-      'DeadLetterQueue',
-      'poison records or rejected documents are waiting in the dead-letter queue',
-    ],
-    [
-      'MappingFailuresPresentAlarm',
-      'MappingFailureQueue',
-      'a mapping gave up on a batch (retries or record age exhausted)',
-    ],
-  ]) {
-    alarm(id, {
-      AlarmDescription: what,
-      Namespace: 'AWS/SQS',
-      MetricName: 'ApproximateNumberOfMessagesVisible',
-      Dimensions: [{ Name: 'QueueName', Value: getAtt(queue, 'QueueName') }],
-      Statistic: 'Maximum',
+    alarm(`${id}SetupFailuresAlarm`, {
+      AlarmDescription: `${fn}: cold-start setup failed (zone lookup, index template or mapping check); batches are reported failed and retried until it succeeds`,
+      ...appMetric(fn, 'SetupFailures'),
       ComparisonOperator: 'GreaterThanThreshold',
       Threshold: 0,
     });
+    if (lake) {
+      alarm(`${id}MisconfiguredMappingsAlarm`, {
+        AlarmDescription: `${fn}: a mapping of this function has ParallelizationFactor other than 1 (changed outside the template); the function commits nothing until it is set back to 1`,
+        ...appMetric(fn, 'MisconfiguredMappings'),
+        ComparisonOperator: 'GreaterThanThreshold',
+        Threshold: 0,
+      });
+      // Sustained, not one batch: a redelivery after a crash can lie behind the head once.
+      alarm(`${id}BatchesBehindHeadAlarm`, {
+        AlarmDescription: `${fn}: batches lie entirely at or below the ledger head in 3 consecutive 5-minute periods and are skipped as duplicates: the source was rewound or a Kafka topic deleted and recreated. Runbook: ${LEDGER_RUNBOOK} (docs/ledger.md)`,
+        ...appMetric(fn, 'BatchesBehindHead'),
+        EvaluationPeriods: 3,
+        DatapointsToAlarm: 3,
+        ComparisonOperator: 'GreaterThanThreshold',
+        Threshold: 0,
+      });
+    }
   }
+  // Some dead letters are normal (the feed's poison); a burst above the normal rate is not.
+  alarm('DeadLettersAlarm', {
+    AlarmDescription: `more than ${s.deadLetterAlarmPerFiveMinutes} records dead-lettered in 5 minutes (poison records or rejected documents)`,
+    Namespace: 'AWS/SQS',
+    MetricName: 'NumberOfMessagesSent',
+    Dimensions: [{ Name: 'QueueName', Value: getAtt('DeadLetterQueue', 'QueueName') }],
+    Statistic: 'Sum',
+    ComparisonOperator: 'GreaterThanThreshold',
+    Threshold: Number(s.deadLetterAlarmPerFiveMinutes),
+  });
+  // Each new failed batch notifies once; the alarm clears when no new one arrives.
+  alarm('MappingFailuresAlarm', {
+    AlarmDescription:
+      'a mapping gave up on a batch (retries or record age exhausted): its records are in the on-failure bucket (MappingFailureBucketName output), one message per batch in the mapping-failure queue',
+    Namespace: 'AWS/SQS',
+    MetricName: 'NumberOfMessagesSent',
+    Dimensions: [{ Name: 'QueueName', Value: getAtt('MappingFailureQueue', 'QueueName') }],
+    Statistic: 'Sum',
+    ComparisonOperator: 'GreaterThanThreshold',
+    Threshold: 0,
+  });
   Resources.Dashboard = {
     Type: 'AWS::CloudWatch::Dashboard',
     Properties: {
@@ -653,18 +874,16 @@ function dashboardBody(s, fns) {
   const app = (metric, stat, kinds = ['lake', 'search']) =>
     fns
       .filter((fn) => kinds.includes(FUNCTIONS[fn].kind))
-      .map((fn) => ['TaxiStream', metric, 'service', FUNCTIONS[fn].service, { stat, label: fn }]);
-  const queue = (name) => [
-    'AWS/SQS',
-    'ApproximateNumberOfMessagesVisible',
-    'QueueName',
-    name,
-    { stat: 'Maximum' },
-  ];
-  const widget = (title, metrics, x, y, extra = {}) => ({
+      .map((fn) => [
+        'TaxiStream',
+        metric,
+        'service',
+        FUNCTIONS[fn].service,
+        { stat, label: `${fn} ${metric}` },
+      ]);
+  const queue = (metric, name, stat, label) => ['AWS/SQS', metric, 'QueueName', name, { stat, label }];
+  const widget = (title, metrics, extra = {}) => ({
     type: 'metric',
-    x,
-    y,
     width: 12,
     height: 6,
     properties: { title, region, metrics, view: 'timeSeries', stacked: false, period: 60, ...extra },
@@ -682,33 +901,49 @@ function dashboardBody(s, fns) {
     ...app('ArrivalLagMs', 'Maximum'),
   ];
   const widgets = [
-    widget('Arrival lag (ms)', lag, 0, 0),
+    widget('Arrival lag (ms)', lag),
+    widget('Records in / out', [
+      ...app('RecordsIn', 'Sum'),
+      ...app('ParquetRowsCommitted', 'Sum', ['lake']),
+      ...app('DocumentsIndexed', 'Sum', ['search']),
+    ]),
+    widget('Poison records', [
+      ...app('PoisonRecords', 'Sum', ['lake']),
+      ...app('DocumentsDeadLettered', 'Sum', ['search']),
+    ]),
+    // Side by side: duplicates are normal after a redelivery; whole batches behind the head
+    // for long are a rewound or recreated source (alarm BatchesBehindHead).
+    widget('Duplicates skipped / batches behind the ledger head', [
+      ...app('DuplicatesSkipped', 'Sum', ['lake']),
+      ...app('BatchesBehindHead', 'Sum', ['lake']),
+    ]),
     widget(
-      'Records in / out',
+      'Dead letters and failed batches (sent per 5 min, queue depth)',
       [
-        ...app('RecordsIn', 'Sum'),
-        ...app('ParquetRowsCommitted', 'Sum', ['lake']),
-        ...app('DocumentsIndexed', 'Sum', ['search']),
+        queue('NumberOfMessagesSent', '${DeadLetterQueue.QueueName}', 'Sum', 'dead letters sent'),
+        queue('NumberOfMessagesSent', '${MappingFailureQueue.QueueName}', 'Sum', 'failed batches'),
+        queue(
+          'ApproximateNumberOfMessagesVisible',
+          '${DeadLetterQueue.QueueName}',
+          'Maximum',
+          'dead letters waiting',
+        ),
+        queue(
+          'ApproximateNumberOfMessagesVisible',
+          '${MappingFailureQueue.QueueName}',
+          'Maximum',
+          'failed batches waiting',
+        ),
       ],
-      12,
-      0,
+      { period: 300 },
     ),
-    widget(
-      'Poison records',
-      [...app('PoisonRecords', 'Sum', ['lake']), ...app('DocumentsDeadLettered', 'Sum', ['search'])],
-      0,
-      6,
-    ),
-    widget('Duplicates skipped (redelivery)', app('DuplicatesSkipped', 'Sum', ['lake']), 12, 6),
-    widget(
-      'Dead-letter and mapping-failure queue depth',
-      [queue('${DeadLetterQueue.QueueName}'), queue('${MappingFailureQueue.QueueName}')],
-      0,
-      12,
-    ),
-    widget('Errors and throttles', [...lambda('Errors', 'Sum'), ...lambda('Throttles', 'Sum')], 12, 12),
-    widget('Duration (ms)', [...lambda('Duration', 'p99'), ...lambda('Duration', 'Average')], 0, 18),
-    widget('Batch item failures', app('BatchItemFailures', 'Sum'), 12, 18),
+    widget('Setup failures and misconfigured mappings', [
+      ...app('SetupFailures', 'Sum'),
+      ...app('MisconfiguredMappings', 'Sum', ['lake']),
+    ]),
+    widget('Errors and throttles', [...lambda('Errors', 'Sum'), ...lambda('Throttles', 'Sum')]),
+    widget('Duration (ms)', [...lambda('Duration', 'p99'), ...lambda('Duration', 'Average')]),
+    widget('Batch item failures', app('BatchItemFailures', 'Sum')),
   ];
   if (s.msk) {
     widgets.push(
@@ -717,12 +952,11 @@ function dashboardBody(s, fns) {
         fns
           .filter((fn) => FUNCTIONS[fn].source === 'msk')
           .map((fn) => ['AWS/Lambda', 'OffsetLag', 'FunctionName', names[fn], { stat: 'Maximum' }]),
-        0,
-        24,
       ),
     );
   }
-  return { widgets };
+  // Two columns, in the order above.
+  return { widgets: widgets.map((w, i) => ({ ...w, x: (i % 2) * 12, y: Math.floor(i / 2) * 6 })) };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -782,11 +1016,22 @@ async function msk(ctx) {
         MaximumRetryAttempts: Number(s.maximumRetryAttempts),
         MaximumRecordAgeInSeconds: Number(s.maximumRecordAgeSeconds),
         FunctionResponseTypes: ['ReportBatchItemFailures'],
-        DestinationConfig: { OnFailure: { Destination: getAtt('MappingFailureQueue', 'Arn') } },
+        DestinationConfig: onFailure(),
       },
     };
   }
   return { functions, resources: { Resources: {}, extensions } };
 }
 
-module.exports = { environment, iam, search, glue, observability, msk, mskMappingLogicalId, FUNCTIONS };
+module.exports = {
+  environment,
+  stream,
+  mappings,
+  iam,
+  search,
+  glue,
+  observability,
+  msk,
+  mskMappingLogicalId,
+  FUNCTIONS,
+};

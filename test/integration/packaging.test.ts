@@ -1,42 +1,31 @@
 /**
  * `serverless package` works offline (no AWS credentials), the generated CloudFormation holds
- * what the deployment promises (README "Deploy to AWS"), and the deployment refuses what the
- * commit protocol cannot guarantee.
+ * what the deployment promises (docs/deploy.md), cfn-lint finds nothing in it, and the
+ * deployment refuses what the commit protocol cannot guarantee.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { LAKE_COLUMNS } from '../../lib/lake/schema';
+import { cfnLint, type Resource, readTemplate, sls, type Template } from '../support/serverless-package';
 
 jest.setTimeout(300_000);
 
 const run = promisify(execFile);
-const ROOT = path.join(__dirname, '..', '..');
-const SERVERLESS = path.join(ROOT, 'node_modules', '.bin', 'serverless');
 const MSK_ARN =
   'arn:aws:kafka:us-east-1:123456789012:cluster/taxi-cluster/0a1b2c3d-1111-2222-3333-444455556666-7';
+const SCRAM_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:AmazonMSK_taxi-AbCdEf';
+const SCRAM_KEY_ARN = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 
-async function sls(args: string[]): Promise<{ code: number; output: string }> {
-  const env = { ...process.env };
-  for (const k of Object.keys(env))
-    if (k.startsWith('AWS_') && k !== 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED') delete env[k];
-  try {
-    const out = await run(SERVERLESS, args, { cwd: ROOT, env, maxBuffer: 16 * 1024 * 1024 });
-    return { code: 0, output: out.stdout + out.stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? 1, output: `${e.stdout ?? ''}${e.stderr ?? ''}` };
-  }
-}
-
-type Resource = { Type: string; Properties: Record<string, unknown>; Condition?: string };
-interface Template {
-  Resources: Record<string, Resource>;
-  Outputs: Record<string, unknown>;
-}
-type Statement = { Sid?: string; Effect: string; Action: string | string[]; Resource: unknown };
+type Statement = {
+  Sid?: string;
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: unknown;
+};
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'taxi-pkg-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -46,7 +35,7 @@ async function packageStack(name: string, args: string[]): Promise<Template> {
   const result = await sls(['package', '--package', out, ...args]);
   expect(result.output).toContain('Service packaged');
   expect(result.code).toBe(0);
-  return JSON.parse(readFileSync(path.join(out, 'cloudformation-template-update-stack.json'), 'utf-8'));
+  return readTemplate(out);
 }
 
 const ofType = (t: Template, type: string): Array<[string, Resource]> =>
@@ -57,6 +46,23 @@ const statements = (role: Resource): Statement[] =>
     (p) => p.PolicyDocument.Statement,
   );
 const actions = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+const envOf = (t: Template, fn: string): Record<string, unknown> =>
+  (t.Resources[fn] as Resource).Properties.Environment
+    ? ((t.Resources[fn] as Resource).Properties.Environment as { Variables: Record<string, unknown> })
+        .Variables
+    : {};
+const alarmsOf = (t: Template): Array<Record<string, unknown>> =>
+  ofType(t, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
+
+/** The resources whose loss loses data or duplicates the lake. */
+const STATEFUL = [
+  'TripStream',
+  'LakeBucket',
+  'MappingFailureBucket',
+  'LedgerTable',
+  'DeadLetterQueue',
+  'MappingFailureQueue',
+];
 
 describe('serverless package --stage dev (offline, defaults)', () => {
   let t: Template;
@@ -64,11 +70,15 @@ describe('serverless package --stage dev (offline, defaults)', () => {
     t = await packageStack('dev', ['--stage', 'dev']);
   });
 
-  it('has the lake and search functions on Node 20 arm64, each bundled with the Parquet WebAssembly', async () => {
+  it('is clean for cfn-lint', async () => {
+    expect(await cfnLint(path.join(dir, 'dev'))).toBe('');
+  });
+
+  it('has the lake and search functions on Node 24 arm64, each bundled with the Parquet WebAssembly', async () => {
     const fns = ofType(t, 'AWS::Lambda::Function');
     expect(fns.map(([id]) => id).sort()).toEqual(['LakeSinkLambdaFunction', 'SearchSinkLambdaFunction']);
     for (const [id, fn] of fns) {
-      expect(fn.Properties).toMatchObject({ Runtime: 'nodejs20.x', Architectures: ['arm64'] });
+      expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'] });
       expect(fn.Properties.Role).toEqual({ 'Fn::GetAtt': [id.replace('LambdaFunction', 'Role'), 'Arn'] });
     }
     const { stdout } = await run('unzip', ['-l', path.join(dir, 'dev', 'lakeSink.zip')]);
@@ -89,49 +99,66 @@ describe('serverless package --stage dev (offline, defaults)', () => {
         BisectBatchOnFunctionError: true,
         FunctionResponseTypes: ['ReportBatchItemFailures'],
         MaximumRetryAttempts: 10,
-        MaximumRecordAgeInSeconds: 86400,
         MaximumBatchingWindowInSeconds: 5,
         StartingPosition: 'TRIM_HORIZON',
-        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['MappingFailureQueue', 'Arn'] } } },
+        // Failed batches go to S3 with their records, not to SQS as bare coordinates.
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['MappingFailureBucket', 'Arn'] } } },
       });
+      expect(m.Properties.TumblingWindowInSeconds).toBeUndefined();
     }
   });
 
-  it('creates the stream, bucket, ledger and queues safe by default', () => {
+  it('keeps the maximum record age at most half of the stream retention', () => {
+    const retentionHours = t.Resources.TripStream?.Properties.RetentionPeriodHours as number;
+    expect(retentionHours).toBe(24);
+    for (const [, m] of ofType(t, 'AWS::Lambda::EventSourceMapping')) {
+      expect(m.Properties.MaximumRecordAgeInSeconds).toBe(6 * 3600);
+      expect(m.Properties.MaximumRecordAgeInSeconds as number).toBeLessThanOrEqual(retentionHours * 1800);
+    }
+  });
+
+  it('creates the stream, buckets, ledger and queues safe by default, deletable on dev', () => {
     const r = t.Resources;
     expect(r.TripStream?.Properties).toMatchObject({
       StreamModeDetails: { StreamMode: 'ON_DEMAND' },
       StreamEncryption: { EncryptionType: 'KMS' },
     });
-    expect(r.LakeBucket?.Properties).toMatchObject({
-      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: {} }] },
-      PublicAccessBlockConfiguration: {
-        BlockPublicAcls: true,
-        BlockPublicPolicy: true,
-        IgnorePublicAcls: true,
-        RestrictPublicBuckets: true,
-      },
-    });
-    const bucket = r.LakeBucket as Resource;
-    const rules = (bucket.Properties.LifecycleConfiguration as { Rules: Array<Record<string, unknown>> })
-      .Rules;
+    expect(r.TripStream?.Properties.ShardCount).toBeUndefined();
+    for (const bucket of ['LakeBucket', 'MappingFailureBucket']) {
+      expect(r[bucket]?.Properties).toMatchObject({
+        BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: {} }] },
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
+      });
+      const policy = ofType(t, 'AWS::S3::BucketPolicy').find(
+        ([, p]) => JSON.stringify(p.Properties.Bucket) === JSON.stringify({ Ref: bucket }),
+      )?.[1] as Resource;
+      expect((policy.Properties.PolicyDocument as { Statement: unknown[] }).Statement).toContainEqual(
+        expect.objectContaining({
+          Effect: 'Deny',
+          Principal: '*',
+          Action: 's3:*',
+          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+        }),
+      );
+    }
+    const lifecycle = (id: string) =>
+      ((r[id] as Resource).Properties.LifecycleConfiguration as { Rules: Array<Record<string, unknown>> })
+        .Rules;
+    const rules = lifecycle('LakeBucket');
     expect(rules).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 } }),
         expect.objectContaining({ Prefix: 'staging/', ExpirationInDays: 3 }),
       ]),
     );
-    const policy = r.LakeBucketPolicy?.Properties.PolicyDocument as {
-      Statement: Array<Record<string, unknown>>;
-    };
-    expect(policy.Statement).toContainEqual(
-      expect.objectContaining({
-        Effect: 'Deny',
-        Principal: '*',
-        Action: 's3:*',
-        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-      }),
-    );
+    // Failed batches are the only copy of their records once the stream trims them: no expiry.
+    const failureRules = lifecycle('MappingFailureBucket');
+    expect(failureRules.some((rule) => 'ExpirationInDays' in rule)).toBe(false);
     expect(r.LedgerTable?.Properties).toMatchObject({
       BillingMode: 'PAY_PER_REQUEST',
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
@@ -141,18 +168,48 @@ describe('serverless package --stage dev (offline, defaults)', () => {
       expect(r[q]?.Properties).toMatchObject({ MessageRetentionPeriod: 1209600, SqsManagedSseEnabled: true });
     }
     expect(r.DeadLetterQueue?.Properties).toMatchObject({ FifoQueue: true });
+    for (const id of STATEFUL) {
+      expect([id, r[id]?.DeletionPolicy, r[id]?.UpdateReplacePolicy]).toEqual([id, 'Delete', 'Delete']);
+    }
   });
 
-  it('grants each function only what it uses: no wildcard action, no wildcard data resource', () => {
+  it('turns every object in the on-failure bucket into one message on the mapping-failure queue', () => {
+    const r = t.Resources;
+    expect(r.MappingFailureBucket?.Properties.NotificationConfiguration).toEqual({
+      EventBridgeConfiguration: { EventBridgeEnabled: true },
+    });
+    expect(r.MappingFailureRule?.Properties).toMatchObject({
+      EventPattern: {
+        source: ['aws.s3'],
+        'detail-type': ['Object Created'],
+        detail: { bucket: { name: [{ Ref: 'MappingFailureBucket' }] } },
+      },
+      Targets: [{ Arn: { 'Fn::GetAtt': ['MappingFailureQueue', 'Arn'] } }],
+    });
+    const policy = r.MappingFailureQueuePolicy?.Properties.PolicyDocument as { Statement: Statement[] };
+    expect(policy.Statement).toEqual([
+      expect.objectContaining({
+        Effect: 'Allow',
+        Principal: { Service: 'events.amazonaws.com' },
+        Action: 'sqs:SendMessage',
+        Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': ['MappingFailureRule', 'Arn'] } } },
+      }),
+    ]);
+  });
+
+  it('grants each function only what it uses; the one "*" resource is the lake sinks\' mapping check', () => {
     const roles = ofType(t, 'AWS::IAM::Role');
     expect(roles.map(([id]) => id).sort()).toEqual(['LakeSinkRole', 'SearchSinkRole']);
     expect(t.Resources.IamRoleLambdaExecution).toBeUndefined();
-    for (const [, role] of roles) {
+    const unscoped: Array<[string, string[]]> = [];
+    for (const [id, role] of roles) {
       for (const s of statements(role)) {
         for (const a of actions(s)) expect(a).not.toMatch(/\*/);
-        expect(JSON.stringify(s.Resource)).not.toBe('"*"');
+        if (JSON.stringify(s.Resource) === '"*"') unscoped.push([id, actions(s)]);
       }
     }
+    // lambda:ListEventSourceMappings has no resource-level permissions.
+    expect(unscoped).toEqual([['LakeSinkRole', ['lambda:ListEventSourceMappings']]]);
     const lake = statements(t.Resources.LakeSinkRole as Resource);
     const lakeActions = lake.flatMap(actions);
     expect(lakeActions).toEqual(
@@ -161,7 +218,28 @@ describe('serverless package --stage dev (offline, defaults)', () => {
     expect(lakeActions.some((a) => a.startsWith('es:'))).toBe(false);
     const search = statements(t.Resources.SearchSinkRole as Resource).flatMap(actions);
     expect(search).toEqual(expect.arrayContaining(['es:ESHttpPost', 'kinesis:GetRecords']));
-    expect(search.some((a) => a.startsWith('dynamodb:'))).toBe(false);
+    expect(search.some((a) => a.startsWith('dynamodb:') || a.startsWith('lambda:'))).toBe(false);
+    // The on-failure destination writes with the function's role.
+    for (const [, role] of roles) {
+      const byS = Object.fromEntries(statements(role).map((s) => [s.Sid, s]));
+      expect(byS.MappingFailureObjects).toMatchObject({
+        Action: ['s3:PutObject'],
+        Resource: { 'Fn::Sub': '${MappingFailureBucket.Arn}/*' },
+      });
+      expect(byS.MappingFailureBucketListing).toMatchObject({
+        Action: ['s3:ListBucket'],
+        Resource: { 'Fn::GetAtt': ['MappingFailureBucket', 'Arn'] },
+      });
+    }
+  });
+
+  it('has the lake sink check its own mappings at cold start and sizes the search index for one node', () => {
+    expect(envOf(t, 'LakeSinkLambdaFunction')).toMatchObject({ CHECK_EVENT_SOURCE_MAPPINGS: 'true' });
+    expect(envOf(t, 'SearchSinkLambdaFunction')).toMatchObject({
+      SEARCH_INDEX_SHARDS: '1',
+      SEARCH_INDEX_REPLICAS: '0',
+    });
+    expect(envOf(t, 'SearchSinkLambdaFunction').CHECK_EVENT_SOURCE_MAPPINGS).toBeUndefined();
   });
 
   it('creates an encrypted, HTTPS-only OpenSearch domain and points the search sink at it with SigV4', () => {
@@ -169,10 +247,9 @@ describe('serverless package --stage dev (offline, defaults)', () => {
       EncryptionAtRestOptions: { Enabled: true },
       NodeToNodeEncryptionOptions: { Enabled: true },
       DomainEndpointOptions: { EnforceHTTPS: true },
+      ClusterConfig: { InstanceCount: 1 },
     });
-    const fn = t.Resources.SearchSinkLambdaFunction as Resource;
-    const env = (fn.Properties.Environment as { Variables: object }).Variables;
-    expect(env).toMatchObject({
+    expect(envOf(t, 'SearchSinkLambdaFunction')).toMatchObject({
       SEARCH_AUTH: 'sigv4',
       SEARCH_ENDPOINT: {
         'Fn::Join': ['', ['https://', { 'Fn::GetAtt': ['SearchDomain', 'DomainEndpoint'] }]],
@@ -198,10 +275,92 @@ describe('serverless package --stage dev (offline, defaults)', () => {
     });
   });
 
-  it('has a dashboard and alarms on lag, dead letters, errors and throttles to an SNS topic', () => {
+  it('encrypts the alarm topic with a key CloudWatch may use (alias/aws/sns would drop every alarm)', () => {
+    const topic = t.Resources.AlarmTopic as Resource;
+    expect(topic.Type).toBe('AWS::SNS::Topic');
+    expect(topic.Properties.KmsMasterKeyId).toEqual({ Ref: 'AlarmTopicKey' });
+    const key = t.Resources.AlarmTopicKey as Resource;
+    expect(key.Type).toBe('AWS::KMS::Key');
+    expect(key.Properties.EnableKeyRotation).toBe(true);
+    const policy = (key.Properties.KeyPolicy as { Statement: Statement[] }).Statement;
+    expect(policy).toContainEqual(
+      expect.objectContaining({
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: expect.arrayContaining(['kms:Decrypt', 'kms:GenerateDataKey*']),
+        Resource: '*',
+      }),
+    );
+    // The account keeps administering the key (else it could never be changed or deleted).
+    expect(policy).toContainEqual(
+      expect.objectContaining({
+        Principal: { AWS: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root' } },
+        Action: 'kms:*',
+      }),
+    );
+    for (const a of alarmsOf(t)) {
+      expect(a.AlarmActions).toEqual([{ Ref: 'AlarmTopic' }]);
+      expect(a.OKActions).toEqual([{ Ref: 'AlarmTopic' }]);
+    }
+  });
+
+  it('alarms on a rate of new dead letters and on each new failed batch, not on queue depth', () => {
+    const alarms = alarmsOf(t);
+    expect(alarms.filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible')).toEqual([]);
+    const byQueue = (queue: string) =>
+      alarms.find(
+        (a) =>
+          JSON.stringify(a.Dimensions) ===
+          JSON.stringify([{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queue, 'QueueName'] } }]),
+      );
+    expect(byQueue('DeadLetterQueue')).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'NumberOfMessagesSent',
+      Statistic: 'Sum',
+      Period: 300,
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 100,
+    });
+    expect(byQueue('MappingFailureQueue')).toMatchObject({
+      MetricName: 'NumberOfMessagesSent',
+      Statistic: 'Sum',
+      Period: 300,
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+    });
+  });
+
+  it('alarms on the sinks: errors, throttles, lag, setup failures, misconfigured mappings, sustained batches behind the head', () => {
+    const alarms = alarmsOf(t);
+    const count = (metric: string) => alarms.filter((a) => a.MetricName === metric).length;
+    expect(count('Errors')).toBe(2);
+    expect(count('Throttles')).toBe(2);
+    expect(count('IteratorAge')).toBe(2);
+    const app = (metric: string) =>
+      alarms
+        .filter((a) => a.Namespace === 'TaxiStream' && a.MetricName === metric)
+        .map((a) => (a.Dimensions as Array<{ Name: string; Value: string }>)[0]);
+    expect(app('SetupFailures')).toEqual([
+      { Name: 'service', Value: 'taxi-stream-lake-sink' },
+      { Name: 'service', Value: 'taxi-stream-search-sink' },
+    ]);
+    expect(app('MisconfiguredMappings')).toEqual([{ Name: 'service', Value: 'taxi-stream-lake-sink' }]);
+    expect(app('BatchesBehindHead')).toEqual([{ Name: 'service', Value: 'taxi-stream-lake-sink' }]);
+    for (const a of alarms.filter((x) => x.Namespace === 'TaxiStream')) {
+      expect(a).toMatchObject({ Statistic: 'Sum', Period: 300, ComparisonOperator: 'GreaterThanThreshold' });
+      expect(a.Threshold).toBe(0);
+    }
+    const behind = alarms.find((a) => a.MetricName === 'BatchesBehindHead');
+    expect(behind).toMatchObject({ EvaluationPeriods: 3, DatapointsToAlarm: 3 });
+    expect(behind?.AlarmDescription).toContain('npm run ledger -- reset');
+    for (const metric of ['SetupFailures', 'MisconfiguredMappings'])
+      expect(alarms.find((a) => a.MetricName === metric)).toMatchObject({ EvaluationPeriods: 1 });
+  });
+
+  it('has a dashboard with lag, throughput, poison, duplicates beside batches behind the head, queues, setup and errors', () => {
     const dashboard = t.Resources.Dashboard as Resource;
     const body = JSON.parse((dashboard.Properties.DashboardBody as { 'Fn::Sub': string })['Fn::Sub']) as {
-      widgets: Array<{ properties: { metrics: string[][] } }>;
+      widgets: Array<{ x: number; y: number; properties: { metrics: string[][] } }>;
     };
     const shown = new Set(body.widgets.flatMap((w) => w.properties.metrics.map((m) => m[1])));
     for (const metric of [
@@ -212,44 +371,67 @@ describe('serverless package --stage dev (offline, defaults)', () => {
       'DocumentsIndexed',
       'PoisonRecords',
       'DuplicatesSkipped',
+      'BatchesBehindHead',
+      'NumberOfMessagesSent',
       'ApproximateNumberOfMessagesVisible',
+      'SetupFailures',
+      'MisconfiguredMappings',
       'Errors',
       'Throttles',
       'Duration',
     ])
       expect(shown).toContain(metric);
-    const alarms = ofType(t, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
-    const metrics = alarms.map((a) => a.MetricName);
-    expect(metrics.filter((m) => m === 'Errors')).toHaveLength(2);
-    expect(metrics.filter((m) => m === 'Throttles')).toHaveLength(2);
-    expect(metrics.filter((m) => m === 'IteratorAge')).toHaveLength(2);
-    expect(metrics.filter((m) => m === 'ApproximateNumberOfMessagesVisible')).toHaveLength(2);
-    for (const a of alarms) expect(a.AlarmActions).toEqual([{ Ref: 'AlarmTopic' }]);
-    expect(t.Resources.AlarmTopic?.Type).toBe('AWS::SNS::Topic');
+    const duplicates = body.widgets.find((w) =>
+      w.properties.metrics.some((m) => m[1] === 'DuplicatesSkipped'),
+    );
+    expect(duplicates?.properties.metrics.map((m) => m[1])).toContain('BatchesBehindHead');
+    // No two widgets on the same spot.
+    expect(new Set(body.widgets.map((w) => `${w.x},${w.y}`)).size).toBe(body.widgets.length);
   });
 });
 
-describe('serverless package --stage prod with MSK and an existing alarm topic', () => {
+describe('serverless package --stage prod with MSK, SASL/SCRAM, a VPC and every optional part', () => {
   let t: Template;
   beforeAll(async () => {
-    t = await packageStack('prod-msk', [
+    t = await packageStack('prod-all', [
       '--stage',
       'prod',
       `--param=mskClusterArn=${MSK_ARN}`,
+      `--param=mskSaslScramSecretArn=${SCRAM_SECRET_ARN}`,
+      `--param=mskSaslScramKmsKeyArn=${SCRAM_KEY_ARN}`,
       '--param=alarmTopicArn=arn:aws:sns:us-east-1:123456789012:on-call',
-      '--param=vpcSubnetIds=subnet-0a,subnet-0b',
-      '--param=vpcSecurityGroupIds=sg-0c',
+      '--param=vpcSubnetIds=subnet-0a1b2c3d4e5f60718,subnet-0b1c2d3e4f5a60718',
+      '--param=vpcSecurityGroupIds=sg-0c1d2e3f4a5b60718',
       '--param=streamMode=PROVISIONED',
       '--param=parquetEncoding=delta',
+      '--param=zoneLookup=s3://taxi-reference/taxi_zone_lookup.csv',
     ]);
   });
 
-  it('passes the Parquet settings to both lake functions', () => {
-    for (const name of ['LakeSinkLambdaFunction', 'LakeSinkMskLambdaFunction']) {
-      const fn = t.Resources[name] as Resource;
-      const env = (fn.Properties.Environment as { Variables: object }).Variables;
-      expect(env).toMatchObject({ PARQUET_COMPRESSION: 'snappy', PARQUET_ENCODING: 'delta' });
+  it('is clean for cfn-lint', async () => {
+    expect(await cfnLint(path.join(dir, 'prod-all'))).toBe('');
+  });
+
+  it('retains every stateful resource (a ledger lost beside a kept lake would duplicate it)', () => {
+    for (const id of [...STATEFUL, 'SearchDomain']) {
+      expect([id, t.Resources[id]?.DeletionPolicy, t.Resources[id]?.UpdateReplacePolicy]).toEqual([
+        id,
+        'Retain',
+        'Retain',
+      ]);
     }
+  });
+
+  it('passes the Parquet settings and the mapping check to both lake functions, a replica to the search ones', () => {
+    for (const name of ['LakeSinkLambdaFunction', 'LakeSinkMskLambdaFunction']) {
+      expect(envOf(t, name)).toMatchObject({
+        PARQUET_COMPRESSION: 'snappy',
+        PARQUET_ENCODING: 'delta',
+        CHECK_EVENT_SOURCE_MAPPINGS: 'true',
+      });
+    }
+    for (const name of ['SearchSinkLambdaFunction', 'SearchSinkMskLambdaFunction'])
+      expect(envOf(t, name)).toMatchObject({ SEARCH_INDEX_SHARDS: '1', SEARCH_INDEX_REPLICAS: '1' });
   });
 
   it('adds the MSK lake and search functions with the failure controls the msk event lacks', () => {
@@ -267,46 +449,72 @@ describe('serverless package --stage prod with MSK and an existing alarm topic',
         StartingPosition: 'TRIM_HORIZON',
         BisectBatchOnFunctionError: true,
         MaximumRetryAttempts: 10,
-        MaximumRecordAgeInSeconds: 86400,
+        MaximumRecordAgeInSeconds: 21600,
         FunctionResponseTypes: ['ReportBatchItemFailures'],
         ProvisionedPollerConfig: { MinimumPollers: 1, MaximumPollers: 2 },
-        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['MappingFailureQueue', 'Arn'] } } },
+        SourceAccessConfigurations: [{ Type: 'SASL_SCRAM_512_AUTH', URI: SCRAM_SECRET_ARN }],
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['MappingFailureBucket', 'Arn'] } } },
       });
     }
     expect(t.Resources.LakeSinkMskLambdaFunction?.Properties.VpcConfig).toEqual({
-      SubnetIds: ['subnet-0a', 'subnet-0b'],
-      SecurityGroupIds: ['sg-0c'],
+      SubnetIds: ['subnet-0a1b2c3d4e5f60718', 'subnet-0b1c2d3e4f5a60718'],
+      SecurityGroupIds: ['sg-0c1d2e3f4a5b60718'],
     });
   });
 
-  it('scopes the MSK roles to the cluster, the topic and each function consumer group', () => {
-    const lake = statements(t.Resources.LakeSinkMskRole as Resource);
-    const byS = Object.fromEntries(lake.map((s) => [s.Sid, s.Resource]));
-    expect(byS.MskCluster).toBe(MSK_ARN);
-    expect(byS.MskTopic).toBe(
-      'arn:aws:kafka:us-east-1:123456789012:topic/taxi-cluster/0a1b2c3d-1111-2222-3333-444455556666-7/taxi-trips',
-    );
-    expect(byS.MskConsumerGroup).toMatch(/:group\/taxi-cluster\/.+\/taxi-stream-prod-lake$/);
-    // The one unscoped statement: EC2 network-interface actions have no resource-level permissions.
-    const unscoped = lake.filter((s) => s.Resource === '*');
-    expect(unscoped.flatMap(actions).every((a) => a.startsWith('ec2:'))).toBe(true);
+  it('scopes the MSK roles to the cluster, the topic, each consumer group and the SCRAM secret and its key', () => {
+    for (const [role, group] of [
+      ['LakeSinkMskRole', 'lake'],
+      ['SearchSinkMskRole', 'search'],
+    ] as const) {
+      const all = statements(t.Resources[role] as Resource);
+      const byS = Object.fromEntries(all.map((s) => [s.Sid, s]));
+      expect(byS.MskCluster?.Resource).toBe(MSK_ARN);
+      expect(byS.MskTopic?.Resource).toBe(
+        'arn:aws:kafka:us-east-1:123456789012:topic/taxi-cluster/0a1b2c3d-1111-2222-3333-444455556666-7/taxi-trips',
+      );
+      expect(byS.MskConsumerGroup?.Resource).toMatch(
+        new RegExp(`:group/taxi-cluster/.+/taxi-stream-prod-${group}$`),
+      );
+      expect(byS.MskScramSecret).toMatchObject({
+        Action: ['secretsmanager:GetSecretValue'],
+        Resource: SCRAM_SECRET_ARN,
+      });
+      // Decrypt with the secret's key, and only as Secrets Manager decrypts the secret.
+      expect(byS.MskScramSecretKey).toEqual({
+        Sid: 'MskScramSecretKey',
+        Effect: 'Allow',
+        Action: ['kms:Decrypt'],
+        Resource: SCRAM_KEY_ARN,
+        Condition: {
+          StringEquals: { 'kms:ViaService': { 'Fn::Sub': 'secretsmanager.${AWS::Region}.amazonaws.com' } },
+        },
+      });
+      // The unscoped statements: EC2 network interfaces, and the lake's mapping check. Neither
+      // action has resource-level permissions.
+      const unscoped = all.filter((s) => s.Resource === '*').flatMap(actions);
+      expect(unscoped.every((a) => a.startsWith('ec2:') || a === 'lambda:ListEventSourceMappings')).toBe(
+        true,
+      );
+      expect(unscoped.includes('lambda:ListEventSourceMappings')).toBe(group === 'lake');
+    }
   });
 
   it('alarms on MSK offset lag, sends alarms to the given topic, applies prod sizes', () => {
-    const alarms = ofType(t, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
+    const alarms = alarmsOf(t);
     expect(alarms.filter((a) => a.MetricName === 'OffsetLag')).toHaveLength(2);
+    expect(alarms.filter((a) => a.MetricName === 'BatchesBehindHead')).toHaveLength(2);
+    expect(alarms.filter((a) => a.MetricName === 'SetupFailures')).toHaveLength(4);
     for (const a of alarms) expect(a.AlarmActions).toEqual(['arn:aws:sns:us-east-1:123456789012:on-call']);
     expect(t.Resources.AlarmTopic).toBeUndefined();
+    expect(t.Resources.AlarmTopicKey).toBeUndefined();
     expect(t.Resources.SearchDomain?.Properties).toMatchObject({
       ClusterConfig: { InstanceCount: 2, ZoneAwarenessEnabled: true },
     });
     expect(t.Resources.TripStream?.Properties).toMatchObject({
       StreamModeDetails: { StreamMode: 'PROVISIONED' },
-      ShardCount: { 'Fn::If': ['ProvisionedStream', 2, { Ref: 'AWS::NoValue' }] },
+      ShardCount: 2,
       RetentionPeriodHours: 168,
-    });
-    expect((t as unknown as { Conditions: object }).Conditions).toEqual({
-      ProvisionedStream: { 'Fn::Equals': ['PROVISIONED', 'PROVISIONED'] },
     });
   });
 });
@@ -325,6 +533,27 @@ describe('serverless package refuses what it cannot deploy safely', () => {
       'parquetEncoding=rle',
       'parquetEncoding must be plain or delta, got "rle"',
     ],
+    [
+      'a record age that leaves no time to act before the stream expires the records',
+      'maximumRecordAgeSeconds=86400',
+      'maximumRecordAgeSeconds must leave at least half of streamRetentionHours (24 h) before the records expire: at most 43200, got 86400',
+    ],
+    [
+      'a SASL/SCRAM secret without its customer managed KMS key',
+      `mskSaslScramSecretArn=${SCRAM_SECRET_ARN}`,
+      'mskSaslScramKmsKeyArn is required with mskSaslScramSecretArn',
+    ],
+    [
+      'a deletion policy CloudFormation would not apply to every stateful resource',
+      'statefulDeletionPolicy=Snapshot',
+      'statefulDeletionPolicy must be Delete or Retain, got "Snapshot"',
+    ],
+    [
+      'a replica the one-node dev domain cannot place',
+      'searchIndexReplicas=1',
+      'searchIndexReplicas (1) needs more data nodes than searchInstanceCount (1)',
+    ],
+    ['a malformed security group ID', 'vpcSecurityGroupIds=sg-0c', 'vpcSecurityGroupIds must be sg-'],
   ])('refuses %s', async (_what, param, message) => {
     const name = param.slice(0, param.indexOf('='));
     const result = await sls([
