@@ -5,9 +5,9 @@
 import type { Context } from 'aws-lambda';
 import { loadSearchSinkConfig } from '../lib/config';
 import { addSearchMetrics, summarizeSearchBatch } from '../lib/observability/search-metrics';
-import { reportSinkUnavailable } from '../lib/observability/setup-metrics';
+import { handBackBatch } from '../lib/observability/setup-metrics';
 import { createTelemetry } from '../lib/observability/telemetry';
-import { isSinkUnavailable, wholeBatchFailed } from '../lib/runtime/unavailable';
+import { isSinkUnavailable, sinkOrUnavailable } from '../lib/runtime/unavailable';
 import { decodeSourceEvent, type StreamBatchResponse, toBatchResponse } from '../lib/sources/decode-event';
 import { searchSinkProvider } from '../lib/wiring/search';
 
@@ -20,15 +20,8 @@ export async function handler(event: unknown, context: Context): Promise<StreamB
   const startedAt = Date.now();
   const records = decodeSourceEvent(event);
   const deadline = { remainingMs: () => context.getRemainingTimeInMillis() };
-  const sink = await sinkReady.get(deadline).catch((error: unknown) => {
-    if (isSinkUnavailable(error)) return error;
-    throw error;
-  });
-  if (isSinkUnavailable(sink)) {
-    const failed = wholeBatchFailed(records);
-    reportSinkUnavailable(logger, metrics, sink, records.length, failed.length);
-    return toBatchResponse(failed);
-  }
+  const sink = await sinkOrUnavailable(sinkReady, deadline);
+  if (isSinkUnavailable(sink)) return handBackBatch(logger, metrics, sink, records);
   const report = await sink.process(records, deadline);
   const summary = summarizeSearchBatch(records, report, startedAt, Date.now());
   addSearchMetrics(metrics, summary, report.bulkLatenciesMs);

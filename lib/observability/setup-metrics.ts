@@ -1,7 +1,9 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { MisconfiguredMappingError } from '../runtime/mapping-check';
-import type { SinkUnavailableError } from '../runtime/unavailable';
+import { type SinkUnavailableError, wholeBatchFailed } from '../runtime/unavailable';
+import { type StreamBatchResponse, toBatchResponse } from '../sources/decode-event';
+import type { SourceRecord } from '../sources/source-record';
 
 /**
  * One ERROR line and the metrics of an invocation that handed its batch back because the sink
@@ -39,4 +41,16 @@ export function reportSinkUnavailable(
   metrics.addMetric('RecordsIn', MetricUnit.Count, recordsIn);
   metrics.addMetric('BatchItemFailures', MetricUnit.Count, batchItemFailures);
   metrics.publishStoredMetrics();
+}
+
+/** Hands the whole batch back (the first record of every channel), logged and counted. */
+export function handBackBatch(
+  logger: Logger,
+  metrics: Metrics,
+  error: SinkUnavailableError,
+  records: readonly SourceRecord[],
+): StreamBatchResponse {
+  const failed = wholeBatchFailed(records);
+  reportSinkUnavailable(logger, metrics, error, records.length, failed.length);
+  return toBatchResponse(failed);
 }

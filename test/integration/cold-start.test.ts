@@ -13,6 +13,7 @@ import { Client } from '@opensearch-project/opensearch';
 import type { Context } from 'aws-lambda';
 import { FaultProxy, type RequestView } from '../../tools/faults/fault-proxy';
 import { kinesisEvent, sequenceNumber, shardRecords } from '../support/kinesis-events';
+import { lambdaContext, type StreamHandler } from '../support/lambda-context';
 import { type LocalPipeline, newLocalPipeline, readLakeRows, testEndpoints } from '../support/local-pipeline';
 import { countsByIndex } from '../support/search';
 import { ZONES_CSV } from '../support/shared-data';
@@ -22,18 +23,8 @@ jest.setTimeout(90_000);
 
 const FUNCTION_NAME = 'taxi-stream-dev-lakeSink';
 
-const context = (remainingMs: number): Context =>
-  ({
-    functionName: FUNCTION_NAME,
-    functionVersion: '3',
-    awsRequestId: 'req-1',
-    getRemainingTimeInMillis: () => remainingMs,
-  }) as unknown as Context;
-
-type Handler = (
-  event: unknown,
-  context: Context,
-) => Promise<{ batchItemFailures: Array<{ itemIdentifier: unknown }> }>;
+const context = (remainingMs: number): Context => lambdaContext(remainingMs, FUNCTION_NAME);
+type Handler = StreamHandler;
 
 /** A fresh module registry is a fresh execution environment: config and setup start at load. */
 function coldStart(module: 'lake-sink' | 'search-sink', env: Record<string, string>): Handler {

@@ -5,23 +5,14 @@
  */
 import type { Context } from 'aws-lambda';
 import { kinesisEvent, shardRecords } from '../support/kinesis-events';
+import { lambdaContext, type StreamHandler } from '../support/lambda-context';
 import { drainDeadLetters, newLocalPipeline, readLakeRows } from '../support/local-pipeline';
 import { payload, tripEvent } from '../support/trip-events';
 
 jest.setTimeout(60_000);
 
-const context = (remainingMs: number): Context =>
-  ({
-    functionName: 'taxi-stream-dev-lakeSink',
-    functionVersion: '3',
-    awsRequestId: 'req-1',
-    getRemainingTimeInMillis: () => remainingMs,
-  }) as unknown as Context;
-
-type Handler = (
-  event: unknown,
-  context: Context,
-) => Promise<{ batchItemFailures: Array<{ itemIdentifier: unknown }> }>;
+const context = (remainingMs: number): Context => lambdaContext(remainingMs);
+type Handler = StreamHandler;
 
 async function loadHandler(env: Record<string, string>): Promise<Handler> {
   Object.assign(

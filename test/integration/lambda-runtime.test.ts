@@ -6,12 +6,9 @@
  * tests with the way to get it (tools/serverless/lambda-node.ts); it never skips them.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from '@opensearch-project/opensearch';
-import { TripDecoder } from '../../lib/domain/trip';
-import { decodeSourceEvent } from '../../lib/sources/decode-event';
 import { lambdaNodeBinary, lambdaRuntimeMajor } from '../../tools/serverless/lambda-node';
 import {
   drainDeadLetters,
@@ -19,6 +16,7 @@ import {
   newLocalPipeline,
   readLakeRows,
 } from '../support/local-pipeline';
+import { sampleEventOutcomes } from '../support/sample-events';
 import { countsByIndex } from '../support/search';
 
 jest.setTimeout(300_000);
@@ -27,21 +25,7 @@ const run = promisify(execFile);
 const ROOT = path.join(__dirname, '..', '..');
 const SERVERLESS = path.join(ROOT, 'node_modules', 'osls', 'bin', 'serverless.js');
 
-/** Valid trips and poison records in a sample event, by the decoder the sinks use. */
-function expected(file: string): { trips: number; poison: number } {
-  const decoder = new TripDecoder();
-  let trips = 0;
-  let poison = 0;
-  const event = JSON.parse(readFileSync(path.join(ROOT, 'events', file), 'utf-8'));
-  for (const r of decodeSourceEvent(event)) {
-    try {
-      if (decoder.decode(r.payload, r.arrivalTimeMs).kind === 'trip') trips++;
-    } catch {
-      poison++;
-    }
-  }
-  return { trips, poison };
-}
+const expected = sampleEventOutcomes;
 
 describe('the bundled handlers on the Lambda runtime Node', () => {
   let node: string;

@@ -6,7 +6,10 @@ import {
   MAX_KEY_CHARS,
   sqsSafeJson,
 } from '../../../lib/dead-letters/dead-letter';
-import { SqsDeadLetterSink } from '../../../lib/dead-letters/sqs-dead-letter-sink';
+import {
+  SqsDeadLetterSink,
+  type SqsDeadLetterSinkOptions,
+} from '../../../lib/dead-letters/sqs-dead-letter-sink';
 import { InvalidFieldError, NotJsonError } from '../../../lib/errors';
 import { makeChannel } from '../../../lib/sources/source-record';
 import { MemoryObjectStore } from '../../support/fakes';
@@ -67,6 +70,17 @@ function fakeSqs(behaviour: (entries: Entry[], call: number) => { ok: string[]; 
 
 const allOk = (entries: Entry[]) => ({ ok: entries.map((e) => e.Id as string), failed: [] });
 
+/** A FIFO sink with SQS's default size limit, unless told otherwise. */
+const sinkOn = (client: SQSClient, options: Partial<SqsDeadLetterSinkOptions> = {}) =>
+  new SqsDeadLetterSink(client, {
+    queueUrl: 'http://localhost/000/dlq.fifo',
+    maxMessageBytes: 262_144,
+    payloadStore: new MemoryObjectStore(),
+    payloadPrefix: 'dead-letters',
+    origin,
+    ...options,
+  });
+
 describe('SqsDeadLetterSink', () => {
   const letters = (n: number, size = 10) =>
     records(Array.from({ length: n }, () => payload('x'.repeat(size)))).map((record) => ({
@@ -77,13 +91,7 @@ describe('SqsDeadLetterSink', () => {
   it('sends in batches of at most 10, with FIFO group and deduplication IDs', async () => {
     const { client, calls } = fakeSqs(allOk);
     const store = new MemoryObjectStore();
-    const sink = new SqsDeadLetterSink(client, {
-      queueUrl: 'http://localhost/000/dlq.fifo',
-      maxMessageBytes: 262_144,
-      payloadStore: store,
-      payloadPrefix: 'dead-letters',
-      origin,
-    });
+    const sink = sinkOn(client, { payloadStore: store });
     const input = letters(23);
     const result = await sink.send(input);
     expect(result.sent).toEqual(new Array(23).fill(true));
@@ -97,13 +105,7 @@ describe('SqsDeadLetterSink', () => {
 
   it('omits FIFO fields on a standard queue and caps batches by bytes', async () => {
     const { client, calls } = fakeSqs(allOk);
-    const sink = new SqsDeadLetterSink(client, {
-      queueUrl: 'http://localhost/000/dlq',
-      maxMessageBytes: 8_192,
-      payloadStore: new MemoryObjectStore(),
-      payloadPrefix: 'dead-letters',
-      origin,
-    });
+    const sink = sinkOn(client, { queueUrl: 'http://localhost/000/dlq', maxMessageBytes: 8_192 });
     await sink.send(letters(6, 2_000));
     expect(calls.every((c) => c.every((e) => e.MessageGroupId === undefined))).toBe(true);
     for (const batch of calls) {
@@ -117,13 +119,7 @@ describe('SqsDeadLetterSink', () => {
   it('parks payloads too big for a message in S3 and points at them', async () => {
     const { client, calls } = fakeSqs(allOk);
     const store = new MemoryObjectStore();
-    const sink = new SqsDeadLetterSink(client, {
-      queueUrl: 'http://localhost/000/dlq.fifo',
-      maxMessageBytes: 4_096,
-      payloadStore: store,
-      payloadPrefix: 'dead-letters',
-      origin,
-    });
+    const sink = sinkOn(client, { maxMessageBytes: 4_096, payloadStore: store });
     const [big] = letters(1, 10_000);
     const result = await sink.send([big!]);
     expect(result.sent).toEqual([true]);
@@ -138,14 +134,7 @@ describe('SqsDeadLetterSink', () => {
         ? { ok: entries.slice(1).map((e) => e.Id as string), failed: [entries[0]!.Id as string] }
         : new Error('down'),
     );
-    const sink = new SqsDeadLetterSink(client, {
-      queueUrl: 'http://localhost/000/dlq.fifo',
-      maxMessageBytes: 262_144,
-      payloadStore: new MemoryObjectStore(),
-      payloadPrefix: 'dead-letters',
-      origin,
-      concurrency: 1,
-    });
+    const sink = sinkOn(client, { concurrency: 1 });
     const result = await sink.send(letters(12));
     expect(result.sent).toEqual([false, ...new Array(9).fill(true), false, false]);
     expect(result.error).toBeDefined();
@@ -185,13 +174,7 @@ describe('dead letters SQS can always take', () => {
 
   it('sends bodies and keys that are SQS-safe through the sink', async () => {
     const { client, calls } = fakeSqs(allOk);
-    const sink = new SqsDeadLetterSink(client, {
-      queueUrl: 'http://localhost/000/dlq.fifo',
-      maxMessageBytes: 262_144,
-      payloadStore: new MemoryObjectStore(),
-      payloadPrefix: 'dead-letters',
-      origin,
-    });
+    const sink = sinkOn(client);
     const letters = records(hostile.map((t) => payload(t))).map((record, i) => ({
       record: { ...record, partitionKey: hostile[i] as string },
       error: new InvalidFieldError(`service must be letters, got string "${hostile[i]}"`, {
@@ -205,13 +188,7 @@ describe('dead letters SQS can always take', () => {
   it('keeps a huge Kafka key from pushing the envelope over the size limit', async () => {
     const { client, calls } = fakeSqs(allOk);
     const store = new MemoryObjectStore();
-    const sink = new SqsDeadLetterSink(client, {
-      queueUrl: 'http://localhost/000/dlq.fifo',
-      maxMessageBytes: 262_144,
-      payloadStore: store,
-      payloadPrefix: 'dead-letters',
-      origin,
-    });
+    const sink = sinkOn(client, { payloadStore: store });
     const key = `${'k'.repeat(MAX_KEY_CHARS - 1)}\uD83D\uDE95${'k'.repeat(400_000)}`;
     const [record] = records([payload('x'.repeat(300_000))]);
     const result = await sink.send([
@@ -243,13 +220,7 @@ describe('dead-letter FIFO group IDs', () => {
 
   it('are what the sink sends for a 128-character stream name', async () => {
     const { client, calls } = fakeSqs(allOk);
-    const sink = new SqsDeadLetterSink(client, {
-      queueUrl: 'http://localhost/000/dlq.fifo',
-      maxMessageBytes: 262_144,
-      payloadStore: new MemoryObjectStore(),
-      payloadPrefix: 'dead-letters',
-      origin,
-    });
+    const sink = sinkOn(client);
     const channel = makeChannel('kinesis', 's'.repeat(128), 'shardId-000000000000');
     const [record] = records([payload('x')], channel);
     await sink.send([{ record: record!, error: new NotJsonError('no') }]);
