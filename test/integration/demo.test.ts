@@ -7,6 +7,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { startCli, within } from '../support/cli-run';
+import { descendants, isRunning } from '../support/process-tree';
 import { sharedPath } from '../support/shared-data';
 
 jest.setTimeout(300_000);
@@ -104,6 +106,67 @@ describe('npm run demo', () => {
     // the search indexes one document per trip.
     expect(s.parquetRows).toBe(2 * Number(s.searchDocuments));
     expect(s.dlqMessages).toBe(s.poisonRecords);
+  });
+
+  it('stops at once when a local service dies, says what died and writes what was reconciled so far', async () => {
+    const dir = path.join(out, 'died');
+    // Paced: about 25 s of replay, so that the node dies mid-run, as in the incident.
+    const run = startCli(
+      TSX,
+      ['tools/demo/cli.ts', '--records', '3000', '--speedup', '60', '--out', dir, '--json'],
+      { cwd: ROOT },
+    );
+    try {
+      await run.waitFor(/replay to kinesis \[#/, 120_000);
+      const started = descendants(run.pid);
+      const node = started.find((p) => p.args.includes('taxi-stream-opensearch.jar'));
+      expect(node).toBeDefined();
+      const killedAt = Date.now();
+      process.kill(node?.pid as number, 'SIGTERM');
+      // Without the watcher the replay alone would go on for another 15 s or more, and the
+      // search runner would then retry against the closed port.
+      const exit = await within(run.exited, 15_000);
+      expect(exit).not.toBe('pending');
+      expect(exit).toMatchObject({ code: 4 });
+      expect((exit as { at: number }).at - killedAt).toBeLessThan(15_000);
+
+      const logFile = path.join(dir, 'logs', 'opensearch.log');
+      const death = `local service opensearch (pid ${node?.pid}) exited unexpectedly: exit code 143 (128 + SIGTERM); its log: ${logFile}`;
+      expect(run.stderr()).toContain(`!! ${death}`);
+      expect(run.stdout()).toContain('taxi-stream demo report: ABORTED');
+      expect(run.stdout()).toContain(`!! ${death}`);
+      expect(run.stdout()).toContain('NOT RECONCILED: the run was aborted because opensearch died');
+      expect(run.stdout()).toContain('search documents                not read: opensearch is down');
+
+      // What had been sent by then is reconciled: every record in the lake, dead-lettered,
+      // a watermark, or not through the pipeline yet; nothing twice.
+      const summary = JSON.parse(run.stdout().trim().split('\n').pop() ?? '{}');
+      expect(summary).toMatchObject({
+        aborted: { service: 'opensearch', pid: node?.pid, code: 143, signal: null, logFile },
+        plannedRecords: 3003,
+        reconciled: false,
+        duplicatesInLake: 0,
+        searchDocuments: null,
+        outDir: dir,
+      });
+      expect(summary.inputRecords).toBeGreaterThan(0);
+      expect(summary.inputRecords).toBeLessThan(3003);
+      expect(summary.validRecords).toBeGreaterThan(0);
+      expect(summary.validRecords + summary.poisonRecords + summary.watermarks + summary.missing).toBe(
+        summary.inputRecords,
+      );
+      expect(summary.parquetRows).toBe(summary.validRecords);
+      const report = JSON.parse(readFileSync(path.join(dir, 'report.json'), 'utf-8'));
+      expect(report.aborted).toEqual(summary.aborted);
+      expect(report.logTail).toContain('stopping ...');
+      const deadLetters = readFileSync(path.join(dir, 'dead-letters.jsonl'), 'utf-8').trim().split('\n');
+      expect(deadLetters.filter(Boolean)).toHaveLength(summary.poisonRecords);
+      // Everything else it started is stopped.
+      expect(started.filter((p) => isRunning(p.pid))).toEqual([]);
+    } finally {
+      if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGINT');
+      await run.exited;
+    }
   });
 
   it('refuses unknown options with a clear message and a non-zero exit', async () => {

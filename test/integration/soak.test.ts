@@ -8,6 +8,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { startCli, within } from '../support/cli-run';
+import { descendants, isRunning } from '../support/process-tree';
 
 jest.setTimeout(120_000);
 
@@ -62,5 +64,35 @@ describe('npm run soak', () => {
     expect(summary.memory.end.heapMib).toBeGreaterThan(0);
     expect(summary.windows.length).toBeGreaterThan(0);
     expect(existsSync(path.join(out, 'soak.json'))).toBe(true);
+  });
+
+  it('stops at once, naming it, when a local service dies under it', async () => {
+    const dir = path.join(out, 'died');
+    // A million records: only the death can end this run within the test's time.
+    const run = startCli(
+      TSX,
+      ['tools/soak/cli.ts', '--records', '1000000', '--sample-s', '0.5', '--window-s', '1', '--out', dir],
+      { cwd: ROOT },
+    );
+    try {
+      await run.waitFor(/s: published [\d,]+, lake [1-9]/, 60_000);
+      const started = descendants(run.pid);
+      const ledger = started.find((p) => p.args.includes('serve.mjs dynamodb'));
+      expect(ledger).toBeDefined();
+      process.kill(ledger?.pid as number, 'SIGTERM');
+      const exit = await within(run.exited, 15_000);
+      expect(exit).not.toBe('pending');
+      expect(exit).toMatchObject({ code: 4 });
+      expect(run.stderr()).toContain(
+        `local service dynamodb (pid ${ledger?.pid}) exited unexpectedly: signal SIGTERM; its log: ${path.join(dir, 'logs', 'dynamodb.log')}`,
+      );
+      expect(run.stderr()).toMatch(
+        /soak stopped at once, [\d.]+ s in, after the lake sink took [\d,]+ records/,
+      );
+      expect(started.filter((p) => isRunning(p.pid))).toEqual([]);
+    } finally {
+      if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGINT');
+      await run.exited;
+    }
   });
 });

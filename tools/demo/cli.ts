@@ -20,9 +20,10 @@ import {
   localClients,
   startLocalStack,
 } from '../local-stack/local-stack';
+import { ServiceWatch } from '../local-stack/service-watch';
 import { KafkaPublisher } from '../replay/kafka-publisher';
 import { KinesisPublisher } from '../replay/kinesis-publisher';
-import { pacedReplay, progressBar } from '../replay/pace';
+import { type Landed, pacedReplay, progressBar } from '../replay/pace';
 import {
   byEventTime,
   fileRecords,
@@ -33,6 +34,7 @@ import {
 import { type DeliveryStats, newDeliveryStats } from '../runner/delivery';
 import { type KafkaHandler, KafkaRunner } from '../runner/kafka-runner';
 import { KinesisRunner, type OnFailureRecord } from '../runner/kinesis-runner';
+import { type RunSoFar, reportAbortedRun } from './aborted-run';
 import { HandlerOutputCapture } from './capture';
 import {
   defaultRunOptions,
@@ -65,6 +67,8 @@ Runs the whole pipeline locally: S3+SQS, DynamoDB and Kinesis emulators on 127.0
 trips replayed into a Kinesis stream, the lake sink consuming it with Lambda's event-source
 semantics, then a report that reconciles every input record against the lake and the
 dead-letter queue. Everything it starts is stopped at the end, on Ctrl-C and on failure.
+If a local service dies during the run, the run stops at once: the report then says what
+died (exit code or signal, log file) and what had been reconciled by then; exit code 4.
 
 Input (default: the synthetic generator, 50,000 trips, about 1% poison):
   --records N        synthetic trips to generate (default 50000)
@@ -137,10 +141,23 @@ async function main(): Promise<number> {
   let capture: HandlerOutputCapture | undefined;
   const runners: Array<KinesisRunner | KafkaRunner> = [];
   let kafka: LocalKafka | undefined;
+  let broker: KafkaBroker | undefined;
+  // Every service the run starts is watched; the long waits below give up when one dies.
+  const watch = new ServiceWatch();
+  const run: RunSoFar = {
+    startedAt,
+    outDir: options.out,
+    sources: [],
+    inputs: [],
+    landed: [],
+    runners,
+    consumed: [],
+    failures: [],
+  };
   const cleanup = async () => {
     for (const r of runners) r.stop();
     await kafka?.producer.disconnect().catch(() => undefined);
-    await kafka?.broker.stop();
+    await broker?.stop();
     if (kafka) rmSync(kafka.dir, { recursive: true, force: true });
     await capture?.close();
     await stack?.stop();
@@ -157,36 +174,45 @@ async function main(): Promise<number> {
       logDir: path.join(options.out, 'logs'),
       services: ['s3sqs', 'dynamodb', 'kinesis', 'opensearch'],
     });
+    watch.add(stack.died);
+    run.searchEndpoint = stack.endpoints.opensearch;
     const clients = localClients(stack.endpoints);
+    run.clients = clients;
     const stream = 'taxi-trips';
-    const created = await createPipelineResources(clients, {
-      bucket: 'taxi-stream-lake',
-      ledgerTable: 'taxi-stream-ledger',
-      deadLetterQueue: 'taxi-stream-dead-letters.fifo',
-      stream,
-      shards: options.shards,
-    });
-    const failureQueue = await clients.sqs.send(
-      new CreateQueueCommand({ QueueName: 'taxi-stream-mapping-failures' }),
+    const created = await watch.guard(
+      createPipelineResources(clients, {
+        bucket: 'taxi-stream-lake',
+        ledgerTable: 'taxi-stream-ledger',
+        deadLetterQueue: 'taxi-stream-dead-letters.fifo',
+        stream,
+        shards: options.shards,
+      }),
+    );
+    run.created = created;
+    const failureQueue = await watch.guard(
+      clients.sqs.send(new CreateQueueCommand({ QueueName: 'taxi-stream-mapping-failures' })),
     );
     if (options.source !== 'kinesis') {
       await buildKafkaLauncher();
       const dir = path.join(options.out, 'kafka-data');
-      const broker = await startKafka({ dir, logFile: path.join(options.out, 'logs', 'kafka.log') });
+      broker = await startKafka({ dir, logFile: path.join(options.out, 'logs', 'kafka.log') });
+      watch.add(broker.died);
       const client = new Kafka({
         clientId: 'taxi-stream-demo',
         brokers: [broker.bootstrap],
         logLevel: logLevel.NOTHING,
       });
       const admin = client.admin();
-      await admin.connect();
-      await admin.createTopics({
-        topics: [{ topic: stream, numPartitions: options.shards, replicationFactor: 1 }],
-        waitForLeaders: true,
-      });
+      await watch.guard(admin.connect());
+      await watch.guard(
+        admin.createTopics({
+          topics: [{ topic: stream, numPartitions: options.shards, replicationFactor: 1 }],
+          waitForLeaders: true,
+        }),
+      );
       await admin.disconnect();
       const producer = client.producer();
-      await producer.connect();
+      await watch.guard(producer.connect());
       kafka = { broker, client, producer, dir };
     }
     say(
@@ -195,7 +221,7 @@ async function main(): Promise<number> {
 
     let zones: ZoneLookup | null = null;
     const zoneFile = existsSync(SHARED_ZONES) ? SHARED_ZONES : undefined;
-    if (zoneFile) zones = await loadZoneLookup(zoneFile, createS3Client(stack.aws()));
+    if (zoneFile) zones = await watch.guard(loadZoneLookup(zoneFile, createS3Client(stack.aws())));
 
     // Handlers read their configuration at cold start, from the environment, as in Lambda.
     handlerEnvironment(stack.env(), created, {
@@ -222,8 +248,9 @@ async function main(): Promise<number> {
         ? options.inputs.map((f) => path.basename(f)).join(', ')
         : `synthetic generator (seed ${options.seed}, ${options.records} records, poison rate ${options.poisonRate})`;
     say(`replaying ${inputs.length.toLocaleString('en-US')} records from ${sourceLabel}`);
+    run.inputs = inputs;
 
-    const failures: OnFailureRecord[] = [];
+    const failures: OnFailureRecord[] = run.failures;
     const sendFailure = async (record: unknown) => {
       failures.push(record as OnFailureRecord);
       await clients.sqs.send(
@@ -242,8 +269,9 @@ async function main(): Promise<number> {
       log: say,
     };
     const sources = options.source === 'both' ? (['kinesis', 'kafka'] as const) : ([options.source] as const);
+    run.sources = sources;
     const replayStarted = Date.now();
-    const consumed: Array<Promise<DeliveryStats>> = [];
+    const consumed: Array<Promise<DeliveryStats>> = run.consumed;
     const replays: Array<Promise<Array<{ shardId: string; sequenceNumber: string }>>> = [];
     for (const source of sources) {
       let publisherDone = false;
@@ -275,13 +303,28 @@ async function main(): Promise<number> {
                 }),
             );
       runners.push(...mappings);
-      for (const m of mappings) consumed.push(m.runUntilDrained(() => publisherDone));
+      for (const m of mappings) {
+        const done = m.runUntilDrained(() => publisherDone);
+        // Awaited only after the replay; a runner failing before that (its service died) must
+        // not count as an unhandled rejection meanwhile.
+        done.catch(() => undefined);
+        consumed.push(done);
+      }
       const publisher =
         source === 'kinesis'
           ? new KinesisPublisher(clients.kinesis, stream)
           : new KafkaPublisher((kafka as LocalKafka).producer, stream, options.shards);
-      const publish = (batch: readonly ReplayRecord[]) =>
-        publisher.publish(batch.map((r) => ({ data: r.payload, partitionKey: r.partitionKey })));
+      const landedHere: Landed[] = [];
+      run.landed.push(landedHere);
+      const publish = async (batch: readonly ReplayRecord[]) => {
+        // Once a service is dead the run is over: nothing more is sent.
+        if (watch.failure) throw watch.failure;
+        const landed = await publisher.publish(
+          batch.map((r) => ({ data: r.payload, partitionKey: r.partitionKey })),
+        );
+        landedHere.push(...landed);
+        return landed;
+      };
       replays.push(
         pacedReplay(inputs, publish, {
           speedup: options.speedup,
@@ -291,10 +334,10 @@ async function main(): Promise<number> {
         }),
       );
     }
-    const landed = await Promise.all(replays);
+    const landed = await watch.guard(Promise.all(replays));
     const replaySeconds = (Date.now() - replayStarted) / 1000;
     say('replay done; draining');
-    const stats = await Promise.all(consumed);
+    const stats = await watch.guard(Promise.all(consumed));
     const sum = (list: DeliveryStats[]): DeliveryStats => {
       const total = newDeliveryStats();
       for (const one of list)
@@ -311,21 +354,23 @@ async function main(): Promise<number> {
     await capture.close();
 
     say('exporting the lake, dead letters and ledger');
-    const exported: RunExport = await exportRun(clients, {
-      outDir: options.out,
-      bucket: created.bucket,
-      lakePrefix: 'lake/trips',
-      deadLetterQueueUrl: created.deadLetterQueueUrl,
-      ledgerScan: () => scanLedger(clients, created.ledgerTable),
-      failures,
-    });
+    const exported: RunExport = await watch.guard(
+      exportRun(clients, {
+        outDir: options.out,
+        bucket: created.bucket,
+        lakePrefix: 'lake/trips',
+        deadLetterQueueUrl: created.deadLetterQueueUrl,
+        ledgerScan: () => scanLedger(clients, created.ledgerTable),
+        failures,
+      }),
+    );
     const reconciliation: Reconciliation = await reconcile(expectedRecords, positions, exported);
     const insights = await lakeInsights(exported.lakeDir, exported.lakeObjects > 0);
     say('reading the search indexes');
     const searchClient = new Client({ node: stack.endpoints.opensearch as string });
-    const search = await exportSearch(searchClient, 'trips-*');
+    const search = await watch.guard(exportSearch(searchClient, 'trips-*'));
     const searchReconciliation = reconcileSearch(search, await lakeTripIds(exported));
-    const searchInsights = await queryInsights(searchClient, 'trips-*', { top: 5 });
+    const searchInsights = await watch.guard(queryInsights(searchClient, 'trips-*', { top: 5 }));
     writeFileSync(
       path.join(options.out, 'search-indexes.json'),
       `${JSON.stringify(search.perIndex, null, 2)}\n`,
@@ -370,6 +415,11 @@ async function main(): Promise<number> {
     );
     if (options.json) capture.print(`${JSON.stringify(summary)}\n`);
     return summary.reconciled ? 0 : 2;
+  } catch (error) {
+    const death = await watch.causeOf(error);
+    if (!death) throw error;
+    const print = capture ? capture.print.bind(capture) : (text: string) => process.stdout.write(text);
+    return await reportAbortedRun(death, run, { say, print, json: options.json });
   } finally {
     await cleanup();
   }

@@ -1,5 +1,6 @@
 /** The demo's report: what a person wants to see after a run, from the run's own outputs. */
 import { formatInsights, type Insights } from '../../lib/search/insights';
+import type { ServiceDiedError } from '../local-stack/service-watch';
 import type { Reconciliation, RunExport } from './outputs';
 import { duckdbRows, lakeGlob } from './outputs';
 import type { SearchExport, SearchReconciliation } from './search-export';
@@ -195,6 +196,86 @@ export function formatReport(r: ReportInput): string {
   lines.push(
     `query it:  duckdb -c "SELECT count(*) FROM read_parquet('${s.outDir}/lake/**/*.parquet', hive_partitioning = true)"`,
   );
+  lines.push('');
+  return `${lines.join('\n')}\n`;
+}
+
+export interface AbortedReportInput {
+  readonly death: ServiceDiedError;
+  readonly afterSeconds: number;
+  readonly sources: ReadonlyArray<'kinesis' | 'kafka'>;
+  /** Records sent into each source before the run stopped. */
+  readonly sentPerSource: readonly number[];
+  /** Records each source was to get. */
+  readonly planned: number;
+  readonly runner: { invocations: number; partialFailures: number; errors: number; retries: number };
+  readonly mappingFailures: number;
+  readonly exported: RunExport | undefined;
+  readonly reconciliation: Reconciliation | undefined;
+  readonly search: SearchExport | undefined;
+  /** Why a part could not be read, by part. */
+  readonly unavailable: { lake?: string; ledger?: string; search?: string };
+  readonly outDir: string;
+}
+
+/** The report of a run stopped because a local service died: the death first, then the counts so far. */
+export function formatAbortedReport(r: AbortedReportInput): string {
+  const lines: string[] = [];
+  const section = (title: string) => lines.push('', title, '-'.repeat(title.length));
+  const d = r.death;
+  lines.push('', 'taxi-stream demo report: ABORTED', '================================');
+  lines.push(`!! ${d.message}`);
+  lines.push(
+    `!! The run was stopped ${r.afterSeconds.toFixed(1)} s in, at once; below is what had been reconciled by then.`,
+  );
+
+  section('Counts so far');
+  const sent = r.sentPerSource.reduce((a, b) => a + b, 0);
+  const perSource =
+    r.sources.length > 1
+      ? ` (${r.sources.map((s, i) => `${s} ${n(r.sentPerSource[i] ?? 0)}`).join(', ')})`
+      : '';
+  lines.push(`records replayed                ${n(sent)} of ${n(r.planned * r.sources.length)}${perSource}`);
+  lines.push(
+    `lake sink invocations           ${n(r.runner.invocations)} (retries ${r.runner.retries}, partial failures ${r.runner.partialFailures}, errors ${r.runner.errors})`,
+  );
+  if (r.exported) {
+    lines.push(`trips committed to the lake     ${n(r.exported.lakeRows)}`);
+    lines.push(`poison records dead-lettered    ${n(r.exported.deadLetters.length)}`);
+  } else {
+    lines.push(`lake and dead letters           not read: ${r.unavailable.lake ?? 'unknown'}`);
+  }
+  lines.push(`batches sent to on-failure      ${n(r.mappingFailures)}`);
+  lines.push(
+    r.search
+      ? `search documents                ${n(r.search.documents)} in ${Object.keys(r.search.perIndex).length} indexes`
+      : `search documents                not read: ${r.unavailable.search ?? 'no search node'}`,
+  );
+  if (r.unavailable.ledger) lines.push(`commit ledger                   not read: ${r.unavailable.ledger}`);
+
+  section('Reconciliation so far');
+  const rc = r.reconciliation;
+  if (rc) {
+    lines.push(
+      `${n(sent)} records sent = ${n(rc.inLake)} in the lake + ${n(rc.inDeadLetters)} dead-lettered + ${n(rc.watermarks)} watermarks + ${n(rc.missing)} not through the pipeline yet; duplicated ${rc.duplicatesInLake + rc.duplicateDeadLetters}, in both ${rc.inBoth}, unexpected ${rc.unexpected}`,
+    );
+  } else {
+    lines.push(`not possible: the lake and dead letters were not read (${r.unavailable.lake ?? 'unknown'})`);
+  }
+  lines.push(`NOT RECONCILED: the run was aborted because ${d.service} died`);
+
+  section(`Last lines of ${d.logFile}`);
+  lines.push(d.logTail);
+
+  section('Outputs');
+  lines.push(`${r.outDir}`);
+  lines.push("  logs/                  every local service's log");
+  if (r.exported) {
+    lines.push('  lake/                  the lake as committed when the run stopped');
+    lines.push('  dead-letters.jsonl     the dead letters so far');
+    lines.push('  ledger.jsonl           the commit ledger');
+  }
+  lines.push('  report.json            this report');
   lines.push('');
   return `${lines.join('\n')}\n`;
 }

@@ -25,6 +25,12 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import {
+  SERVICE_DIED_EXIT_CODE,
+  type ServiceDiedError,
+  SPAWN_DETACHED,
+  watchProcess,
+} from '../local-stack/service-watch';
 
 export interface StartKafkaOptions {
   /** Broker state (server.properties, data/). Reusing a directory keeps topics and offsets. */
@@ -44,6 +50,11 @@ export interface KafkaBroker {
   /** `127.0.0.1:<port>`, for a client's bootstrap brokers list. */
   readonly bootstrap: string;
   readonly pid: number;
+  /**
+   * Resolves when the broker exits without stop() (killed from outside, crashed), naming its
+   * log; pending while it runs.
+   */
+  readonly died: Promise<ServiceDiedError>;
   /** SIGTERM, then SIGKILL if the broker is still up after the grace period. Idempotent. */
   stop(): Promise<void>;
 }
@@ -176,12 +187,14 @@ export async function startKafka(opts: StartKafkaOptions): Promise<KafkaBroker> 
   let child: ChildProcess;
   try {
     // stdin stays open for the broker's lifetime: if this process dies, the broker sees EOF
-    // and shuts itself down instead of outliving the test run.
-    child = spawn(java, args, { stdio: ['pipe', 'pipe', logFd] });
+    // and shuts itself down instead of outliving the test run. In its own process group (see
+    // SPAWN_DETACHED in service-watch.ts), a Ctrl-C reaches only this process, which stops it.
+    child = spawn(java, args, { stdio: ['pipe', 'pipe', logFd], detached: SPAWN_DETACHED });
   } catch (err) {
     closeSync(logFd);
     throw err;
   }
+  const watched = watchProcess(child, 'kafka', opts.logFile);
   let becameReady = false;
   const exited = exitCodeOf(child).then(
     (code) => {
@@ -206,6 +219,7 @@ export async function startKafka(opts: StartKafkaOptions): Promise<KafkaBroker> 
     bootstrap = await waitForReady(child, exited, logFd, readyTimeoutMs, opts.logFile);
     becameReady = true;
   } catch (err) {
+    watched.expectExit();
     child.kill('SIGKILL');
     await exited.catch(() => undefined);
     child.stdin?.destroy();
@@ -215,6 +229,7 @@ export async function startKafka(opts: StartKafkaOptions): Promise<KafkaBroker> 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      watched.expectExit();
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
         const grace = archiving ? STOP_GRACE_WHILE_ARCHIVING_MS : STOP_GRACE_MS;
@@ -232,7 +247,7 @@ export async function startKafka(opts: StartKafkaOptions): Promise<KafkaBroker> 
     return stopping;
   };
 
-  return { bootstrap, pid: child.pid ?? -1, stop };
+  return { bootstrap, pid: child.pid ?? -1, died: watched.died, stop };
 }
 
 function waitForReady(
@@ -361,6 +376,10 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);
+  void broker.died.then((death) => {
+    process.stderr.write(`${death.describe()}\n`);
+    process.exit(SERVICE_DIED_EXIT_CODE);
+  });
 }
 
 if (require.main === module) {

@@ -1,24 +1,29 @@
 /**
- * npm run local -- [--help] [--port-base N] [--shards N] [--search]
+ * npm run local -- [--help] [--port-base N] [--shards N] [--search] [--dir DIR]
  * Starts the local emulators (S3+SQS, DynamoDB, Kinesis; OpenSearch with --search) on 127.0.0.1, creates the
  * pipeline's bucket, ledger table, dead-letter queue and stream, writes the environment to
- * .local/stack.env and stays in the foreground until Ctrl-C, then stops everything.
+ * .local/stack.env and stays in the foreground until Ctrl-C, then stops everything. A service
+ * that dies on its own ends it too: the message names it, the others are stopped, exit 4.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { LOCAL_PORT_BASE, LOCAL_RESOURCES, LOCAL_SEARCH_PORT } from './defaults';
-import { createPipelineResources, localClients, startLocalStack } from './local-stack';
+import { type CreatedResources, createPipelineResources, localClients, startLocalStack } from './local-stack';
+import { SERVICE_DIED_EXIT_CODE, type ServiceDiedError, ServiceWatch } from './service-watch';
 
 const HELP = `Usage: npm run local -- [options]
 
 Starts S3+SQS (fauxqs), DynamoDB (dynalite) and Kinesis (kinesalite) on 127.0.0.1,
-creates the pipeline resources and waits until Ctrl-C.
+creates the pipeline resources and waits until Ctrl-C. If one of the services exits on its
+own, the others are stopped and the command exits with code ${SERVICE_DIED_EXIT_CODE}, naming the service and its log.
 
 Options:
-  --port-base N   S3+SQS on N, DynamoDB on N+1, Kinesis on N+2 (default ${LOCAL_PORT_BASE})
+  --port-base N   S3+SQS on N, DynamoDB on N+1, Kinesis on N+2 (default ${LOCAL_PORT_BASE});
+                  0 = any free ports (see stack.env for the ones taken)
   --shards N      shards of the ${LOCAL_RESOURCES.stream} stream (default 2)
   --search        also start a local OpenSearch node on port ${LOCAL_SEARCH_PORT} (about 10 s; the first
-                  run builds its launcher with Maven)
+                  run builds its launcher with Maven); any free port with --port-base 0
+  --dir DIR       where stack.env and logs/ go (default .local)
   --help          this text
 
 Then, in another shell:  set -a; . .local/stack.env; set +a
@@ -44,13 +49,16 @@ async function main(): Promise<void> {
   const base = option(args, '--port-base', LOCAL_PORT_BASE);
   const shards = option(args, '--shards', 2);
   const root = path.resolve(__dirname, '..', '..');
-  const localDir = path.join(root, '.local');
+  const dirIndex = args.indexOf('--dir');
+  if (dirIndex >= 0 && !args[dirIndex + 1]) throw new Error('--dir needs a folder');
+  const localDir = dirIndex >= 0 ? path.resolve(args[dirIndex + 1] as string) : path.join(root, '.local');
   mkdirSync(localDir, { recursive: true });
   const search = args.includes('--search');
   const stack = await startLocalStack({
     logDir: path.join(localDir, 'logs'),
     services: search ? ['s3sqs', 'dynamodb', 'kinesis', 'opensearch'] : ['s3sqs', 'dynamodb', 'kinesis'],
-    ports: { s3sqs: base, dynamodb: base + 1, kinesis: base + 2, opensearch: LOCAL_SEARCH_PORT },
+    ports:
+      base === 0 ? {} : { s3sqs: base, dynamodb: base + 1, kinesis: base + 2, opensearch: LOCAL_SEARCH_PORT },
   });
   const stop = async (): Promise<void> => {
     await stack.stop();
@@ -58,10 +66,28 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  const created = await createPipelineResources(localClients(stack.endpoints), {
-    ...LOCAL_RESOURCES,
-    shards,
-  });
+  // Whoever sourced stack.env would otherwise talk to a closed port with no word of why.
+  let dying: Promise<never> | undefined;
+  const died = (death: ServiceDiedError): Promise<never> => {
+    dying ??= (async () => {
+      process.stderr.write(`\n${death.describe()}\nstopping the other local services\n`);
+      await stack.stop();
+      process.exit(SERVICE_DIED_EXIT_CODE);
+    })();
+    return dying;
+  };
+  const watch = new ServiceWatch();
+  watch.add(stack.died);
+  void watch.died.then(died);
+  let created: CreatedResources;
+  try {
+    created = await createPipelineResources(localClients(stack.endpoints), { ...LOCAL_RESOURCES, shards });
+  } catch (error) {
+    const death = await watch.causeOf(error);
+    if (death) return died(death);
+    await stack.stop();
+    throw error;
+  }
   const env = {
     ...stack.env(),
     LAKE_BUCKET: created.bucket,

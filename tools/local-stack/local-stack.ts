@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, createWriteStream, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateStreamCommand, DescribeStreamCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
@@ -24,7 +24,9 @@ import {
 import { type AwsEndpoints, loadAwsEndpoints } from '../../lib/config';
 import { buildOpenSearchLauncher, type OpenSearchNode, startOpenSearch } from '../opensearch/opensearch-node';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './defaults';
+import { type ServiceDiedError, SPAWN_DETACHED, type WatchedProcess, watchProcess } from './service-watch';
 
+/** Credentials the emulators accept; never real ones. */
 export { LOCAL_CREDENTIALS, LOCAL_REGION };
 
 export type LocalService = 's3sqs' | 'dynamodb' | 'kinesis' | 'opensearch';
@@ -52,31 +54,49 @@ export interface LocalStack {
   /** Environment for handlers and SDK clients talking to this stack. */
   env(): Record<string, string>;
   aws(): AwsEndpoints;
+  /** Process ids of the running services. */
+  readonly pids: Partial<Record<LocalService, number>>;
+  /**
+   * The first service that exits without stop() having asked it to; pending while all run.
+   * Nothing is stopped for you: the others stay up, so what they hold can still be read.
+   */
+  readonly died: Promise<ServiceDiedError>;
   stop(): Promise<void>;
 }
 
 const SERVE = path.join(__dirname, 'serve.mjs');
 const READY_TIMEOUT_MS = 20_000;
 
-/** Credentials the emulators accept; never real ones. */
+interface StartedService {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly watched: WatchedProcess;
+}
 
-async function startService(
-  service: LocalService,
-  port: number,
-  logDir: string,
-): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [SERVE, service, String(port)], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_OPTIONS: '' },
-  });
-  const log = createWriteStream(path.join(logDir, `${service}.log`), { flags: 'a' });
-  child.stderr?.pipe(log);
+async function startService(service: LocalService, port: number, logDir: string): Promise<StartedService> {
+  const logFile = path.join(logDir, `${service}.log`);
+  // stderr straight into the log (no pipe through this process), so the log is complete when
+  // the process is seen to exit and its last lines can be quoted.
+  const logFd = openSync(logFile, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(process.execPath, [SERVE, service, String(port)], {
+      stdio: ['pipe', 'pipe', logFd],
+      // Its own process group: see SPAWN_DETACHED in service-watch.ts.
+      detached: SPAWN_DETACHED,
+      env: { ...process.env, NODE_OPTIONS: '' },
+    });
+  } finally {
+    closeSync(logFd);
+  }
+  const watched = watchProcess(child, service, logFile);
   const url = await new Promise<string>((resolve, reject) => {
     let buffered = '';
-    const timer = setTimeout(
-      () => reject(new Error(`${service} did not start within ${READY_TIMEOUT_MS} ms`)),
-      READY_TIMEOUT_MS,
-    );
+    const timer = setTimeout(() => {
+      watched.expectExit();
+      child.kill('SIGKILL');
+      reject(new Error(`${service} did not start within ${READY_TIMEOUT_MS} ms; see ${logFile}`));
+    }, READY_TIMEOUT_MS);
     child.stdout?.on('data', (chunk: Buffer) => {
       buffered += chunk.toString();
       const m = /READY (\d+)/.exec(buffered);
@@ -87,13 +107,11 @@ async function startService(
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(
-        new Error(`${service} exited with code ${code} before it was ready; see ${logDir}/${service}.log`),
-      );
+      reject(new Error(`${service} exited with code ${code} before it was ready; see ${logFile}`));
     });
   });
-  child.stdout?.pipe(log);
-  return { child, url };
+  child.stdout?.pipe(createWriteStream(logFile, { flags: 'a' }));
+  return { child, url, watched };
 }
 
 export function localEnv(endpoints: LocalEndpoints): Record<string, string> {
@@ -129,12 +147,13 @@ async function startSearchNode(logDir: string, port: number): Promise<OpenSearch
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const services = options.services ?? AWS_SERVICES;
   mkdirSync(options.logDir, { recursive: true });
-  const started: Array<{ service: LocalService; child: ChildProcess; url: string }> = [];
+  const started: Array<{ service: LocalService } & StartedService> = [];
   let search: OpenSearchNode | undefined;
   const stop = async (): Promise<void> => {
     await Promise.all([
       search?.stop(),
-      ...started.map(async ({ child }) => {
+      ...started.map(async ({ child, watched }) => {
+        watched.expectExit();
         if (child.exitCode !== null || child.signalCode !== null) return;
         const exited = once(child, 'exit');
         child.kill('SIGTERM');
@@ -145,20 +164,27 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     ]);
   };
   const js = services.filter((s) => s !== 'opensearch');
+  const searchReady = services.includes('opensearch')
+    ? startSearchNode(options.logDir, options.ports?.opensearch ?? 0).then((node) => {
+        search = node;
+      })
+    : Promise.resolve();
+  // Awaited below, also on failure; this keeps an early failure from counting as unhandled.
+  searchReady.catch(() => undefined);
   try {
-    const searchReady = services.includes('opensearch')
-      ? startSearchNode(options.logDir, options.ports?.opensearch ?? 0).then((node) => {
-          search = node;
-        })
-      : Promise.resolve();
-    const results = await Promise.all(
-      js.map((service) => startService(service, options.ports?.[service] ?? 0, options.logDir)),
+    // Each is on record as soon as it is up, so that a failed start stops the ones already up.
+    await Promise.all(
+      js.map(async (service) => {
+        const one = await startService(service, options.ports?.[service] ?? 0, options.logDir);
+        started.push({ service, ...one });
+      }),
     );
-    js.forEach((service, i) => {
-      started.push({ service, ...(results[i] as { child: ChildProcess; url: string }) });
-    });
     await searchReady;
+    // In the order asked for, not the order they came up in: endpoints are listed in it.
+    started.sort((a, b) => services.indexOf(a.service) - services.indexOf(b.service));
   } catch (error) {
+    // A node still starting would otherwise be left running: let it finish, then stop it too.
+    await searchReady.catch(() => undefined);
     await stop();
     throw error;
   }
@@ -166,10 +192,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     ...Object.fromEntries(started.map((s) => [s.service, s.url])),
     ...(search ? { opensearch: search.url } : {}),
   };
+  const pids: Partial<Record<LocalService, number>> = Object.fromEntries(
+    started.map((s) => [s.service, s.child.pid]),
+  );
+  if (search) pids.opensearch = search.pid;
   return {
     endpoints,
     env: () => localEnv(endpoints),
     aws: () => localAws(endpoints),
+    pids,
+    died: Promise.race([...started.map((s) => s.watched.died), ...(search ? [search.died] : [])]),
     stop,
   };
 }

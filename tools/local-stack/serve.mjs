@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // One local AWS emulator in this process, bound to 127.0.0.1 only. Prints "READY <port>"
-// on stdout once it accepts connections; exits on SIGTERM/SIGINT or when its parent dies.
+// on stdout once it accepts connections; stops on SIGTERM/SIGINT or when its parent dies.
 // Usage: node tools/local-stack/serve.mjs <s3sqs|dynamodb|kinesis> <port>
 import { createRequire } from 'node:module';
 
@@ -35,23 +35,34 @@ async function start() {
   }
 }
 
-const running = await start();
-process.stdout.write(`READY ${running.port}\n`);
+let running;
 let stopping = false;
-const stop = async () => {
+// After a signal the process ends by that same signal, once the server is closed: whoever
+// watches it (tools/local-stack/service-watch.ts) then sees what stopped it, not a clean exit.
+const stop = async (signal) => {
   if (stopping) return;
   stopping = true;
-  const timer = setTimeout(() => process.exit(0), 2000);
+  if (signal) process.stderr.write(`${new Date().toISOString()} ${service}: ${signal} received, stopping\n`);
+  const end = () => {
+    if (!signal) process.exit(0);
+    process.removeAllListeners(signal);
+    process.kill(process.pid, signal);
+  };
+  const timer = setTimeout(end, 2000);
   timer.unref();
   try {
-    await running.close();
+    await running?.close();
   } finally {
-    process.exit(0);
+    end();
   }
 };
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+// In place before READY goes out: a signal may follow it at once.
+process.on('SIGTERM', () => stop('SIGTERM'));
+process.on('SIGINT', () => stop('SIGINT'));
 // The parent holds our stdin open; when it goes away (even by SIGKILL) so do we.
-process.stdin.on('end', stop);
-process.stdin.on('error', stop);
+process.stdin.on('end', () => stop());
+process.stdin.on('error', () => stop());
 process.stdin.resume();
+
+running = await start();
+process.stdout.write(`READY ${running.port}\n`);

@@ -24,6 +24,12 @@ import {
 } from 'node:fs';
 import type { Socket } from 'node:net';
 import path from 'node:path';
+import {
+  type ServiceDiedError,
+  SPAWN_DETACHED,
+  type WatchedProcess,
+  watchProcess,
+} from '../local-stack/service-watch';
 
 const TOOL_DIR = __dirname;
 const TARGET_DIR = path.join(TOOL_DIR, 'target');
@@ -80,6 +86,11 @@ export interface OpenSearchNode {
   /** http://127.0.0.1:PORT, no trailing slash. */
   readonly url: string;
   readonly pid: number;
+  /**
+   * Resolves when the node exits without stop() (killed from outside, crashed), naming its log;
+   * pending while it runs.
+   */
+  readonly died: Promise<ServiceDiedError>;
   /** SIGTERM, then SIGKILL after 15 s; resolves once the process has exited. Idempotent. */
   stop(): Promise<void>;
 }
@@ -236,7 +247,8 @@ function awaitReady(child: ChildProcess, timeoutMs: number, logFile: string): Pr
   });
 }
 
-async function terminate(child: ChildProcess, exited: Promise<void>): Promise<void> {
+async function terminate(child: ChildProcess, exited: Promise<void>, watched: WatchedProcess): Promise<void> {
+  watched.expectExit();
   if (hasExited(child)) return;
   // The handle was unref'd after start; without this the caller could exit before 'exit' arrives.
   child.ref();
@@ -279,11 +291,13 @@ export async function startOpenSearch(options: StartOpenSearchOptions): Promise<
   const log = openSync(options.logFile, 'a');
   let child: ChildProcess;
   try {
-    child = spawn(javaBinary(), args, { cwd: home, stdio: ['pipe', 'pipe', log] });
+    // Its own process group: see SPAWN_DETACHED in service-watch.ts.
+    child = spawn(javaBinary(), args, { cwd: home, stdio: ['pipe', 'pipe', log], detached: SPAWN_DETACHED });
   } finally {
     // The child holds its own copy of the descriptor.
     closeSync(log);
   }
+  const watched = watchProcess(child, 'opensearch', options.logFile);
   const exited = new Promise<void>((resolve) => {
     if (hasExited(child)) resolve();
     else child.once('exit', () => resolve());
@@ -295,7 +309,7 @@ export async function startOpenSearch(options: StartOpenSearchOptions): Promise<
   try {
     url = await awaitReady(child, options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS, options.logFile);
   } catch (error) {
-    if (child.pid !== undefined) await terminate(child, exited);
+    if (child.pid !== undefined) await terminate(child, exited, watched);
     throw error;
   }
   const pid = child.pid!;
@@ -311,8 +325,9 @@ export async function startOpenSearch(options: StartOpenSearchOptions): Promise<
   return {
     url,
     pid,
+    died: watched.died,
     stop: () => {
-      stopping ??= terminate(child, exited);
+      stopping ??= terminate(child, exited, watched);
       return stopping;
     },
   };

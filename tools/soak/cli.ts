@@ -39,6 +39,7 @@ import {
   localClients,
   startLocalStack,
 } from '../local-stack/local-stack';
+import { SERVICE_DIED_EXIT_CODE, ServiceWatch } from '../local-stack/service-watch';
 import { KinesisPublisher } from '../replay/kinesis-publisher';
 import type { ReplayRecord } from '../replay/sources';
 import { syntheticTrips } from '../replay/synthetic';
@@ -80,7 +81,8 @@ after the last record grew more than --max-heap-growth-mb over the heap after wa
 is about 67 bytes per record over a million records: a per-record leak of that size or more
 fails, transient batch buffers do not), or when the process holds more active handles after
 stopping everything than it did before starting. Exit 2 when a record is not reconciled
-(missing, duplicated, in both the lake and the dead letters, or against its label), 1 on error.
+(missing, duplicated, in both the lake and the dead letters, or against its label), 4 when a
+local service died during the run (it stops at once, naming the service and its log), 1 on error.
 `;
 
 interface SoakOptions extends RunOptions {
@@ -231,11 +233,15 @@ async function publishAll(
   sentFile: string,
   progress: { published: number; trips: number; poison: number; watermarks: number },
   ahead: () => number,
+  failure: () => Error | undefined,
 ): Promise<void> {
   const sent = createWriteStream(sentFile);
   const batch: Array<{ data: Uint8Array; partitionKey: string; expected: string }> = [];
   const flush = async () => {
-    while (ahead() > o.maxLag) await sleep(50);
+    // A dead service ends the run: no more waiting for a lake sink that cannot catch up.
+    while (ahead() > o.maxLag && !failure()) await sleep(50);
+    const dead = failure();
+    if (dead) throw dead;
     const landed = await publisher.publish(batch);
     let lines = '';
     landed.forEach((l, i) => {
@@ -316,6 +322,7 @@ async function main(): Promise<number> {
   let capture: HandlerOutputCapture | undefined;
   let sampler: NodeJS.Timeout | undefined;
   const runners: KinesisRunner[] = [];
+  const watch = new ServiceWatch();
   const cleanup = async () => {
     if (sampler) clearInterval(sampler);
     for (const r of runners) r.stop();
@@ -341,15 +348,18 @@ async function main(): Promise<number> {
       ...(o.search ? ['opensearch' as const] : []),
     ];
     stack = await startLocalStack({ logDir: path.join(o.out, 'logs'), services });
+    watch.add(stack.died);
     clients = localClients(stack.endpoints);
     const stream = 'taxi-trips';
-    const created = await createPipelineResources(clients, {
-      bucket: 'taxi-stream-lake',
-      ledgerTable: 'taxi-stream-ledger',
-      deadLetterQueue: 'taxi-stream-dead-letters.fifo',
-      stream,
-      shards: o.shards,
-    });
+    const created = await watch.guard(
+      createPipelineResources(clients, {
+        bucket: 'taxi-stream-lake',
+        ledgerTable: 'taxi-stream-ledger',
+        deadLetterQueue: 'taxi-stream-dead-letters.fifo',
+        stream,
+        shards: o.shards,
+      }),
+    );
     say(`local services up: ${Object.values(stack.endpoints).join(', ')}`);
     handlerEnvironment(stack.env(), created, { POWERTOOLS_LOG_LEVEL: 'INFO', DEADLINE_MARGIN_MS: '5000' });
     capture = new HandlerOutputCapture(path.join(o.out, 'handler-output.jsonl'));
@@ -419,20 +429,26 @@ async function main(): Promise<number> {
     }, o.sampleMs);
 
     let publisherDone = false;
-    const consumed: Array<Promise<DeliveryStats>> = runners.map((r) =>
-      r.runUntilDrained(() => publisherDone),
-    );
-    await publishAll(
-      o,
-      new KinesisPublisher(clients.kinesis, stream),
-      path.join(o.out, 'sent.csv'),
-      progress,
-      () => progress.published - lake.stats.recordsDelivered,
-    ).finally(() => {
-      publisherDone = true;
+    const consumed: Array<Promise<DeliveryStats>> = runners.map((r) => {
+      const done = r.runUntilDrained(() => publisherDone);
+      // Awaited after the publisher; a runner failing before that must not go unhandled.
+      done.catch(() => undefined);
+      return done;
     });
+    await watch.guard(
+      publishAll(
+        o,
+        new KinesisPublisher(clients.kinesis, stream),
+        path.join(o.out, 'sent.csv'),
+        progress,
+        () => progress.published - lake.stats.recordsDelivered,
+        () => watch.failure,
+      ).finally(() => {
+        publisherDone = true;
+      }),
+    );
     say(`published ${fmt(progress.published)} records; draining`);
-    await Promise.all(consumed);
+    await watch.guard(Promise.all(consumed));
     clearInterval(sampler);
     sampler = undefined;
     const end = sample();
@@ -442,21 +458,23 @@ async function main(): Promise<number> {
     capture = undefined;
 
     say('reconciling: lake (DuckDB), dead letters, ledger');
-    const exported = await exportRun(clients, {
-      outDir: o.out,
-      bucket: created.bucket,
-      lakePrefix: 'lake/trips',
-      deadLetterQueueUrl: created.deadLetterQueueUrl,
-      ledgerScan: () => scanLedger(clients as LocalClients, created.ledgerTable),
-      failures,
-    });
+    const exported = await watch.guard(
+      exportRun(clients, {
+        outDir: o.out,
+        bucket: created.bucket,
+        lakePrefix: 'lake/trips',
+        deadLetterQueueUrl: created.deadLetterQueueUrl,
+        ledgerScan: () => scanLedger(clients as LocalClients, created.ledgerTable),
+        failures,
+      }),
+    );
     const sent = await readSent(path.join(o.out, 'sent.csv'));
     const reconciliation: Reconciliation = await reconcile(sent.inputs, sent.positions, exported);
     let searchReconciliation: SearchReconciliation | null = null;
     if (o.search) {
       const searchClient = new Client({ node: stack.endpoints.opensearch as string });
       searchReconciliation = reconcileSearch(
-        await exportSearch(searchClient, 'trips-*'),
+        await watch.guard(exportSearch(searchClient, 'trips-*')),
         await lakeTripIds(exported),
       );
       await searchClient.close();
@@ -555,6 +573,13 @@ async function main(): Promise<number> {
     if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     if (!reconciled) return 2;
     return heapOk && handlesOk ? 0 : 3;
+  } catch (error) {
+    const death = await watch.causeOf(error);
+    if (!death) throw error;
+    say(
+      `\n${death.describe()}\nsoak stopped at once, ${fmt((Date.now() - startedAt) / 1000, 1)} s in, after the lake sink took ${fmt(runners[0]?.stats.recordsDelivered ?? 0)} records; nothing was reconciled (${o.out})`,
+    );
+    return SERVICE_DIED_EXIT_CODE;
   } finally {
     await cleanup();
   }
