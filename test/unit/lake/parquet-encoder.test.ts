@@ -217,3 +217,27 @@ describe('ParquetEncoder', () => {
     expect(Buffer.from(encoder.encode(rows())).equals(Buffer.from(encoder.encode(rows())))).toBe(true);
   });
 });
+
+describe('ParquetEncoder, Iceberg flavor', () => {
+  it('writes microsecond timestamps, exactly, and every column with its Iceberg field ID', async () => {
+    const all = rows();
+    // Past 2^53 microseconds (year 2255 on), where v * 1000 in floating point would round.
+    const far = Date.UTC(9_999, 11, 31, 23, 59, 59, 999);
+    (all[0] as { dropoff_datetime: number }).dropoff_datetime = far;
+    const bytes = new ParquetEncoder({ compression: 'snappy', flavor: 'iceberg' }).encode(all);
+    const schema = await query(
+      bytes,
+      `SELECT name, field_id, logical_type FROM parquet_schema('$FILE') WHERE coalesce(num_children, 0) = 0`,
+    );
+    expect(schema.map((c) => [c.name, Number(c.field_id)])).toEqual(
+      LAKE_COLUMNS.map((c, i) => [c.name, i + 1]),
+    );
+    expect(String(schema.find((c) => c.name === 'pickup_datetime')?.logical_type)).toMatch(/MICROS/);
+    const times = await query(
+      bytes,
+      `SELECT CAST(epoch_us(pickup_datetime) AS VARCHAR) AS p, CAST(epoch_us(dropoff_datetime) AS VARCHAR) AS d FROM read_parquet('$FILE')`,
+    );
+    expect(times.map((t) => t.p)).toEqual(all.map((r) => (BigInt(r.pickup_datetime) * 1000n).toString()));
+    expect(times[0]?.d).toBe((BigInt(far) * 1000n).toString());
+  });
+});
