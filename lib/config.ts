@@ -45,6 +45,12 @@ export interface AwsEndpoints {
 
 export interface LakeSinkConfig extends StreamSinkSettings {
   readonly lakeBucket: string;
+  /**
+   * `prefix`: hive-style prefixes, objects staged and promoted (PARTITION_TEMPLATE).
+   * `iceberg`: data files written in place under `<TABLE_PREFIX>/data/`, partitioned by
+   * pickup day, appended to the Iceberg table by the table committer.
+   */
+  readonly format: LakeFormat;
   readonly lakePrefix: string;
   readonly stagingPrefix: string;
   readonly partitionTemplate: string;
@@ -206,7 +212,15 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly [T, .
   return value as T;
 }
 
+export type LakeFormat = 'prefix' | 'iceberg';
+
+/** `<prefix>` of the Iceberg table's location, s3://<LAKE_BUCKET>/<prefix>. */
+function tablePrefix(env: Env): string {
+  return prefix(env, 'TABLE_PREFIX', 'warehouse/taxi_stream/trips');
+}
+
 export function loadLakeSinkConfig(env: Env = process.env): LakeSinkConfig {
+  const format = oneOf<LakeFormat>(env, 'LAKE_FORMAT', ['prefix', 'iceberg']);
   const partitionTemplate = optional(env, 'PARTITION_TEMPLATE', DEFAULT_PARTITION_TEMPLATE);
   try {
     compilePartitionTemplate(partitionTemplate);
@@ -221,7 +235,9 @@ export function loadLakeSinkConfig(env: Env = process.env): LakeSinkConfig {
   if (!/^[A-Za-z0-9_.-]{3,255}$/.test(ledgerTable)) {
     throw new ConfigError('LEDGER_TABLE', `is not a valid DynamoDB table name: "${ledgerTable}"`);
   }
-  const lakePrefix = prefix(env, 'LAKE_PREFIX', 'lake/trips');
+  // The Iceberg table's data files live under its location; LAKE_PREFIX is the prefix layout's.
+  const lakePrefix =
+    format === 'iceberg' ? `${tablePrefix(env)}/data` : prefix(env, 'LAKE_PREFIX', 'lake/trips');
   const stagingPrefix = prefix(env, 'STAGING_PREFIX', 'staging/trips');
   if (`${stagingPrefix}/`.startsWith(`${lakePrefix}/`) || `${lakePrefix}/`.startsWith(`${stagingPrefix}/`)) {
     throw new ConfigError('STAGING_PREFIX', 'must not overlap LAKE_PREFIX: readers would see staged objects');
@@ -240,6 +256,7 @@ export function loadLakeSinkConfig(env: Env = process.env): LakeSinkConfig {
   }
   return Object.freeze({
     lakeBucket: bucketName(env, 'LAKE_BUCKET'),
+    format,
     lakePrefix,
     stagingPrefix,
     partitionTemplate,
@@ -343,4 +360,47 @@ function endpoint_(env: Env, name: string): string {
   const value = endpoint(env, name);
   if (!value) throw new ConfigError(name, 'is required');
   return value;
+}
+
+export interface TableCommitterConfig {
+  readonly aws: AwsEndpoints;
+  readonly lakeBucket: string;
+  readonly tablePrefix: string;
+  readonly ledgerTable: string;
+  readonly catalogUri: string;
+  readonly catalogWarehouse: string | undefined;
+  readonly namespace: string;
+  readonly table: string;
+  readonly maxFilesPerSnapshot: number;
+  readonly maxAttempts: number;
+  readonly deadlineMarginMs: number;
+}
+
+function identifier(env: Env, name: string, fallback: string): string {
+  const value = optional(env, name, fallback);
+  if (!/^[a-z_][a-z0-9_]{0,254}$/.test(value)) {
+    throw new ConfigError(
+      name,
+      `must be lower-case letters, digits and _ (Glue and Athena names), got "${value}"`,
+    );
+  }
+  return value;
+}
+
+export function loadTableCommitterConfig(env: Env = process.env): TableCommitterConfig {
+  const catalogUri = endpoint(env, 'ICEBERG_CATALOG_URI');
+  if (!catalogUri) throw new ConfigError('ICEBERG_CATALOG_URI', 'is required');
+  return Object.freeze({
+    aws: loadAwsEndpoints(env),
+    lakeBucket: bucketName(env, 'LAKE_BUCKET'),
+    tablePrefix: tablePrefix(env),
+    ledgerTable: required(env, 'LEDGER_TABLE'),
+    catalogUri,
+    catalogWarehouse: env.ICEBERG_WAREHOUSE?.trim() || undefined,
+    namespace: identifier(env, 'ICEBERG_NAMESPACE', 'taxi_stream'),
+    table: identifier(env, 'ICEBERG_TABLE', 'trips'),
+    maxFilesPerSnapshot: integer(env, 'MAX_FILES_PER_SNAPSHOT', 10_000, 1, 1_000_000),
+    maxAttempts: integer(env, 'COMMIT_ATTEMPTS', 5, 1, 100),
+    deadlineMarginMs: integer(env, 'DEADLINE_MARGIN_MS', 10_000, 0, 600_000),
+  });
 }

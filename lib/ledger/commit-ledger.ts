@@ -80,4 +80,17 @@ export interface CommitLedger {
   markPromoted(channelId: string, commitNo: number, signal?: AbortSignal): Promise<void>;
   /** The channel's commit history, oldest first. */
   history(channelId: string, signal?: AbortSignal): Promise<CommitManifest[]>;
+  /**
+   * Adds the channel to the ledger's list of channels (idempotent). Called before a channel's
+   * first commit, so that whoever reads the ledger as a whole (the table committer) finds it.
+   */
+  registerChannel(channelId: string, signal?: AbortSignal): Promise<void>;
+}
+
+/** The ledger as the table committer reads it: every channel, its head, its commits. */
+export interface CommitLog {
+  listChannels(signal?: AbortSignal): Promise<string[]>;
+  readHead(channelId: string, signal?: AbortSignal): Promise<ChannelHead>;
+  /** Commits numbered above `afterCommitNo`, oldest first. */
+  historySince(channelId: string, afterCommitNo: number, signal?: AbortSignal): Promise<CommitManifest[]>;
 }

@@ -6,12 +6,14 @@ import {
   QueryCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import type { ChannelHead, CommitLedger, CommitManifest, CommitOutcome } from './commit-ledger';
+import type { ChannelHead, CommitLedger, CommitLog, CommitManifest, CommitOutcome } from './commit-ledger';
 
 /**
  * Single-table layout (pk = channel ID, sk):
  *   sk = "HEAD"          commitNo, lastOffset, state, last (manifest JSON): the commit point
  *   sk = "C#<12 digits>" one item per commit: the history, written after the commit point
+ * and one item per channel under pk = "CHANNELS" (sk = channel ID), written before the
+ * channel's first commit, so that the table committer can list every channel with one query.
  * Only single-item conditional writes are used: no transactions (the local emulator has
  * none, and the protocol does not need them).
  */
@@ -19,7 +21,9 @@ const HEAD = 'HEAD';
 
 export const historySortKey = (commitNo: number): string => `C#${String(commitNo).padStart(12, '0')}`;
 
-export class DynamoDbCommitLedger implements CommitLedger {
+const CHANNELS = 'CHANNELS';
+
+export class DynamoDbCommitLedger implements CommitLedger, CommitLog {
   constructor(
     private readonly client: DynamoDBClient,
     private readonly table: string,
@@ -126,15 +130,27 @@ export class DynamoDbCommitLedger implements CommitLedger {
     }
   }
 
-  async history(channelId: string, signal?: AbortSignal): Promise<CommitManifest[]> {
+  history(channelId: string, signal?: AbortSignal): Promise<CommitManifest[]> {
+    return this.historySince(channelId, 0, signal);
+  }
+
+  async historySince(
+    channelId: string,
+    afterCommitNo: number,
+    signal?: AbortSignal,
+  ): Promise<CommitManifest[]> {
     const manifests: CommitManifest[] = [];
     let start: Record<string, import('@aws-sdk/client-dynamodb').AttributeValue> | undefined;
     do {
       const out = await this.client.send(
         new QueryCommand({
           TableName: this.table,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :c)',
-          ExpressionAttributeValues: { ':pk': { S: channelId }, ':c': { S: 'C#' } },
+          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+          ExpressionAttributeValues: {
+            ':pk': { S: channelId },
+            ':from': { S: historySortKey(afterCommitNo + 1) },
+            ':to': { S: historySortKey(999_999_999_999) },
+          },
           ConsistentRead: true,
           ExclusiveStartKey: start,
         }),
@@ -146,5 +162,35 @@ export class DynamoDbCommitLedger implements CommitLedger {
       start = out.LastEvaluatedKey;
     } while (start);
     return manifests;
+  }
+
+  async registerChannel(channelId: string, signal?: AbortSignal): Promise<void> {
+    await this.client.send(
+      new PutItemCommand({
+        TableName: this.table,
+        Item: { pk: { S: CHANNELS }, sk: { S: channelId } },
+      }),
+      { abortSignal: signal },
+    );
+  }
+
+  async listChannels(signal?: AbortSignal): Promise<string[]> {
+    const channels: string[] = [];
+    let start: Record<string, import('@aws-sdk/client-dynamodb').AttributeValue> | undefined;
+    do {
+      const out = await this.client.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': { S: CHANNELS } },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+        { abortSignal: signal },
+      );
+      for (const item of out.Items ?? []) if (item.sk?.S) channels.push(item.sk.S);
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return channels.sort();
   }
 }

@@ -48,6 +48,14 @@ export interface LakeSinkOptions {
   readonly ioConcurrency: number;
   /** Conflicting commits (a concurrent duplicate invocation) tolerated before giving up. */
   readonly maxCommitConflicts: number;
+  /**
+   * `staged` (the prefix layout): objects are PUT under the staging prefix and copied to the
+   * lake prefix once committed, so a glob of the lake prefix never sees uncommitted data.
+   * `direct` (the Iceberg table): objects are PUT straight to their final keys under the
+   * table's data location: a file no snapshot references is invisible to table readers, and
+   * the table committer adds committed files to the table. One S3 request per object.
+   */
+  readonly placement?: 'staged' | 'direct';
 }
 
 export interface LakeSinkDeps {
@@ -401,6 +409,7 @@ export class LakeSink {
         const relative = joinKey(partition, fileName);
         const stagingKey = joinKey(this.options.stagingPrefix, relative);
         const key = joinKey(this.options.lakePrefix, relative);
+        const direct = this.options.placement === 'direct';
         // The configuration bounds every key (loadLakeSinkConfig); this only guards that bound.
         for (const k of [stagingKey, key]) {
           if (Buffer.byteLength(k) > MAX_OBJECT_KEY_BYTES)
@@ -408,8 +417,9 @@ export class LakeSink {
               `object key of ${Buffer.byteLength(k)} bytes, over S3's limit: ${k.slice(0, 200)}...`,
             );
         }
-        await budget.run(`store.put ${stagingKey}`, (signal) =>
-          this.deps.store.put(stagingKey, bytes, PARQUET, signal),
+        const target = direct ? key : stagingKey;
+        await budget.run(`store.put ${target}`, (signal) =>
+          this.deps.store.put(target, bytes, PARQUET, signal),
         );
         let min = Number.POSITIVE_INFINITY;
         let max = Number.NEGATIVE_INFINITY;
@@ -419,7 +429,7 @@ export class LakeSink {
         }
         return {
           key,
-          stagingKey,
+          stagingKey: target,
           partition,
           rows: rows.length,
           bytes: bytes.byteLength,
@@ -448,6 +458,12 @@ export class LakeSink {
 
     let outcome: 'committed' | 'conflict';
     try {
+      // The table committer reads the ledger channel by channel: list this one before it
+      // has anything to read (idempotent; one write in a channel's life).
+      if (head.commitNo === 0)
+        await budget.run('ledger.registerChannel', (signal) =>
+          this.deps.ledger.registerChannel(channel.id, signal),
+        );
       outcome = await budget.run('ledger.commit', (signal) =>
         this.deps.ledger.commit(head, manifest, lastRecord.offset, signal),
       );
@@ -504,7 +520,9 @@ export class LakeSink {
   private async promote(manifest: CommitManifest, report: ChannelReport, budget: IoBudget): Promise<void> {
     const { store, ledger } = this.deps;
     let cleanupFailures = 0;
-    const copies = mapLimit(manifest.objects, this.options.ioConcurrency, async (object) => {
+    // Written in place (direct placement): nothing to copy, only the history to record.
+    const staged = manifest.objects.filter((o) => o.stagingKey !== o.key);
+    const copies = mapLimit(staged, this.options.ioConcurrency, async (object) => {
       try {
         await budget.run(`store.copy ${object.key}`, (signal) =>
           store.copy(object.stagingKey, object.key, signal),

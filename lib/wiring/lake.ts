@@ -6,6 +6,7 @@
 import { createDynamoDbClient, createLambdaClient, createS3Client, createSqsClient } from '../aws-clients';
 import type { LakeSinkConfig } from '../config';
 import { SqsDeadLetterSink } from '../dead-letters/sqs-dead-letter-sink';
+import { icebergPartition } from '../lake/iceberg/table-schema';
 import { ParquetEncoder } from '../lake/parquet-encoder';
 import { compilePartitionTemplate } from '../lake/partitioning';
 import { DynamoDbCommitLedger } from '../ledger/dynamodb-commit-ledger';
@@ -29,8 +30,13 @@ export async function createLakeSinkDeps(config: LakeSinkConfig): Promise<LakeSi
   });
   return {
     transform: await createTripTransform(config),
-    partition: compilePartitionTemplate(config.partitionTemplate),
-    encoder: new ParquetEncoder({ compression: config.compression, encoding: config.encoding }),
+    partition:
+      config.format === 'iceberg' ? icebergPartition : compilePartitionTemplate(config.partitionTemplate),
+    encoder: new ParquetEncoder({
+      compression: config.compression,
+      encoding: config.encoding,
+      flavor: config.format === 'iceberg' ? 'iceberg' : 'hive',
+    }),
     store,
     ledger: new DynamoDbCommitLedger(createDynamoDbClient(config.aws), config.ledgerTable),
     deadLetters,
@@ -46,6 +52,7 @@ export function lakeSinkOptions(config: LakeSinkConfig): LakeSinkOptions {
     deadlineMarginMs: config.deadlineMarginMs,
     ioConcurrency: config.ioConcurrency,
     maxCommitConflicts: config.maxCommitConflicts,
+    placement: config.format === 'iceberg' ? 'direct' : 'staged',
   };
 }
 

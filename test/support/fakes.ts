@@ -164,6 +164,20 @@ export class MemoryLedger implements CommitLedger {
   history(channelId: string, signal?: AbortSignal): Promise<CommitManifest[]> {
     return this.hangs.around('history', signal, async () => [...(this.commits.get(channelId) ?? [])]);
   }
+
+  readonly channels = new Set<string>();
+
+  async registerChannel(channelId: string): Promise<void> {
+    this.channels.add(channelId);
+  }
+
+  async listChannels(): Promise<string[]> {
+    return [...this.channels].sort();
+  }
+
+  async historySince(channelId: string, afterCommitNo: number): Promise<CommitManifest[]> {
+    return (this.commits.get(channelId) ?? []).filter((m) => m.commitNo > afterCommitNo);
+  }
 }
 
 export class MemoryDeadLetters implements DeadLetterSink {

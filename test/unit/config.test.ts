@@ -1,4 +1,4 @@
-import { loadLakeSinkConfig, loadSearchSinkConfig } from '../../lib/config';
+import { loadLakeSinkConfig, loadSearchSinkConfig, loadTableCommitterConfig } from '../../lib/config';
 import { ConfigError } from '../../lib/errors';
 
 const BASE = {
@@ -146,5 +146,39 @@ describe('search sink configuration', () => {
     [{ SEARCH_TEMPLATE_PRIORITY: 'high' }, 'SEARCH_TEMPLATE_PRIORITY'],
   ])('rejects %p naming %s', (override, variable) => {
     expect(failure({ ...SEARCH, ...override }).variable).toBe(variable);
+  });
+});
+
+describe('Iceberg settings', () => {
+  it('puts the lake sink’s data files under the table location with LAKE_FORMAT=iceberg', () => {
+    const config = loadLakeSinkConfig({ ...BASE, LAKE_FORMAT: 'Iceberg', TABLE_PREFIX: 'wh/ns/trips/' });
+    expect(config).toMatchObject({ format: 'iceberg', lakePrefix: 'wh/ns/trips/data' });
+    expect(loadLakeSinkConfig(BASE)).toMatchObject({ format: 'prefix', lakePrefix: 'lake/trips' });
+  });
+
+  it('reads the table committer’s settings and names what is wrong', () => {
+    const base = {
+      LAKE_BUCKET: 'taxi-lake',
+      LEDGER_TABLE: 'taxi-ledger',
+      ICEBERG_CATALOG_URI: 'http://127.0.0.1:8181/',
+    };
+    expect(loadTableCommitterConfig(base)).toMatchObject({
+      catalogUri: 'http://127.0.0.1:8181',
+      namespace: 'taxi_stream',
+      table: 'trips',
+      tablePrefix: 'warehouse/taxi_stream/trips',
+      maxFilesPerSnapshot: 10_000,
+    });
+    for (const [override, variable] of [
+      [{ ICEBERG_CATALOG_URI: '' }, 'ICEBERG_CATALOG_URI'],
+      [{ ICEBERG_NAMESPACE: 'Taxi-Stream' }, 'ICEBERG_NAMESPACE'],
+      [{ LAKE_FORMAT: 'delta' }, 'LAKE_FORMAT'],
+    ] as const) {
+      const load =
+        variable === 'LAKE_FORMAT'
+          ? () => loadLakeSinkConfig({ ...BASE, ...override })
+          : () => loadTableCommitterConfig({ ...base, ...override });
+      expect(load).toThrow(expect.objectContaining({ variable }));
+    }
   });
 });

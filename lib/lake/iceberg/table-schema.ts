@@ -7,6 +7,7 @@
  * `timestamptz`, microseconds in the data files. The table is partitioned by
  * `day(pickup_datetime)`: hidden partitioning, so queries filter on `pickup_datetime` itself.
  */
+import type { LakeRow } from '../lake-row';
 import { type ColumnType, LAKE_COLUMNS } from '../schema';
 
 export const FORMAT_VERSION = 2;
@@ -87,4 +88,9 @@ export function pickupDay(pickupMs: number): number {
 /** Where a partition's data files go below the table's data location: `pickup_datetime_day=2018-01-05`. */
 export function partitionPath(day: number): string {
   return `pickup_datetime_day=${new Date(day * DAY_MS).toISOString().slice(0, 10)}`;
+}
+
+/** The lake sink's partition function for the Iceberg table: the row's pickup day. */
+export function icebergPartition(row: LakeRow): string {
+  return partitionPath(pickupDay(row.pickup_datetime));
 }

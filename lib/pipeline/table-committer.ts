@@ -1,0 +1,344 @@
+/**
+ * The table committer: appends every ledger commit not yet in the Iceberg table as one
+ * snapshot (docs/iceberg.md). The lake sinks write data files in place and commit them per
+ * channel in the DynamoDB ledger; nothing is visible to table readers until this runs.
+ *
+ * Exactly once: the table itself says what it holds. Every snapshot's summary carries, per
+ * channel, the number of the last ledger commit included so far (`taxi-stream.ledger-commits`,
+ * cumulative), so a committer that died anywhere (before the catalog commit, after it, during
+ * it) reloads the table and starts from what is in it: a ledger commit is appended once, and
+ * whole (all of its files in one snapshot) or not at all.
+ *
+ * Optimistic concurrency: the catalog commit asserts that `main` still points at the snapshot
+ * the new one was built on. 409: reload and build again. No answer, a timeout, a 5xx: the
+ * commit may have landed: reload, and if a snapshot with our ID is there, it did. Snapshot IDs
+ * are a digest of the base snapshot and the progress map, so the same attempt gets the same ID
+ * and the same manifest bytes.
+ */
+import { createHash } from 'node:crypto';
+import {
+  addedManifestFile,
+  type DataFile,
+  readManifestList,
+  writeAppendManifest,
+  writeManifestList,
+} from '../lake/iceberg/manifests';
+import {
+  CatalogConflictError,
+  CatalogStateUnknownError,
+  type LoadedTable,
+  type RestCatalog,
+  type Snapshot,
+} from '../lake/iceberg/rest-catalog';
+import { fieldId, PARTITION_SPEC, pickupDay, TABLE_SCHEMA } from '../lake/iceberg/table-schema';
+import type { CommitLog, CommitManifest, CommittedObject } from '../ledger/commit-ledger';
+import { type Deadline, IoBudget } from './deadline';
+
+/** The catalog as the committer uses it. */
+export type TableCatalog = Pick<RestCatalog, 'ensureNamespace' | 'ensureTable' | 'loadTable' | 'commit'>;
+
+/** Where table metadata files (manifests, manifest lists) are read and written, by URI. */
+export interface TableFiles {
+  put(uri: string, body: Uint8Array, signal?: AbortSignal): Promise<void>;
+  get(uri: string, signal?: AbortSignal): Promise<Uint8Array>;
+}
+
+export interface TableCommitterOptions {
+  readonly namespace: string;
+  readonly table: string;
+  /** `s3://bucket/prefix`: the table location; data files live under `<location>/data/`. */
+  readonly location: string;
+  /** The lake bucket: ledger object keys are keys in it. */
+  readonly bucket: string;
+  /** Most data files one snapshot adds; later ledger commits wait for the next run. */
+  readonly maxFilesPerSnapshot: number;
+  /** Catalog conflicts (409) tolerated in one run before giving up. */
+  readonly maxAttempts: number;
+  readonly deadlineMarginMs: number;
+}
+
+export interface TableCommitterDeps {
+  readonly ledger: CommitLog;
+  readonly catalog: TableCatalog;
+  readonly files: TableFiles;
+  readonly now?: () => number;
+}
+
+export const PROGRESS_KEY = 'taxi-stream.ledger-commits';
+
+export type CommitRunOutcome = 'appended' | 'nothing-to-do' | 'already-appended';
+
+export interface CommitRunReport {
+  outcome: CommitRunOutcome;
+  snapshotId: bigint | null;
+  sequenceNumber: bigint | null;
+  ledgerCommits: number;
+  dataFiles: number;
+  records: number;
+  channels: number;
+  /** Channels whose next ledger commit is not recorded in the history yet (waits a run). */
+  channelsWaiting: number;
+  conflicts: number;
+  unknownOutcomes: number;
+  /** Ledger commits left for the next run because of maxFilesPerSnapshot. */
+  ledgerCommitsLeft: number;
+}
+
+/** channel ID -> number of the last ledger commit in the table. */
+export type Progress = Readonly<Record<string, number>>;
+
+export function progressOf(snapshot: Snapshot | undefined): Progress {
+  const text = snapshot?.summary[PROGRESS_KEY];
+  if (!text) return {};
+  const parsed = JSON.parse(text) as Record<string, unknown>;
+  const out: Record<string, number> = {};
+  for (const [channel, n] of Object.entries(parsed)) {
+    if (typeof n === 'number' && Number.isSafeInteger(n)) out[channel] = n;
+  }
+  return out;
+}
+
+function currentSnapshot(table: LoadedTable): Snapshot | undefined {
+  const id = table.metadata.currentSnapshotId;
+  return id === null ? undefined : table.metadata.snapshots.find((s) => s.snapshotId === id);
+}
+
+/** A positive 63-bit ID that depends only on what the snapshot is built from. */
+function snapshotIdFor(base: bigint | null, progress: Progress): bigint {
+  const canonical = JSON.stringify([base?.toString() ?? null, Object.entries(progress).sort()]);
+  const digest = createHash('sha256').update(canonical).digest();
+  const id = digest.readBigUInt64BE(0) & 0x7fff_ffff_ffff_ffffn;
+  return id === 0n ? 1n : id;
+}
+
+const micros = (ms: number): Buffer => {
+  const buf = Buffer.alloc(8);
+  buf.writeBigInt64LE(BigInt(ms) * 1000n);
+  return buf;
+};
+
+/** A committed lake object as the Iceberg data file the table adds. */
+export function dataFileOf(bucket: string, object: CommittedObject): DataFile {
+  const day = pickupDay(object.minEventTimeMs);
+  if (pickupDay(object.maxEventTimeMs) !== day) {
+    throw new Error(`${object.key} spans more than one pickup day: not written for the Iceberg table`);
+  }
+  const pickup = fieldId('pickup_datetime');
+  return {
+    path: `s3://${bucket}/${object.key}`,
+    recordCount: object.rows,
+    sizeBytes: object.bytes,
+    partition: [day],
+    lowerBounds: new Map([[pickup, micros(object.minEventTimeMs)]]),
+    upperBounds: new Map([[pickup, micros(object.maxEventTimeMs)]]),
+  };
+}
+
+export class TableCommitter {
+  private readonly now: () => number;
+
+  constructor(
+    private readonly deps: TableCommitterDeps,
+    private readonly options: TableCommitterOptions,
+  ) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** The table, created (with its namespace) when it does not exist yet. */
+  private async table(budget: IoBudget): Promise<LoadedTable> {
+    const { catalog } = this.deps;
+    const { namespace, table, location } = this.options;
+    const loaded = await budget.run('catalog.loadTable', (signal) =>
+      catalog.loadTable(namespace, table, signal),
+    );
+    if (loaded) {
+      if (loaded.metadata.location.replace(/\/+$/, '') !== location.replace(/\/+$/, '')) {
+        throw new Error(
+          `table ${namespace}.${table} is at ${loaded.metadata.location}, not at ${location} where the lake sinks write`,
+        );
+      }
+      return loaded;
+    }
+    await budget.run('catalog.ensureNamespace', (signal) => catalog.ensureNamespace(namespace, signal));
+    return budget.run('catalog.ensureTable', (signal) =>
+      catalog.ensureTable(
+        {
+          namespace,
+          table,
+          location,
+          schema: TABLE_SCHEMA,
+          spec: PARTITION_SPEC,
+          properties: { 'write.format.default': 'parquet' },
+        },
+        signal,
+      ),
+    );
+  }
+
+  /** Ledger commits past `progress`, per channel, contiguous from the first missing one. */
+  private async pending(
+    progress: Progress,
+    budget: IoBudget,
+  ): Promise<{ commits: CommitManifest[]; next: Record<string, number>; waiting: number; left: number }> {
+    const { ledger } = this.deps;
+    const channels = await budget.run('ledger.listChannels', (signal) => ledger.listChannels(signal));
+    const commits: CommitManifest[] = [];
+    const next: Record<string, number> = { ...progress };
+    let files = 0;
+    let waiting = 0;
+    let left = 0;
+    for (const channel of channels) {
+      const from = progress[channel] ?? 0;
+      const head = await budget.run('ledger.readHead', (signal) => ledger.readHead(channel, signal));
+      if (head.commitNo <= from) continue;
+      const history = await budget.run('ledger.historySince', (signal) =>
+        ledger.historySince(channel, from, signal),
+      );
+      // The head's last commit may not be in the history yet (the sink writes it right after
+      // the commit point); the head carries it.
+      const byNo = new Map(history.map((m) => [m.commitNo, m]));
+      if (head.last && !byNo.has(head.last.commitNo)) byNo.set(head.last.commitNo, head.last);
+      for (let n = from + 1; n <= head.commitNo; n++) {
+        const manifest = byNo.get(n);
+        if (!manifest) {
+          waiting++;
+          break;
+        }
+        if (files > 0 && files + manifest.objects.length > this.options.maxFilesPerSnapshot) {
+          left += head.commitNo - n + 1;
+          break;
+        }
+        commits.push(manifest);
+        files += manifest.objects.length;
+        next[channel] = n;
+      }
+    }
+    return { commits, next, waiting, left };
+  }
+
+  async run(deadline: Deadline): Promise<CommitRunReport> {
+    const report: CommitRunReport = {
+      outcome: 'nothing-to-do',
+      snapshotId: null,
+      sequenceNumber: null,
+      ledgerCommits: 0,
+      dataFiles: 0,
+      records: 0,
+      channels: 0,
+      channelsWaiting: 0,
+      conflicts: 0,
+      unknownOutcomes: 0,
+      ledgerCommitsLeft: 0,
+    };
+    const budget = IoBudget.until(deadline.remainingMs(), this.options.deadlineMarginMs, this.now);
+    const { namespace, table: name } = this.options;
+    let table = await this.table(budget);
+    let expected: bigint | null = null;
+
+    for (let attempt = 0; ; attempt++) {
+      const base = currentSnapshot(table);
+      // An earlier attempt whose answer was lost may be in the table already.
+      if (expected !== null && table.metadata.snapshots.some((s) => s.snapshotId === expected)) {
+        report.outcome = 'already-appended';
+        report.snapshotId = expected;
+        return report;
+      }
+      const progress = progressOf(base);
+      const { commits, next, waiting, left } = await this.pending(progress, budget);
+      report.channelsWaiting = waiting;
+      report.ledgerCommitsLeft = left;
+      if (commits.length === 0) return report;
+
+      const files = commits.flatMap((m) => m.objects.map((o) => dataFileOf(this.options.bucket, o)));
+      const snapshotId = snapshotIdFor(base?.snapshotId ?? null, next);
+      const sequenceNumber = table.metadata.lastSequenceNumber + 1n;
+      const metadataDir = `${table.metadata.location.replace(/\/+$/, '')}/metadata`;
+      const manifestPath = `${metadataDir}/taxi-stream-${snapshotId}-m0.avro`;
+      const manifest = writeAppendManifest(files);
+      await budget.run('files.put manifest', (signal) => this.deps.files.put(manifestPath, manifest, signal));
+      const previous = base
+        ? readManifestList(
+            await budget.run('files.get manifest list', (signal) =>
+              this.deps.files.get(base.manifestList, signal),
+            ),
+          )
+        : [];
+      const list = writeManifestList(
+        [
+          ...previous,
+          addedManifestFile({
+            path: manifestPath,
+            length: manifest.length,
+            snapshotId,
+            sequenceNumber,
+            files,
+          }),
+        ],
+        { snapshotId, parentId: base?.snapshotId ?? null, sequenceNumber },
+      );
+      const listPath = `${metadataDir}/snap-${snapshotId}-1-taxi-stream.avro`;
+      await budget.run('files.put manifest list', (signal) => this.deps.files.put(listPath, list, signal));
+
+      const records = files.reduce((n, f) => n + f.recordCount, 0);
+      const summary: Record<string, string> = {
+        operation: 'append',
+        'added-data-files': String(files.length),
+        'added-records': String(records),
+        'added-files-size': String(files.reduce((n, f) => n + f.sizeBytes, 0)),
+        [PROGRESS_KEY]: JSON.stringify(Object.fromEntries(Object.entries(next).sort())),
+        'taxi-stream.appended-ledger-commits': String(commits.length),
+      };
+      expected = snapshotId;
+      try {
+        table = await budget.run('catalog.commit', (signal) =>
+          this.deps.catalog.commit(
+            namespace,
+            name,
+            [
+              { type: 'assert-table-uuid', uuid: table.metadata.tableUuid },
+              { type: 'assert-ref-snapshot-id', ref: 'main', 'snapshot-id': base?.snapshotId ?? null },
+            ],
+            [
+              {
+                action: 'add-snapshot',
+                snapshot: {
+                  'snapshot-id': snapshotId,
+                  ...(base ? { 'parent-snapshot-id': base.snapshotId } : {}),
+                  'sequence-number': sequenceNumber,
+                  'timestamp-ms': this.now(),
+                  'manifest-list': listPath,
+                  summary,
+                  'schema-id': table.metadata.currentSchemaId,
+                },
+              },
+              { action: 'set-snapshot-ref', 'ref-name': 'main', type: 'branch', 'snapshot-id': snapshotId },
+            ],
+            signal,
+          ),
+        );
+      } catch (error) {
+        const conflict = error instanceof CatalogConflictError;
+        if (!conflict && !(error instanceof CatalogStateUnknownError)) throw error;
+        if (conflict) report.conflicts++;
+        else report.unknownOutcomes++;
+        if (attempt + 1 >= this.options.maxAttempts) throw error;
+        const reloaded = await budget.run('catalog.loadTable', (signal) =>
+          this.deps.catalog.loadTable(namespace, name, signal),
+        );
+        if (!reloaded) throw new Error(`table ${namespace}.${name} disappeared`);
+        table = reloaded;
+        continue;
+      }
+      Object.assign(report, {
+        outcome: 'appended',
+        snapshotId,
+        sequenceNumber,
+        ledgerCommits: commits.length,
+        dataFiles: files.length,
+        records,
+        channels: new Set(commits.map((m) => m.channelId)).size,
+      });
+      return report;
+    }
+  }
+}

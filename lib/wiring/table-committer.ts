@@ -1,0 +1,33 @@
+/**
+ * Composition root of the table committer: the ledger (DynamoDB), the Iceberg REST catalog
+ * and the table's metadata files on S3. The handler calls it once at cold start.
+ */
+import { createDynamoDbClient, createS3Client } from '../aws-clients';
+import type { TableCommitterConfig } from '../config';
+import { RestCatalog } from '../lake/iceberg/rest-catalog';
+import { DynamoDbCommitLedger } from '../ledger/dynamodb-commit-ledger';
+import { TableCommitter } from '../pipeline/table-committer';
+import { S3TableFiles } from '../storage/s3-table-files';
+
+export function createTableCommitter(config: TableCommitterConfig): TableCommitter {
+  return new TableCommitter(
+    {
+      ledger: new DynamoDbCommitLedger(createDynamoDbClient(config.aws), config.ledgerTable),
+      catalog: new RestCatalog({
+        uri: config.catalogUri,
+        ...(config.catalogWarehouse ? { warehouse: config.catalogWarehouse } : {}),
+        requestTimeoutMs: config.aws.requestTimeoutMs,
+      }),
+      files: new S3TableFiles(createS3Client(config.aws)),
+    },
+    {
+      namespace: config.namespace,
+      table: config.table,
+      location: `s3://${config.lakeBucket}/${config.tablePrefix}`,
+      bucket: config.lakeBucket,
+      maxFilesPerSnapshot: config.maxFilesPerSnapshot,
+      maxAttempts: config.maxAttempts,
+      deadlineMarginMs: config.deadlineMarginMs,
+    },
+  );
+}
