@@ -4,7 +4,7 @@
  * written from Node becomes a snapshot, and the independent Java reader returns the exact rows,
  * schema and 64-bit snapshot IDs, and flags every key once the same file is appended twice.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -36,6 +36,19 @@ import { testEndpoints } from '../support/local-pipeline';
 
 const LOG_DIR = path.join(__dirname, '..', '..', '.local', 'test-logs');
 const TWO_53 = 2n ** 53n;
+
+/** The promise's value, or `timedOut` if it takes longer than `ms`. */
+async function within<T>(promise: Promise<T>, ms: number, timedOut: string): Promise<T | string> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<string>((resolve) => (timer = setTimeout(resolve, ms, timedOut))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** Every socket listening on `port`, by local address, from the kernel's own tables. */
 function listeningAddresses(port: number): string[] {
@@ -279,6 +292,7 @@ describe('local Iceberg REST catalog and Java reader', () => {
 
   it('reports how the JVM ended: a crash shows through `exited`, and stdin EOF (a parent gone) stops it', async () => {
     const crashHome = mkdtempSync(path.join(os.tmpdir(), 'taxi-iceberg-crash-'));
+    let orphan: ChildProcess | undefined;
     try {
       const doomed = await startIcebergCatalog({
         home: crashHome,
@@ -290,7 +304,7 @@ describe('local Iceberg REST catalog and Java reader', () => {
       await expect(doomed.exited).resolves.toEqual({ code: null, signal: 'SIGKILL' });
 
       // Straight from the jar, as a parent that dies would leave it: stdin closes, the JVM exits 0.
-      const child = spawn(
+      orphan = spawn(
         icebergJava(),
         [
           '-jar',
@@ -304,11 +318,13 @@ describe('local Iceberg REST catalog and Java reader', () => {
         ],
         { stdio: ['pipe', 'pipe', 'ignore'] },
       );
-      const exit = once(child, 'exit');
-      expect(await firstLine(child.stdout)).toMatch(/^READY \d+$/);
-      child.stdin.end();
-      await expect(exit).resolves.toEqual([0, null]);
+      const exit = once(orphan, 'exit');
+      expect(await firstLine(orphan.stdout!)).toMatch(/^READY \d+$/);
+      orphan.stdin!.end();
+      const outcome = await within(exit, 20_000, 'still running after 20 s');
+      expect(outcome).toEqual([0, null]);
     } finally {
+      if (orphan && orphan.exitCode === null && orphan.signalCode === null) orphan.kill('SIGKILL');
       rmSync(crashHome, { recursive: true, force: true });
     }
   }, 60_000);
