@@ -279,6 +279,20 @@ describe('local Iceberg REST catalog and Java reader', () => {
       })),
     );
 
+    // The catalog's compare-and-swap, which a committer relies on: a commit made against the first
+    // snapshot is refused now that main has moved on; against the current one (sent as an exact
+    // 64-bit integer) it goes through.
+    const commit = (base: string) =>
+      icebergRest(catalog.url, 'POST', '/v1/namespaces/taxi/tables/trips', {
+        requirements: [{ type: 'assert-ref-snapshot-id', ref: 'main', 'snapshot-id': BigInt(base) }],
+        updates: [{ action: 'set-properties', updates: { 'taxi-stream.checked-at': base } }],
+      });
+    await expect(commit(firstSnapshot)).rejects.toMatchObject({ status: 409 });
+    const committed = (await commit(second.snapshotId)) as {
+      metadata: { properties: Record<string, string> };
+    };
+    expect(committed.metadata.properties['taxi-stream.checked-at']).toBe(second.snapshotId);
+
     // Time travel to the first snapshot still sees each key once.
     const before = await readIcebergTable({
       catalogUri: catalog.url,

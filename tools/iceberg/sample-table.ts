@@ -19,7 +19,7 @@ import {
   Utf8,
   vectorFromArray,
 } from 'apache-arrow';
-import { parse, parseNumberAndBigInt } from 'lossless-json';
+import { parse, parseNumberAndBigInt, stringify } from 'lossless-json';
 import { Compression, Table as WasmTable, WriterPropertiesBuilder, writeParquet } from 'parquet-wasm';
 
 /** Iceberg field IDs are fixed here; the Parquet file carries the same IDs. */
@@ -184,8 +184,9 @@ export class IcebergRestError extends Error {
 }
 
 /**
- * One call to the REST catalog with plain fetch. Integers come back as bigint (lossless-json):
- * snapshot IDs use 63 bits, and JSON.parse would round them.
+ * One call to the REST catalog with plain fetch. Integers come back as bigint and bigints go out
+ * as plain JSON integers (lossless-json): snapshot IDs use 63 bits, and JSON.parse would round
+ * them while JSON.stringify refuses bigint.
  */
 export async function icebergRest(
   base: string,
@@ -196,7 +197,7 @@ export async function icebergRest(
   const response = await fetch(`${base}${route}`, {
     method,
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    ...(body === undefined ? {} : { body: stringify(body) }),
   });
   const text = await response.text();
   if (!response.ok)
