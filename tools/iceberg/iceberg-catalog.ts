@@ -204,7 +204,7 @@ let pendingBuild: Promise<void> | undefined;
 
 /**
  * Builds target/taxi-stream-iceberg.jar and target/lib/ with Maven when they are missing or older
- * than pom.xml / src/. The first build downloads ~120 MB into ~/.m2; later ones are offline.
+ * than pom.xml / src/. The first build downloads ~160 MB (plugins included) into ~/.m2; later ones are offline.
  */
 export function buildIcebergLauncher(): Promise<void> {
   pendingBuild ??= (async () => {
