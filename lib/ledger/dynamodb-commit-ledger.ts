@@ -7,6 +7,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { ChannelHead, CommitLedger, CommitLog, CommitManifest, CommitOutcome } from './commit-ledger';
+import { allItems } from './dynamodb-pages';
 
 /**
  * Single-table layout (pk = channel ID, sk):
@@ -139,10 +140,8 @@ export class DynamoDbCommitLedger implements CommitLedger, CommitLog {
     afterCommitNo: number,
     signal?: AbortSignal,
   ): Promise<CommitManifest[]> {
-    const manifests: CommitManifest[] = [];
-    let start: Record<string, import('@aws-sdk/client-dynamodb').AttributeValue> | undefined;
-    do {
-      const out = await this.client.send(
+    const items = await allItems((start) =>
+      this.client.send(
         new QueryCommand({
           TableName: this.table,
           KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
@@ -155,13 +154,9 @@ export class DynamoDbCommitLedger implements CommitLedger, CommitLog {
           ExclusiveStartKey: start,
         }),
         { abortSignal: signal },
-      );
-      for (const item of out.Items ?? []) {
-        if (item.manifest?.S) manifests.push(JSON.parse(item.manifest.S) as CommitManifest);
-      }
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return manifests;
+      ),
+    );
+    return items.flatMap((item) => (item.manifest?.S ? [JSON.parse(item.manifest.S) as CommitManifest] : []));
   }
 
   async registerChannel(channelId: string, signal?: AbortSignal): Promise<void> {
@@ -175,10 +170,8 @@ export class DynamoDbCommitLedger implements CommitLedger, CommitLog {
   }
 
   async listChannels(signal?: AbortSignal): Promise<string[]> {
-    const channels: string[] = [];
-    let start: Record<string, import('@aws-sdk/client-dynamodb').AttributeValue> | undefined;
-    do {
-      const out = await this.client.send(
+    const items = await allItems((start) =>
+      this.client.send(
         new QueryCommand({
           TableName: this.table,
           KeyConditionExpression: 'pk = :pk',
@@ -187,10 +180,8 @@ export class DynamoDbCommitLedger implements CommitLedger, CommitLog {
           ExclusiveStartKey: start,
         }),
         { abortSignal: signal },
-      );
-      for (const item of out.Items ?? []) if (item.sk?.S) channels.push(item.sk.S);
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return channels.sort();
+      ),
+    );
+    return items.flatMap((item) => (item.sk?.S ? [item.sk.S] : [])).sort();
   }
 }

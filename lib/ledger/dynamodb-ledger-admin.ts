@@ -15,6 +15,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { ChannelHead, CommitManifest } from './commit-ledger';
 import { DynamoDbCommitLedger } from './dynamodb-commit-ledger';
+import { allItems } from './dynamodb-pages';
 
 export interface HeadSummary {
   readonly channelId: string;
@@ -55,10 +56,8 @@ export class DynamoDbLedgerAdmin {
 
   /** Every channel head, by channel ID. */
   async listHeads(): Promise<HeadSummary[]> {
-    const heads: HeadSummary[] = [];
-    let start: Record<string, import('@aws-sdk/client-dynamodb').AttributeValue> | undefined;
-    do {
-      const out = await this.client.send(
+    const items = await allItems((start) =>
+      this.client.send(
         new ScanCommand({
           TableName: this.table,
           FilterExpression: 'sk = :head',
@@ -68,22 +67,20 @@ export class DynamoDbLedgerAdmin {
           ConsistentRead: true,
           ExclusiveStartKey: start,
         }),
-      );
-      for (const item of out.Items ?? []) {
-        heads.push({
-          channelId: item.pk?.S ?? '',
-          commitNo: Number(item.commitNo?.N ?? '0'),
-          lastOffset: item.lastOffset?.S ?? null,
-          lastPosition: item.lastPosition?.S ?? null,
-          state: item.state?.S ?? 'unknown',
-          epoch: Number(item.epoch?.N ?? '0'),
-          updatedAt: item.updatedAt?.S ?? null,
-          resetAt: item.resetAt?.S ?? null,
-        });
-      }
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return heads.sort((a, b) => a.channelId.localeCompare(b.channelId));
+      ),
+    );
+    return items
+      .map((item) => ({
+        channelId: item.pk?.S ?? '',
+        commitNo: Number(item.commitNo?.N ?? '0'),
+        lastOffset: item.lastOffset?.S ?? null,
+        lastPosition: item.lastPosition?.S ?? null,
+        state: item.state?.S ?? 'unknown',
+        epoch: Number(item.epoch?.N ?? '0'),
+        updatedAt: item.updatedAt?.S ?? null,
+        resetAt: item.resetAt?.S ?? null,
+      }))
+      .sort((a, b) => a.channelId.localeCompare(b.channelId));
   }
 
   /**

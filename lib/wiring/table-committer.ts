@@ -6,19 +6,28 @@ import { createDynamoDbClient, createS3Client } from '../aws-clients';
 import type { TableCommitterConfig } from '../config';
 import { RestCatalog } from '../lake/iceberg/rest-catalog';
 import { DynamoDbCommitLedger } from '../ledger/dynamodb-commit-ledger';
-import { TableCommitter } from '../pipeline/table-committer';
+import { TableCommitter, type TableCommitterDeps } from '../pipeline/table-committer';
 import { S3TableFiles } from '../storage/s3-table-files';
 
-export function createTableCommitter(config: TableCommitterConfig): TableCommitter {
+export function createRestCatalog(config: TableCommitterConfig): RestCatalog {
+  return new RestCatalog({
+    uri: config.catalogUri,
+    ...(config.catalogWarehouse ? { warehouse: config.catalogWarehouse } : {}),
+    requestTimeoutMs: config.aws.requestTimeoutMs,
+  });
+}
+
+/** `overrides` replace adapters (tests put a catalog that loses answers in front of the real one). */
+export function createTableCommitter(
+  config: TableCommitterConfig,
+  overrides: Partial<TableCommitterDeps> = {},
+): TableCommitter {
   return new TableCommitter(
     {
       ledger: new DynamoDbCommitLedger(createDynamoDbClient(config.aws), config.ledgerTable),
-      catalog: new RestCatalog({
-        uri: config.catalogUri,
-        ...(config.catalogWarehouse ? { warehouse: config.catalogWarehouse } : {}),
-        requestTimeoutMs: config.aws.requestTimeoutMs,
-      }),
+      catalog: createRestCatalog(config),
       files: new S3TableFiles(createS3Client(config.aws)),
+      ...overrides,
     },
     {
       namespace: config.namespace,

@@ -9,18 +9,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createDynamoDbClient, createS3Client } from '../../lib/aws-clients';
 import { loadTableCommitterConfig } from '../../lib/config';
 import { readManifestDataFiles, readManifestList } from '../../lib/lake/iceberg/manifests';
-import { CatalogStateUnknownError, RestCatalog } from '../../lib/lake/iceberg/rest-catalog';
-import { DynamoDbCommitLedger } from '../../lib/ledger/dynamodb-commit-ledger';
+import { CatalogStateUnknownError } from '../../lib/lake/iceberg/rest-catalog';
 import { NO_DEADLINE } from '../../lib/pipeline/deadline';
 import { LakeSink } from '../../lib/pipeline/lake-sink';
-import { TableCommitter } from '../../lib/pipeline/table-committer';
 import { decodeSourceEvent } from '../../lib/sources/decode-event';
-import { S3TableFiles } from '../../lib/storage/s3-table-files';
 import { createLakeSinkDeps, lakeSinkOptions } from '../../lib/wiring';
-import { createTableCommitter } from '../../lib/wiring/table-committer';
+import { createRestCatalog, createTableCommitter } from '../../lib/wiring/table-committer';
 import {
   buildIcebergLauncher,
   type IcebergCatalog,
@@ -103,36 +99,23 @@ describe('the Iceberg lake', () => {
 
     // The last run's answer is lost after the catalog took the commit: the next attempt finds it.
     const config = loadTableCommitterConfig(env);
-    const rest = new RestCatalog({ uri: catalog.url });
+    const rest = createRestCatalog(config);
     let lost = false;
-    const flaky = new TableCommitter(
-      {
-        ledger: new DynamoDbCommitLedger(createDynamoDbClient(config.aws), config.ledgerTable),
-        catalog: {
-          ensureNamespace: (ns, s) => rest.ensureNamespace(ns, s),
-          ensureTable: (input, s) => rest.ensureTable(input, s),
-          loadTable: (ns, t, s) => rest.loadTable(ns, t, s),
-          commit: async (ns, t, req, upd, s) => {
-            const out = await rest.commit(ns, t, req, upd, s);
-            if (!lost) {
-              lost = true;
-              throw new CatalogStateUnknownError('answer lost after the commit', 504);
-            }
-            return out;
-          },
+    const flaky = createTableCommitter(config, {
+      catalog: {
+        ensureNamespace: (ns, s) => rest.ensureNamespace(ns, s),
+        ensureTable: (input, s) => rest.ensureTable(input, s),
+        loadTable: (ns, t, s) => rest.loadTable(ns, t, s),
+        commit: async (ns, t, req, upd, s) => {
+          const out = await rest.commit(ns, t, req, upd, s);
+          if (!lost) {
+            lost = true;
+            throw new CatalogStateUnknownError('answer lost after the commit', 504);
+          }
+          return out;
         },
-        files: new S3TableFiles(createS3Client(config.aws)),
       },
-      {
-        namespace: config.namespace,
-        table: config.table,
-        location: `s3://${config.lakeBucket}/${config.tablePrefix}`,
-        bucket: config.lakeBucket,
-        maxFilesPerSnapshot: config.maxFilesPerSnapshot,
-        maxAttempts: 3,
-        deadlineMarginMs: 0,
-      },
-    );
+    });
     expect(await flaky.run(NO_DEADLINE)).toMatchObject({ outcome: 'already-appended', unknownOutcomes: 1 });
     expect((await committer.run(NO_DEADLINE)).outcome).toBe('nothing-to-do');
 

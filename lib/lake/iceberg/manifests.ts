@@ -27,7 +27,14 @@ export interface DataFile {
 
 const optional = (type: unknown) => ['null', type];
 
-const intLongMap = (fieldId: number, keyId: number, valueId: number, name: string) => ({
+/** An Iceberg `map<int, V>` field: an Avro array of key-value records tagged `logicalType: map`. */
+const intKeyedMap = (
+  fieldId: number,
+  keyId: number,
+  valueId: number,
+  name: string,
+  value: 'long' | 'bytes',
+) => ({
   name,
   type: optional({
     type: 'array',
@@ -37,25 +44,7 @@ const intLongMap = (fieldId: number, keyId: number, valueId: number, name: strin
       name: `k${keyId}_v${valueId}`,
       fields: [
         { name: 'key', type: 'int', 'field-id': keyId },
-        { name: 'value', type: 'long', 'field-id': valueId },
-      ],
-    },
-  }),
-  default: null,
-  'field-id': fieldId,
-});
-
-const intBinaryMap = (fieldId: number, keyId: number, valueId: number, name: string) => ({
-  name,
-  type: optional({
-    type: 'array',
-    logicalType: 'map',
-    items: {
-      type: 'record',
-      name: `k${keyId}_v${valueId}`,
-      fields: [
-        { name: 'key', type: 'int', 'field-id': keyId },
-        { name: 'value', type: 'bytes', 'field-id': valueId },
+        { name: 'value', type: value, 'field-id': valueId },
       ],
     },
   }),
@@ -99,10 +88,10 @@ export function manifestEntrySchema(spec: PartitionSpec = PARTITION_SPEC): AvroS
             { name: 'partition', type: partitionRecord(spec), 'field-id': 102 },
             { name: 'record_count', type: 'long', 'field-id': 103 },
             { name: 'file_size_in_bytes', type: 'long', 'field-id': 104 },
-            intLongMap(109, 119, 120, 'value_counts'),
-            intLongMap(110, 121, 122, 'null_value_counts'),
-            intBinaryMap(125, 126, 127, 'lower_bounds'),
-            intBinaryMap(128, 129, 130, 'upper_bounds'),
+            intKeyedMap(109, 119, 120, 'value_counts', 'long'),
+            intKeyedMap(110, 121, 122, 'null_value_counts', 'long'),
+            intKeyedMap(125, 126, 127, 'lower_bounds', 'bytes'),
+            intKeyedMap(128, 129, 130, 'upper_bounds', 'bytes'),
             {
               name: 'split_offsets',
               type: optional({ type: 'array', items: 'long', 'element-id': 133 }),
