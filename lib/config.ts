@@ -369,6 +369,8 @@ export interface TableCommitterConfig {
   readonly ledgerTable: string;
   readonly catalogUri: string;
   readonly catalogWarehouse: string | undefined;
+  /** SigV4 signing name for AWS catalogs (Glue: `glue`, S3 Tables: `s3tables`); none locally. */
+  readonly catalogSigning: 'none' | 'glue' | 's3tables';
   readonly namespace: string;
   readonly table: string;
   readonly maxFilesPerSnapshot: number;
@@ -397,6 +399,7 @@ export function loadTableCommitterConfig(env: Env = process.env): TableCommitter
     ledgerTable: required(env, 'LEDGER_TABLE'),
     catalogUri,
     catalogWarehouse: env.ICEBERG_WAREHOUSE?.trim() || undefined,
+    catalogSigning: oneOf(env, 'ICEBERG_SIGV4', ['none', 'glue', 's3tables']),
     namespace: identifier(env, 'ICEBERG_NAMESPACE', 'taxi_stream'),
     table: identifier(env, 'ICEBERG_TABLE', 'trips'),
     maxFilesPerSnapshot: integer(env, 'MAX_FILES_PER_SNAPSHOT', 10_000, 1, 1_000_000),

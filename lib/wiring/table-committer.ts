@@ -2,18 +2,28 @@
  * Composition root of the table committer: the ledger (DynamoDB), the Iceberg REST catalog
  * and the table's metadata files on S3. The handler calls it once at cold start.
  */
+
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { createDynamoDbClient, createS3Client } from '../aws-clients';
 import type { TableCommitterConfig } from '../config';
 import { RestCatalog } from '../lake/iceberg/rest-catalog';
+import { sigv4Signer } from '../lake/iceberg/sigv4';
 import { DynamoDbCommitLedger } from '../ledger/dynamodb-commit-ledger';
 import { TableCommitter, type TableCommitterDeps } from '../pipeline/table-committer';
 import { S3TableFiles } from '../storage/s3-table-files';
 
 export function createRestCatalog(config: TableCommitterConfig): RestCatalog {
+  const signing = config.catalogSigning;
+  const provider = signing === 'none' ? undefined : defaultProvider();
   return new RestCatalog({
     uri: config.catalogUri,
     ...(config.catalogWarehouse ? { warehouse: config.catalogWarehouse } : {}),
     requestTimeoutMs: config.aws.requestTimeoutMs,
+    ...(signing === 'none' || !provider
+      ? {}
+      : {
+          sign: sigv4Signer({ region: config.aws.region, service: signing, credentials: () => provider() }),
+        }),
   });
 }
 
