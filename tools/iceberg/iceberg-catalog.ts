@@ -14,29 +14,12 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  utimesSync,
-  writeFileSync,
-} from 'node:fs';
-import type { Socket } from 'node:net';
 import path from 'node:path';
+import { findJavaHome, JAVA_17_HOMES, javaBinary } from '../launchers/java-home';
+import { type JvmExit, startJvm } from '../launchers/jvm-process';
+import { mavenLauncherBuild, requireLauncherJar } from '../launchers/maven-build';
 
-const TOOL_DIR = __dirname;
-const TARGET_DIR = path.join(TOOL_DIR, 'target');
-export const ICEBERG_LAUNCHER_JAR = path.join(TARGET_DIR, 'taxi-stream-iceberg.jar');
-// The jar plugin leaves an up-to-date jar untouched, so its mtime cannot tell "built after the
-// last edit"; this stamp carries the start time of the last successful build instead.
-const BUILD_STAMP = path.join(TARGET_DIR, '.taxi-stream-build-stamp');
-const BUILD_LOCK = path.join(TARGET_DIR, '.taxi-stream-build-lock');
-const BUILD_LOCK_STALE_MS = 15 * 60_000;
+export const ICEBERG_LAUNCHER_JAR = path.join(__dirname, 'target', 'taxi-stream-iceberg.jar');
 
 const DEFAULT_READY_TIMEOUT_MS = 60_000;
 const DEFAULT_RUN_TIMEOUT_MS = 120_000;
@@ -44,9 +27,6 @@ const STOP_GRACE_MS = 10_000;
 
 const READER_CLASS = 'taxistream.iceberg.ReadTable';
 const APPEND_CLASS = 'taxistream.iceberg.AppendDataFiles';
-
-/** Iceberg 1.11 runs on Java 11+; Java 17 is what every machine here has and what was tested. */
-const JAVA_17_HOMES = ['/usr/lib/jvm/java-17-openjdk-amd64', '/usr/lib/jvm/temurin-17-jdk-amd64'];
 
 /**
  * C1-only compilation and the serial collector: start-up is class loading on 2 shared cores and
@@ -93,10 +73,7 @@ export interface StartIcebergCatalogOptions {
   readonly javaOptions?: readonly string[];
 }
 
-export interface IcebergCatalogExit {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-}
+export type IcebergCatalogExit = JvmExit;
 
 export interface IcebergCatalog {
   /** The service's name for logs and process watchers. */
@@ -114,174 +91,31 @@ export interface IcebergCatalog {
   stop(): Promise<void>;
 }
 
-/** The Java home to build and run with, or undefined to use `java` on PATH. */
+/**
+ * The Java home to build and run with, or undefined to use `java` on PATH. Iceberg 1.11 runs on
+ * Java 11+; Java 17 is what every machine here has and what was tested.
+ */
 export function icebergJavaHome(): string | undefined {
-  const candidates = [...JAVA_17_HOMES, process.env.JAVA_HOME];
-  return candidates.find(
-    (home): home is string => home !== undefined && home !== '' && existsSync(path.join(home, 'bin', 'java')),
-  );
+  return findJavaHome([...JAVA_17_HOMES, process.env.JAVA_HOME]);
 }
 
 /** The java binary every catalog, reader and append run uses. */
 export function icebergJava(): string {
-  const home = icebergJavaHome();
-  return home === undefined ? 'java' : path.join(home, 'bin', 'java');
+  return javaBinary(icebergJavaHome());
 }
 
-function newestMtimeMs(entry: string): number {
-  const stat = statSync(entry);
-  if (!stat.isDirectory()) return stat.mtimeMs;
-  let newest = stat.mtimeMs;
-  for (const name of readdirSync(entry)) newest = Math.max(newest, newestMtimeMs(path.join(entry, name)));
-  return newest;
-}
-
-function launcherIsStale(): boolean {
-  if (
-    !existsSync(ICEBERG_LAUNCHER_JAR) ||
-    !existsSync(BUILD_STAMP) ||
-    !existsSync(path.join(TARGET_DIR, 'lib'))
-  ) {
-    return true;
-  }
-  const inputs = Math.max(
-    newestMtimeMs(path.join(TOOL_DIR, 'pom.xml')),
-    newestMtimeMs(path.join(TOOL_DIR, 'src')),
-  );
-  return inputs > statSync(BUILD_STAMP).mtimeMs;
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Jest workers and a CLI may build at once; two Maven runs in one target/ corrupt each other. */
-async function withBuildLock<T>(work: () => Promise<T>): Promise<T> {
-  mkdirSync(TARGET_DIR, { recursive: true });
-  for (;;) {
-    try {
-      mkdirSync(BUILD_LOCK);
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const lock = statSync(BUILD_LOCK, { throwIfNoEntry: false });
-      // A build killed mid-way leaves its lock behind; no real build takes this long.
-      if (lock !== undefined && Date.now() - lock.mtimeMs > BUILD_LOCK_STALE_MS) {
-        rmSync(BUILD_LOCK, { recursive: true, force: true });
-      } else {
-        await sleep(250);
-      }
-    }
-  }
-  try {
-    return await work();
-  } finally {
-    rmSync(BUILD_LOCK, { recursive: true, force: true });
-  }
-}
-
-async function runMaven(): Promise<void> {
-  const env = { ...process.env };
-  const javaHome = icebergJavaHome();
-  if (javaHome !== undefined) env.JAVA_HOME = javaHome;
-  const child = spawn('mvn', ['-B', '-q', '-Dstyle.color=never', 'package'], {
-    cwd: TOOL_DIR,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const collect = (chunk: Buffer): void => {
-    // Only the end matters for a failure report; keep memory bounded on a chatty first download.
-    output = (output + chunk.toString('utf8')).slice(-20_000);
-  };
-  child.stdout.on('data', collect);
-  child.stderr.on('data', collect);
-  const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
-  if (code !== 0) {
-    throw new Error(`mvn package in ${TOOL_DIR} failed (${signal ?? `exit ${code}`}):\n${output.trim()}`);
-  }
-}
-
-let pendingBuild: Promise<void> | undefined;
+const build = mavenLauncherBuild({
+  toolDir: __dirname,
+  jar: ICEBERG_LAUNCHER_JAR,
+  javaHome: icebergJavaHome,
+});
 
 /**
  * Builds target/taxi-stream-iceberg.jar and target/lib/ with Maven when they are missing or older
  * than pom.xml / src/. The first build downloads ~160 MB (plugins included) into ~/.m2; later ones are offline.
  */
 export function buildIcebergLauncher(): Promise<void> {
-  pendingBuild ??= (async () => {
-    if (!launcherIsStale()) return;
-    await withBuildLock(async () => {
-      // Another process may have finished the same build while we waited for the lock.
-      if (!launcherIsStale()) return;
-      const startedAt = new Date();
-      await runMaven();
-      writeFileSync(BUILD_STAMP, '');
-      utimesSync(BUILD_STAMP, startedAt, startedAt);
-    });
-  })().finally(() => {
-    pendingBuild = undefined;
-  });
-  return pendingBuild;
-}
-
-function logTail(logFile: string, lines = 40): string {
-  try {
-    return readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
-}
-
-function hasExited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-/** Resolves with the READY port, rejects if the process exits or the timeout passes first. */
-function awaitReady(child: ChildProcess, timeoutMs: number, logFile: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let buffered = '';
-    const cleanup = (): void => {
-      clearTimeout(timer);
-      child.stdout?.off('data', onData);
-      child.off('exit', onExit);
-      child.off('error', onError);
-    };
-    const fail = (message: string): void => {
-      cleanup();
-      reject(new Error(`${message}\n--- last lines of ${logFile} ---\n${logTail(logFile)}`));
-    };
-    const onData = (chunk: Buffer): void => {
-      buffered += chunk.toString('utf8');
-      const match = /^READY (\d+)\s*$/m.exec(buffered);
-      if (match?.[1] !== undefined) {
-        cleanup();
-        resolve(Number(match[1]));
-      }
-    };
-    const onExit = (code: number | null, signal: NodeJS.Signals | null): void =>
-      fail(`the Iceberg catalog exited before it was ready (${signal ?? `exit ${code}`})`);
-    const onError = (error: Error): void =>
-      fail(`the Iceberg catalog could not be started: ${error.message}`);
-    const timer = setTimeout(
-      () => fail(`the Iceberg catalog was not ready within ${timeoutMs} ms`),
-      timeoutMs,
-    );
-    child.stdout?.on('data', onData);
-    child.on('exit', onExit);
-    child.on('error', onError);
-  });
-}
-
-async function terminate(child: ChildProcess, exited: Promise<IcebergCatalogExit>): Promise<void> {
-  if (hasExited(child)) return;
-  // The handle was unref'd after start; without this the caller could exit before 'exit' arrives.
-  child.ref();
-  child.kill('SIGTERM');
-  const killer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-  try {
-    await exited;
-  } finally {
-    clearTimeout(killer);
-  }
+  return build();
 }
 
 /**
@@ -290,75 +124,48 @@ async function terminate(child: ChildProcess, exited: Promise<IcebergCatalogExit
  * pipe from this process closes.
  */
 export async function startIcebergCatalog(options: StartIcebergCatalogOptions): Promise<IcebergCatalog> {
-  if (!existsSync(ICEBERG_LAUNCHER_JAR)) {
-    throw new Error(`${ICEBERG_LAUNCHER_JAR} is missing: call buildIcebergLauncher() first`);
-  }
+  requireLauncherJar(ICEBERG_LAUNCHER_JAR, 'buildIcebergLauncher');
   const home = path.resolve(options.home);
-  const tmpDir = path.join(home, 'tmp');
-  mkdirSync(tmpDir, { recursive: true });
   const logFile = path.resolve(options.logFile);
-  mkdirSync(path.dirname(logFile), { recursive: true });
-
-  const args = [
-    ...(options.javaOptions ?? DEFAULT_CATALOG_JAVA_OPTIONS),
-    // sqlite-jdbc unpacks its native library into the temp dir: keep it with the caller's home.
-    `-Djava.io.tmpdir=${tmpDir}`,
-    '-jar',
-    ICEBERG_LAUNCHER_JAR,
-    '--home',
+  const jvm = await startJvm({
+    service: 'iceberg-catalog',
+    label: 'the Iceberg catalog',
+    java: icebergJava(),
+    javaOptions: options.javaOptions ?? DEFAULT_CATALOG_JAVA_OPTIONS,
+    jar: ICEBERG_LAUNCHER_JAR,
+    launcherArgs: [
+      '--home',
+      home,
+      '--warehouse',
+      options.warehouse,
+      '--s3-endpoint',
+      options.s3Endpoint,
+      '--port',
+      String(options.port ?? 0),
+      ...(options.jdbcUri === undefined ? [] : ['--jdbc-uri', options.jdbcUri]),
+      ...Object.entries(options.properties ?? {}).flatMap(([key, value]) => [
+        '--property',
+        `${key}=${value}`,
+      ]),
+    ],
+    // sqlite-jdbc unpacks its native library into home/tmp.
     home,
-    '--warehouse',
-    options.warehouse,
-    '--s3-endpoint',
-    options.s3Endpoint,
-    '--port',
-    String(options.port ?? 0),
-    ...(options.jdbcUri === undefined ? [] : ['--jdbc-uri', options.jdbcUri]),
-    ...Object.entries(options.properties ?? {}).flatMap(([key, value]) => ['--property', `${key}=${value}`]),
-  ];
-  const log = openSync(logFile, 'a');
-  let child: ChildProcess;
-  try {
-    child = spawn(icebergJava(), args, { cwd: home, stdio: ['pipe', 'pipe', log] });
-  } finally {
-    // The child holds its own copy of the descriptor.
-    closeSync(log);
-  }
-  const exited = new Promise<IcebergCatalogExit>((resolve) => {
-    if (hasExited(child)) resolve({ code: child.exitCode, signal: child.signalCode });
-    else child.once('exit', (code, signal) => resolve({ code, signal }));
-    // A spawn failure (no java binary) emits 'error' and never 'exit'.
-    child.once('error', () => resolve({ code: child.exitCode, signal: child.signalCode }));
+    logFile,
+    readyLine: /^READY (\d+)\s*$/,
+    readyTimeoutMs: options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS,
+    stopGraceMs: STOP_GRACE_MS,
+    unrefWhenReady: true,
   });
-
-  let port: number;
-  try {
-    port = await awaitReady(child, options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS, logFile);
-  } catch (error) {
-    if (child.pid !== undefined) await terminate(child, exited);
-    throw error;
-  }
-
-  // Nothing else is expected on stdout, but an unread pipe would eventually block the JVM.
-  child.stdout?.resume();
-  // A forgotten stop() must not keep the caller alive; the closed stdin then ends the catalog.
-  child.unref();
-  (child.stdin as Socket | null)?.unref();
-  (child.stdout as Socket | null)?.unref();
-
-  let stopping: Promise<void> | undefined;
+  const port = Number(jvm.ready);
   return {
     name: 'iceberg-catalog',
     url: `http://127.0.0.1:${port}`,
     port,
-    pid: child.pid!,
+    pid: jvm.pid,
     logFile,
-    process: child,
-    exited,
-    stop: () => {
-      stopping ??= terminate(child, exited);
-      return stopping;
-    },
+    process: jvm.child,
+    exited: jvm.exited,
+    stop: jvm.stop,
   };
 }
 
@@ -459,9 +266,7 @@ function clientArgs(options: IcebergClientOptions): string[] {
 
 /** Runs one of the jar's short-lived mains and parses the single JSON line it prints. */
 async function runJsonTool<T>(mainClass: string, args: readonly string[], timeoutMs: number): Promise<T> {
-  if (!existsSync(ICEBERG_LAUNCHER_JAR)) {
-    throw new Error(`${ICEBERG_LAUNCHER_JAR} is missing: call buildIcebergLauncher() first`);
-  }
+  requireLauncherJar(ICEBERG_LAUNCHER_JAR, 'buildIcebergLauncher');
   const child = spawn(
     icebergJava(),
     [...TOOL_JAVA_OPTIONS, '-cp', ICEBERG_LAUNCHER_JAR, mainClass, ...args],

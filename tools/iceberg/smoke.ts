@@ -7,10 +7,10 @@
  * failure. --keep leaves the temp dir (with the logs) behind for inspection.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { msSince as ms, portOpen, rssMiB, smokeChecks } from '../launchers/smoke-checks';
 import { type LocalStack, localClients, startLocalStack } from '../local-stack/local-stack';
 import {
   appendIcebergDataFiles,
@@ -30,41 +30,7 @@ import {
   sampleTrips,
 } from './sample-table';
 
-let passed = 0;
-let failed = 0;
-
-function check(name: string, ok: boolean, detail?: unknown): void {
-  if (ok) {
-    passed += 1;
-    console.log(`  ok   ${name}`);
-  } else {
-    failed += 1;
-    console.log(`  FAIL ${name}${detail === undefined ? '' : `: ${JSON.stringify(detail)}`}`);
-  }
-}
-
-function ms(since: bigint): number {
-  return Number((process.hrtime.bigint() - since) / 1_000_000n);
-}
-
-function rssMiB(pid: number): number | undefined {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('VmRSS:'));
-  const kib = line === undefined ? Number.NaN : Number(line.replace(/\D+/g, ''));
-  return Number.isFinite(kib) ? Math.round(kib / 1024) : undefined;
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
+const { check, fail, finish } = smokeChecks();
 
 async function exercise(catalog: IcebergCatalog, stack: LocalStack, home: string): Promise<void> {
   const s3Endpoint = stack.endpoints.s3sqs!;
@@ -145,8 +111,7 @@ async function main(): Promise<void> {
     await exercise(catalog, stack, home);
     console.log(`VmRSS after the checks: ${rssMiB(catalog.pid)} MiB`);
   } catch (error) {
-    failed += 1;
-    console.log(`  FAIL ${(error as Error).message}`);
+    fail((error as Error).message);
   } finally {
     if (catalog) {
       started = process.hrtime.bigint();
@@ -160,8 +125,7 @@ async function main(): Promise<void> {
     if (keep) console.log(`kept ${home}`);
     else rmSync(home, { recursive: true, force: true });
   }
-  console.log(`iceberg smoke: ${passed} passed, ${failed} failed`);
-  process.exitCode = failed === 0 ? 0 : 1;
+  finish('iceberg');
 }
 
 main().catch((error: unknown) => {

@@ -7,11 +7,11 @@
  *
  * Exits non-zero on the first failed check; the broker's log is kept in that case.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type Consumer, type EachBatchPayload, Kafka, logLevel, Partitioners } from 'kafkajs';
+import { portOpen, processAlive, rssMiB } from '../launchers/smoke-checks';
 import { buildKafkaLauncher, type KafkaBroker, startKafka } from './kafka-broker';
 
 const TOPIC = 'taxi-trips';
@@ -48,11 +48,6 @@ function check(condition: boolean, message: string): asserts condition {
     throw new Error(`check failed: ${message}`);
   }
   console.log(`ok - ${message}`);
-}
-
-function rssOf(pid: number): string {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return /^VmRSS:\s*(.+)$/m.exec(status)?.[1]?.trim() ?? 'unknown';
 }
 
 function perSecond(count: number, ms: number): string {
@@ -117,27 +112,6 @@ async function runCommittingConsumer(consumer: Consumer, sink: SeenRecord[]): Pr
       await payload.heartbeat();
     },
   });
-}
-
-async function portIsClosed(address: string): Promise<boolean> {
-  const [host, port] = address.split(':');
-  return new Promise((resolve) => {
-    const socket = connect({ host: host ?? '127.0.0.1', port: Number(port) });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', () => resolve(true));
-  });
-}
-
-function processIsGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch {
-    return true;
-  }
 }
 
 async function main(): Promise<void> {
@@ -205,7 +179,7 @@ async function main(): Promise<void> {
     await waitFor(() => seen.length >= MESSAGES, 60_000, `${MESSAGES} records`);
     const consumeMs = Date.now() - consumeAt;
     timings.consume = `${seen.length} in ${consumeMs} ms incl. group join (${perSecond(seen.length, consumeMs)})`;
-    timings['java RSS after consume'] = rssOf(broker.pid);
+    timings['java RSS after consume'] = `${rssMiB(broker.pid)} MiB`;
     await consumer1.disconnect();
 
     check(seen.length === MESSAGES, `consumed exactly ${MESSAGES} records`);
@@ -309,8 +283,9 @@ async function main(): Promise<void> {
     }
   }
 
-  check(processIsGone(broker.pid), `java process ${broker.pid} exited`);
-  check(await portIsClosed(broker.bootstrap), `port ${broker.bootstrap} closed`);
+  check(!processAlive(broker.pid), `java process ${broker.pid} exited`);
+  const port = Number(broker.bootstrap.slice(broker.bootstrap.lastIndexOf(':') + 1));
+  check(!(await portOpen(port)), `port ${broker.bootstrap} closed`);
   for (const [name, value] of Object.entries(timings)) {
     console.log(`${name}: ${value}`);
   }

@@ -5,30 +5,15 @@
  * painless and analysis-common, prints timings and stops the node. Exits non-zero on any failure.
  * --keep leaves the temp dir (with the node's log) behind for inspection.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { msSince as ms, portOpen, processAlive, rssMiB, smokeChecks } from '../launchers/smoke-checks';
 import { buildOpenSearchLauncher, type OpenSearchNode, startOpenSearch } from './opensearch-node';
 
 type Json = Record<string, unknown>;
 
-let passed = 0;
-let failed = 0;
-
-function check(name: string, ok: boolean, detail?: unknown): void {
-  if (ok) {
-    passed += 1;
-    console.log(`  ok   ${name}`);
-  } else {
-    failed += 1;
-    console.log(`  FAIL ${name}${detail === undefined ? '' : `: ${JSON.stringify(detail)}`}`);
-  }
-}
-
-function ms(since: bigint): number {
-  return Number((process.hrtime.bigint() - since) / 1_000_000n);
-}
+const { check, fail, finish } = smokeChecks();
 
 async function call(base: string, method: string, url: string, body?: unknown): Promise<Json> {
   const ndjson = typeof body === 'string';
@@ -50,34 +35,6 @@ function at(value: unknown, ...keys: (string | number)[]): unknown {
     current = (current as Record<string | number, unknown>)[key];
   }
   return current;
-}
-
-function rssMiB(pid: number): number | undefined {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('VmRSS:'));
-  const kib = line === undefined ? Number.NaN : Number(line.replace(/\D+/g, ''));
-  return Number.isFinite(kib) ? Math.round(kib / 1024) : undefined;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 const TRIP_MAPPING = {
@@ -249,8 +206,7 @@ async function main(): Promise<void> {
     await exercise(node);
     console.log(`VmRSS after the checks: ${rssMiB(node.pid)} MiB`);
   } catch (error) {
-    failed += 1;
-    console.log(`  FAIL ${(error as Error).message} ${String((error as Error).cause ?? '')}`);
+    fail(`${(error as Error).message} ${String((error as Error).cause ?? '')}`);
   } finally {
     started = process.hrtime.bigint();
     await node.stop();
@@ -260,8 +216,7 @@ async function main(): Promise<void> {
     if (keep) console.log(`kept ${home} (log: ${logFile})`);
     else rmSync(home, { recursive: true, force: true });
   }
-  console.log(`opensearch smoke: ${passed} passed, ${failed} failed`);
-  process.exitCode = failed === 0 ? 0 : 1;
+  finish('opensearch');
 }
 
 main().catch((error: unknown) => {
