@@ -142,6 +142,14 @@ export const LAKE_COLUMNS: readonly ColumnSpec[] = Object.freeze([
     'lineage: when the source accepted the record, UTC',
     (r) => r.arrival_time,
   ),
+  // Columns added later go here, at the end: a column's position is its Iceberg field ID.
+  c(
+    'cbd_congestion_fee',
+    'double',
+    true,
+    'USD, Manhattan congestion relief zone toll, from 2025-01-05',
+    (r) => r.cbd_congestion_fee,
+  ),
 ]);
 
 export const LAKE_COLUMN_NAMES: ReadonlySet<string> = new Set(LAKE_COLUMNS.map((col) => col.name));

@@ -144,7 +144,47 @@ export class TableCommitter {
     this.now = deps.now ?? Date.now;
   }
 
-  /** The table, created (with its namespace) when it does not exist yet. */
+  /**
+   * Schema evolution: the lake gained columns (new field IDs at the end of LAKE_COLUMNS) that
+   * the table does not have yet. They are added as optional fields, without rewriting a file:
+   * readers resolve columns by field ID, so older files read them as null.
+   */
+  private async evolveSchema(table: LoadedTable, budget: IoBudget): Promise<LoadedTable> {
+    const current = table.metadata.schemas.find((s) => s.schemaId === table.metadata.currentSchemaId);
+    const known = new Set(current?.fields.map((f) => f.id) ?? []);
+    const missing = TABLE_SCHEMA.fields.filter((f) => !known.has(f.id));
+    if (!current || missing.length === 0) return table;
+    for (const field of missing) {
+      if (field.required) throw new Error(`lake column ${field.name} is required: a table cannot gain it`);
+      if (field.id <= table.metadata.lastColumnId)
+        throw new Error(
+          `field ID ${field.id} (${field.name}) was used by the table before: refusing to reuse it`,
+        );
+    }
+    const schemaId = Math.max(...table.metadata.schemas.map((s) => s.schemaId)) + 1;
+    const { namespace, table: name } = this.options;
+    return budget.run('catalog.commit schema', (signal) =>
+      this.deps.catalog.commit(
+        namespace,
+        name,
+        [
+          { type: 'assert-table-uuid', uuid: table.metadata.tableUuid },
+          { type: 'assert-current-schema-id', 'current-schema-id': table.metadata.currentSchemaId },
+        ],
+        [
+          {
+            action: 'add-schema',
+            schema: { ...TABLE_SCHEMA, 'schema-id': schemaId },
+            'last-column-id': Math.max(...TABLE_SCHEMA.fields.map((f) => f.id)),
+          },
+          { action: 'set-current-schema', 'schema-id': -1 },
+        ],
+        signal,
+      ),
+    );
+  }
+
+  /** The table, created (with its namespace) when it does not exist yet, with every lake column. */
   private async table(budget: IoBudget): Promise<LoadedTable> {
     const { catalog } = this.deps;
     const { namespace, table, location } = this.options;
@@ -157,7 +197,7 @@ export class TableCommitter {
           `table ${namespace}.${table} is at ${loaded.metadata.location}, not at ${location} where the lake sinks write`,
         );
       }
-      return loaded;
+      return this.evolveSchema(loaded, budget);
     }
     await budget.run('catalog.ensureNamespace', (signal) => catalog.ensureNamespace(namespace, signal));
     return budget.run('catalog.ensureTable', (signal) =>

@@ -101,6 +101,7 @@ export function indexTemplateBody(
           total_amount: double,
           congestion_surcharge: double,
           airport_fee: double,
+          cbd_congestion_fee: double,
           duration_seconds: double,
           pickup_airport: keyword,
           dropoff_airport: keyword,

@@ -39,9 +39,15 @@ const CONTENT_FIELDS = [
   'service',
 ] as const satisfies ReadonlyArray<keyof LakeRow>;
 
+const LATER_CONTENT_FIELDS = ['cbd_congestion_fee'] as const satisfies ReadonlyArray<keyof LakeRow>;
+
 export function documentId(row: LakeRow): string {
   if (row.trip_id !== null) return row.trip_id.toString();
-  const canonical = JSON.stringify(CONTENT_FIELDS.map((f) => row[f] ?? null));
+  const values: unknown[] = CONTENT_FIELDS.map((f) => row[f] ?? null);
+  // Fields added later count only when present, so documents of trips without them keep the
+  // IDs they were indexed under before the field existed.
+  for (const f of LATER_CONTENT_FIELDS) if (row[f] !== null && row[f] !== undefined) values.push(f, row[f]);
+  const canonical = JSON.stringify(values);
   return `h${createHash('sha256').update(canonical).digest('hex').slice(0, 32)}`;
 }
 
@@ -78,6 +84,7 @@ export function toSearchDocument(row: LakeRow): SearchDocument {
     total_amount: row.total_amount,
     congestion_surcharge: row.congestion_surcharge,
     airport_fee: row.airport_fee,
+    cbd_congestion_fee: row.cbd_congestion_fee,
     duration_seconds: row.duration_seconds,
     pickup_airport: row.pickup_airport,
     dropoff_airport: row.dropoff_airport,

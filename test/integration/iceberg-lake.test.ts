@@ -6,19 +6,27 @@
  * redeliveries, a lost catalog answer and repeated committer runs in between. DuckDB reads
  * the live data files of the final snapshot and agrees.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { tableToIPC } from 'apache-arrow';
 import type { Context } from 'aws-lambda';
-import { loadTableCommitterConfig } from '../../lib/config';
+import { Table as WasmTable, writeParquet } from 'parquet-wasm';
+import { loadLakeSinkConfig, loadTableCommitterConfig } from '../../lib/config';
 import { readManifestDataFiles, readManifestList } from '../../lib/lake/iceberg/manifests';
 import { CatalogStateUnknownError } from '../../lib/lake/iceberg/rest-catalog';
+import { PARTITION_SPEC, TABLE_SCHEMA } from '../../lib/lake/iceberg/table-schema';
+import type { LakeRow } from '../../lib/lake/lake-row';
+import { ParquetEncoder } from '../../lib/lake/parquet-encoder';
 import { NO_DEADLINE } from '../../lib/pipeline/deadline';
 import { LakeSink } from '../../lib/pipeline/lake-sink';
 import { decodeSourceEvent } from '../../lib/sources/decode-event';
 import { createLakeSinkDeps, lakeSinkOptions } from '../../lib/wiring';
 import { createRestCatalog, createTableCommitter } from '../../lib/wiring/table-committer';
+import { createTripTransform } from '../../lib/wiring/transform';
 import {
+  appendIcebergDataFiles,
   buildIcebergLauncher,
   type IcebergCatalog,
   readIcebergTable,
@@ -34,6 +42,7 @@ import {
   queryLake,
   testEndpoints,
 } from '../support/local-pipeline';
+import { tripEvent } from '../support/trip-events';
 
 jest.setTimeout(300_000);
 
@@ -182,6 +191,93 @@ describe('the Iceberg lake', () => {
       );
       expect(Number(rows[0]?.n)).toBe(valid);
       expect(Number(rows[0]?.d)).toBe(valid);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('gains a new optional column without rewriting a file: older files read it as null', async () => {
+    // A ledger and bucket of its own: a committer appends every ledger commit not in its table.
+    const own = await newLocalPipeline('iceberg-evolve');
+    const env = {
+      ...own.env,
+      ICEBERG_CATALOG_URI: catalog.url,
+      ICEBERG_NAMESPACE: 'evolve',
+      TABLE_PREFIX: 'warehouse/evolve/trips',
+    };
+    const config = loadTableCommitterConfig(env);
+    const rest = createRestCatalog(config);
+    const location = `s3://${config.lakeBucket}/${config.tablePrefix}`;
+    // The table as an earlier version created it: every column but the last one added.
+    const older = TABLE_SCHEMA.fields.slice(0, -1);
+    await rest.ensureNamespace('evolve');
+    await rest.ensureTable({
+      namespace: 'evolve',
+      table: 'trips',
+      location,
+      schema: { ...TABLE_SCHEMA, fields: older },
+      spec: PARTITION_SPEC,
+    });
+    // And a file that version wrote: the same rows, without the new column.
+    const transform = await createTripTransform({
+      validation: own.config.validation,
+      zoneLookup: undefined,
+      aws: own.config.aws,
+    });
+    const oldRecords = shardRecords([1, 2, 3].map((id) => JSON.stringify(tripEvent({ trip_id: id }))));
+    const rows: LakeRow[] = decodeSourceEvent(kinesisEvent(oldRecords)).flatMap((r) => {
+      const out = transform.apply(r);
+      return out.kind === 'trip' ? [out.row] : [];
+    });
+    const arrow = new ParquetEncoder({ compression: 'snappy', flavor: 'iceberg' }).toArrow(rows);
+    const withoutNew = arrow.select(older.map((f) => f.name));
+    const bytes = writeParquet(WasmTable.fromIPCStream(tableToIPC(withoutNew, 'stream')));
+    const oldKey = `${config.tablePrefix}/data/pickup_datetime_day=2018-01-05/older-version.parquet`;
+    await pipeline.clients.s3.send(
+      new PutObjectCommand({ Bucket: config.lakeBucket, Key: oldKey, Body: bytes }),
+    );
+    await appendIcebergDataFiles({
+      catalogUri: catalog.url,
+      table: 'evolve.trips',
+      s3Endpoint: testEndpoints().s3sqs as string,
+      files: [`s3://${config.lakeBucket}/${oldKey}`],
+    });
+
+    // The new version's sink writes trips with the new column; its committer evolves the table.
+    const lakeConfig = loadLakeSinkConfig({ ...env, LAKE_FORMAT: 'iceberg' });
+    const sink = new LakeSink(await createLakeSinkDeps(lakeConfig), lakeSinkOptions(lakeConfig));
+    const fresh = shardRecords(
+      [11, 12].map((id) => JSON.stringify(tripEvent({ trip_id: id, cbd_congestion_fee: 0.75 }))),
+      { stream: 'evolve-trips' },
+    );
+    expect((await sink.process(decodeSourceEvent(kinesisEvent(fresh)), NO_DEADLINE)).failures).toEqual([]);
+    expect((await createTableCommitter(config).run(NO_DEADLINE)).outcome).toBe('appended');
+
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'taxi-iceberg-rows-'));
+    try {
+      const rowsOut = path.join(dir, 'rows.jsonl');
+      const report = await readIcebergTable({
+        catalogUri: catalog.url,
+        table: 'evolve.trips',
+        s3Endpoint: testEndpoints().s3sqs as string,
+        rowsOut,
+      });
+      expect(report.schema.at(-1)).toMatchObject({
+        id: TABLE_SCHEMA.fields.length,
+        name: 'cbd_congestion_fee',
+        required: false,
+      });
+      const read = readFileSync(rowsOut, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { trip_id: string; cbd_congestion_fee: number | null });
+      expect(read.map((r) => [String(r.trip_id), r.cbd_congestion_fee]).sort()).toEqual([
+        ['1', null],
+        ['11', 0.75],
+        ['12', 0.75],
+        ['2', null],
+        ['3', null],
+      ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

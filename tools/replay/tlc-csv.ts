@@ -44,6 +44,7 @@ const ALIASES: Record<string, readonly string[]> = {
   total_amount: ['total_amount', 'total_amt', 'total'],
   congestion_surcharge: ['congestion_surcharge'],
   airport_fee: ['airport_fee'],
+  cbd_congestion_fee: ['cbd_congestion_fee'],
   pickup_longitude: ['pickup_longitude', 'start_lon'],
   pickup_latitude: ['pickup_latitude', 'start_lat'],
   dropoff_longitude: ['dropoff_longitude', 'end_lon'],

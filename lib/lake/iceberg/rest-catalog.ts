@@ -30,6 +30,12 @@ export interface TableMetadata {
   readonly properties: Readonly<Record<string, string>>;
   readonly currentSchemaId: number;
   readonly defaultSpecId: number;
+  /** Every schema the table has had, by ID (fields as the catalog gave them). */
+  readonly schemas: ReadonlyArray<{
+    readonly schemaId: number;
+    readonly fields: ReadonlyArray<{ id: number; name: string }>;
+  }>;
+  readonly lastColumnId: number;
 }
 
 export interface LoadedTable {
@@ -86,6 +92,7 @@ export interface RestCatalogOptions {
 
 export type TableRequirement =
   | { readonly type: 'assert-table-uuid'; readonly uuid: string }
+  | { readonly type: 'assert-current-schema-id'; readonly 'current-schema-id': number }
   | { readonly type: 'assert-ref-snapshot-id'; readonly ref: string; readonly 'snapshot-id': bigint | null };
 
 export type TableUpdate =
@@ -107,7 +114,10 @@ export type TableUpdate =
       readonly type: 'branch';
       readonly 'snapshot-id': bigint;
     }
-  | { readonly action: 'set-properties'; readonly updates: Readonly<Record<string, string>> };
+  | { readonly action: 'set-properties'; readonly updates: Readonly<Record<string, string>> }
+  | { readonly action: 'add-schema'; readonly schema: IcebergSchema; readonly 'last-column-id': number }
+  /** -1: the schema added by this same commit. */
+  | { readonly action: 'set-current-schema'; readonly 'schema-id': number };
 
 type Json = Record<string, unknown>;
 
@@ -135,6 +145,14 @@ function toMetadata(raw: Json): TableMetadata {
     properties: (raw.properties as Record<string, string> | undefined) ?? {},
     currentSchemaId: Number(raw['current-schema-id'] ?? 0),
     defaultSpecId: Number(raw['default-spec-id'] ?? 0),
+    schemas: ((raw.schemas as Json[] | undefined) ?? []).map((s) => ({
+      schemaId: Number(s['schema-id']),
+      fields: ((s.fields as Json[] | undefined) ?? []).map((f) => ({
+        id: Number(f.id),
+        name: String(f.name),
+      })),
+    })),
+    lastColumnId: Number(raw['last-column-id'] ?? 0),
   };
 }
 

@@ -48,6 +48,8 @@ class MemoryCatalog implements TableCatalog {
         properties: {},
         currentSchemaId: 0,
         defaultSpecId: 0,
+        schemas: [{ schemaId: 0, fields: input.schema.fields.map((f) => ({ id: f.id, name: f.name })) }],
+        lastColumnId: Math.max(...input.schema.fields.map((f) => f.id)),
       },
     };
     return this.table;
