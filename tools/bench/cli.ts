@@ -5,7 +5,7 @@
  * live here, never in tests.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -28,8 +28,9 @@ transformPerSec (+ validate + enrich), encodePerSec (+ partition + Parquet encod
 parquetSinkHandlerPerSec (the whole lake sink against the local S3/DynamoDB/SQS emulators,
 commit included), searchSinkHandlerPerSec (the whole search sink against a real local
 OpenSearch node), projectWriterPerSec and parquetjsLitePerSec (the same rows), peakRssMb
-(handling one 10,000-record, ~6 MB batch) and coldStartMs (importing each handler's esbuild
-bundle in a fresh Node process; the slowest). Batch sizes 100, 1,000 and 10,000.
+(the kernel's maxRSS of a fresh process running the bundled lake sink handler on one
+10,000-record, ~7 MB event) and coldStartMs (importing each handler's esbuild bundle in a
+fresh Node process; the slowest). Batch sizes 100, 1,000 and 10,000.
 
   --json   print one JSON object with exactly those keys (figures at batch 10,000) last
   --quick  fewer runs (for a smoke check; figures are noisier)
@@ -148,18 +149,38 @@ async function parquetjsLite(rows: readonly LakeRow[]): Promise<number> {
   return bytes;
 }
 
-async function bundleColdStart(env: Record<string, string>): Promise<number> {
+/**
+ * Bundles both handlers as the deployment does (esbuild, minified, names kept, the Parquet
+ * WebAssembly beside the lake bundle) and measures them in fresh processes, as a new Lambda
+ * execution environment would run them:
+ * - cold start: the median time to import each bundle (3 runs), the slowest handler's;
+ * - peak RSS: the kernel's high-water mark (`maxRSS`) of a process that imports the lake sink
+ *   bundle and handles one event, the event's JSON included (Lambda holds it too).
+ */
+async function bundledHandlers(
+  env: Record<string, string>,
+  bigEvent: unknown,
+): Promise<{ coldStartMs: number; peakRssMb: number }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'taxi-bundle-'));
+  const childEnv = {
+    ...process.env,
+    ...env,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+  };
   try {
     let slowest = 0;
+    const bundles: Record<string, string> = {};
     for (const fn of ['lake-sink', 'search-sink']) {
       const outfile = path.join(dir, fn, `${fn}.js`);
+      bundles[fn] = outfile;
       mkdirSync(path.dirname(outfile), { recursive: true });
       await build({
         entryPoints: [path.join(ROOT, 'functions', `${fn}.ts`)],
         bundle: true,
         platform: 'node',
-        target: 'node20',
+        target: 'node24',
         format: 'cjs',
         minify: true,
         keepNames: true,
@@ -178,21 +199,28 @@ async function bundleColdStart(env: Record<string, string>): Promise<number> {
             '-e',
             `const t=process.hrtime.bigint();require(${JSON.stringify(outfile)});console.log(Number(process.hrtime.bigint()-t)/1e6)`,
           ],
-          {
-            env: {
-              ...process.env,
-              ...env,
-              AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-              POWERTOOLS_LOG_LEVEL: 'SILENT',
-            },
-            encoding: 'utf-8',
-          },
+          { env: childEnv, encoding: 'utf-8' },
         );
         times.push(Number(out.stdout.trim().split('\n').pop()));
       }
       slowest = Math.max(slowest, median(times));
     }
-    return Math.round(slowest);
+    const eventFile = path.join(dir, 'event.json');
+    writeFileSync(eventFile, JSON.stringify(bigEvent));
+    const context = '{getRemainingTimeInMillis:()=>900000,functionName:"bench",awsRequestId:"bench"}';
+    const out = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `const h=require(${JSON.stringify(bundles['lake-sink'])}).handler;` +
+          `const e=JSON.parse(require('fs').readFileSync(${JSON.stringify(eventFile)},'utf8'));` +
+          `h(e,${context}).then((r)=>{if(r.batchItemFailures.length)throw new Error(JSON.stringify(r));console.log(process.resourceUsage().maxRSS)})`,
+      ],
+      { env: childEnv, encoding: 'utf-8' },
+    );
+    if (out.status !== 0) throw new Error(`peak RSS run failed: ${out.stderr}`);
+    const maxRssKb = Number(out.stdout.trim().split('\n').pop());
+    return { coldStartMs: Math.round(slowest), peakRssMb: Math.round(maxRssKb / 1024) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -291,25 +319,15 @@ async function main(): Promise<void> {
       await parquetjsLite(rows);
     });
 
-    say('memory: one 10,000-record batch of ~6 MB through the lake sink...');
+    say(
+      'handlers in fresh processes: cold start (import each bundle), peak RSS of one ~7 MB, 10,000-record batch...',
+    );
     const big = kinesisEvent(10_000, 'shardId-rss', 330);
     const bytes = big.Records.reduce((n, r) => n + Buffer.from(r.kinesis.data, 'base64').length, 0);
-    global.gc?.();
-    let peak = process.memoryUsage().rss;
-    const sampler = setInterval(() => {
-      peak = Math.max(peak, process.memoryUsage().rss);
-    }, 5);
-    await lake.process(decodeSourceEvent(big), NO_DEADLINE);
-    clearInterval(sampler);
-    peak = Math.max(peak, process.memoryUsage().rss);
-    const peakRssMb = Math.round(peak / 1_048_576);
-
-    say('cold start: importing each handler bundle in a fresh process...');
-    const coldStartMs = await bundleColdStart({
-      ...env,
-      SEARCH_ENDPOINT: stack.endpoints.opensearch as string,
-      SEARCH_INSTALL_TEMPLATE: 'false',
-    });
+    const { coldStartMs, peakRssMb } = await bundledHandlers(
+      { ...env, SEARCH_ENDPOINT: stack.endpoints.opensearch as string, SEARCH_INSTALL_TEMPLATE: 'false' },
+      big,
+    );
 
     const result = {
       decodeOnlyPerSec: Number(at10k.decodeOnlyPerSec),
@@ -334,7 +352,7 @@ async function main(): Promise<void> {
           `${String(r.batch).padEnd(8)} ${n(r.decodeOnlyPerSec).padStart(11)} ${n(r.transformPerSec).padStart(11)} ${n(r.encodePerSec).padStart(10)} ${n(r.parquetSinkHandlerPerSec).padStart(14)} ${n(r.searchSinkHandlerPerSec).padStart(13)}`,
       ),
       '',
-      `writers (20,000 rows, 42 columns, Snappy): project ${n(projectWriterPerSec)} rows/s, parquetjs-lite ${n(parquetjsLitePerSec)} rows/s (${(projectWriterPerSec / parquetjsLitePerSec).toFixed(1)}x)`,
+      `writers (20,000 rows, ${LAKE_COLUMNS.length} columns, Snappy): project ${n(projectWriterPerSec)} rows/s, parquetjs-lite ${n(parquetjsLitePerSec)} rows/s (${(projectWriterPerSec / parquetjsLitePerSec).toFixed(1)}x)`,
       `encode / decode-only at 10,000: ${((100 * result.encodePerSec) / result.decodeOnlyPerSec).toFixed(0)}%`,
       `peak RSS handling a 10,000-record, ${(bytes / 1_048_576).toFixed(1)} MB batch: ${peakRssMb} MB`,
       `cold start (slowest handler bundle import): ${coldStartMs} ms`,
