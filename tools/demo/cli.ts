@@ -14,6 +14,7 @@ import { loadZoneLookup } from '../../lib/domain/zone-source';
 import type { ZoneLookup } from '../../lib/domain/zones';
 import { queryInsights } from '../../lib/search/insights';
 import { buildKafkaLauncher, type KafkaBroker, startKafka } from '../kafka/kafka-broker';
+import { LOCAL_RESOURCES } from '../local-stack/defaults';
 import {
   createPipelineResources,
   type LocalStack,
@@ -178,15 +179,9 @@ async function main(): Promise<number> {
     run.searchEndpoint = stack.endpoints.opensearch;
     const clients = localClients(stack.endpoints);
     run.clients = clients;
-    const stream = 'taxi-trips';
+    const stream = LOCAL_RESOURCES.stream;
     const created = await watch.guard(
-      createPipelineResources(clients, {
-        bucket: 'taxi-stream-lake',
-        ledgerTable: 'taxi-stream-ledger',
-        deadLetterQueue: 'taxi-stream-dead-letters.fifo',
-        stream,
-        shards: options.shards,
-      }),
+      createPipelineResources(clients, { ...LOCAL_RESOURCES, shards: options.shards }),
     );
     run.created = created;
     const failureQueue = await watch.guard(

@@ -31,6 +31,7 @@ import {
 } from '../demo/harness';
 import { exportRun, lakeTripIds, type Reconciliation, reconcile } from '../demo/outputs';
 import { exportSearch, reconcileSearch, type SearchReconciliation } from '../demo/search-export';
+import { LOCAL_RESOURCES } from '../local-stack/defaults';
 import {
   createPipelineResources,
   type LocalClients,
@@ -350,15 +351,9 @@ async function main(): Promise<number> {
     stack = await startLocalStack({ logDir: path.join(o.out, 'logs'), services });
     watch.add(stack.died);
     clients = localClients(stack.endpoints);
-    const stream = 'taxi-trips';
+    const stream = LOCAL_RESOURCES.stream;
     const created = await watch.guard(
-      createPipelineResources(clients, {
-        bucket: 'taxi-stream-lake',
-        ledgerTable: 'taxi-stream-ledger',
-        deadLetterQueue: 'taxi-stream-dead-letters.fifo',
-        stream,
-        shards: o.shards,
-      }),
+      createPipelineResources(clients, { ...LOCAL_RESOURCES, shards: o.shards }),
     );
     say(`local services up: ${Object.values(stack.endpoints).join(', ')}`);
     handlerEnvironment(stack.env(), created, { POWERTOOLS_LOG_LEVEL: 'INFO', DEADLINE_MARGIN_MS: '5000' });
