@@ -25,6 +25,7 @@ import { decodeSourceEvent } from '../../lib/sources/decode-event';
 import { createLakeSinkDeps, lakeSinkOptions } from '../../lib/wiring';
 import { createRestCatalog, createTableCommitter } from '../../lib/wiring/table-committer';
 import { createTripTransform } from '../../lib/wiring/transform';
+import { FaultProxy, type FaultRule, type RequestView } from '../../tools/faults/fault-proxy';
 import {
   appendIcebergDataFiles,
   buildIcebergLauncher,
@@ -280,6 +281,86 @@ describe('the Iceberg lake', () => {
       ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('stays exactly once when the catalog refuses, fails or loses its answer (fault proxy)', async () => {
+    const own = await newLocalPipeline('iceberg-faults');
+    const proxy = await FaultProxy.start(catalog.url);
+    try {
+      const env = {
+        ...own.env,
+        LAKE_FORMAT: 'iceberg',
+        ICEBERG_CATALOG_URI: proxy.url,
+        ICEBERG_NAMESPACE: 'faults',
+        TABLE_PREFIX: 'warehouse/faults/trips',
+      };
+      const lakeConfig = loadLakeSinkConfig(env);
+      const sink = new LakeSink(await createLakeSinkDeps(lakeConfig), lakeSinkOptions(lakeConfig));
+      const committer = createTableCommitter(loadTableCommitterConfig(env));
+      const tableCommit = (r: RequestView) =>
+        r.method === 'POST' && r.path.endsWith('/namespaces/faults/tables/trips');
+      const tableLoad = (r: RequestView) =>
+        r.method === 'GET' && r.path.endsWith('/namespaces/faults/tables/trips');
+      const records = shardRecords(
+        Array.from({ length: 40 }, (_, i) => JSON.stringify(tripEvent({ trip_id: 500 + i }))),
+        { stream: 'faults-trips' },
+      );
+      const faults: Array<
+        [string, FaultRule['action'], FaultRule['match'], Record<string, unknown> | 'throws']
+      > = [
+        [
+          '409 on the commit',
+          {
+            kind: 'respond',
+            status: 409,
+            body: '{"error":{"message":"conflict","type":"CommitFailedException","code":409}}',
+          },
+          tableCommit,
+          { outcome: 'appended', conflicts: 1 },
+        ],
+        [
+          '503 on the commit, not forwarded',
+          {
+            kind: 'respond',
+            status: 503,
+            body: '{"error":{"message":"busy","type":"ServiceUnavailable","code":503}}',
+          },
+          tableCommit,
+          { outcome: 'appended', unknownOutcomes: 1 },
+        ],
+        [
+          'commit landed, answer lost',
+          { kind: 'drop-response' },
+          tableCommit,
+          { outcome: 'already-appended', unknownOutcomes: 1 },
+        ],
+        ['500 on loading the table', { kind: 'respond', status: 500, body: '{}' }, tableLoad, 'throws'],
+      ];
+      for (const [k, [name, action, match, expected]] of faults.entries()) {
+        const batch = records.slice(k * 10, k * 10 + 10);
+        expect((await sink.process(decodeSourceEvent(kinesisEvent(batch)), NO_DEADLINE)).failures).toEqual(
+          [],
+        );
+        proxy.inject({ name, match, action, times: 1 });
+        if (expected === 'throws')
+          await expect(committer.run(NO_DEADLINE)).rejects.toThrow(CatalogStateUnknownError);
+        else expect(await committer.run(NO_DEADLINE)).toMatchObject(expected);
+        expect(proxy.injected(name)).toBe(1);
+      }
+      // The run that failed to load the table changed nothing; the next one appends its batch.
+      expect(await committer.run(NO_DEADLINE)).toMatchObject({ outcome: 'appended', ledgerCommits: 1 });
+      const report = await readIcebergTable({
+        catalogUri: catalog.url,
+        table: 'faults.trips',
+        s3Endpoint: testEndpoints().s3sqs as string,
+        keyColumns: ['source_kind', 'source_stream', 'source_partition', 'source_position'],
+      });
+      expect(report.rows).toBe(40);
+      expect(report.duplicateKeys).toBe(0);
+      expect(report.snapshots).toHaveLength(4);
+    } finally {
+      await proxy.close();
     }
   });
 });
