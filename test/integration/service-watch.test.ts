@@ -4,7 +4,7 @@
  * watcher names the service, the signal or exit code and the log file; `npm run local` then
  * says so and stops the rest. The stack's own stop() is no death.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { buildKafkaLauncher, startKafka } from '../../tools/kafka/kafka-broker';
@@ -106,6 +106,33 @@ describe('a local service that dies', () => {
       );
       expect(run.stderr()).toContain('stopping the other local services');
       expect(await until(() => !services.some((p) => isRunning(p.pid)), 5_000)).toBe(true);
+    } finally {
+      if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGINT');
+      await run.exited;
+    }
+  });
+
+  it('runs `npm run local -- --iceberg` with the Iceberg catalog in stack.env, and stops it when it dies', async () => {
+    const run = startCli(TSX, ['tools/local-stack/cli.ts', '--port-base', '0', '--iceberg', '--dir', dir], {
+      cwd: ROOT,
+    });
+    try {
+      await run.waitFor(/Ctrl-C stops everything/, 120_000);
+      const env = Object.fromEntries(
+        readFileSync(path.join(dir, 'stack.env'), 'utf8')
+          .trim()
+          .split('\n')
+          .map((line) => line.split(/=(.*)/s).slice(0, 2) as [string, string]),
+      );
+      expect(env.ICEBERG_CATALOG_URI).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect((await fetch(`${env.ICEBERG_CATALOG_URI}/v1/config`)).status).toBe(200);
+      const jvm = descendants(run.pid).find((p) => p.args.includes('taxi-stream-iceberg.jar'));
+      expect(jvm).toBeDefined();
+      process.kill(jvm?.pid as number, 'SIGKILL');
+      const exit = await within(run.exited, 15_000);
+      expect(exit).toMatchObject({ code: 4 });
+      expect(run.stderr()).toContain('local service iceberg-catalog');
+      expect(run.stderr()).toContain(path.join(dir, 'logs', 'iceberg-catalog.log'));
     } finally {
       if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGINT');
       await run.exited;

@@ -12,12 +12,14 @@
  *
  * Manual use: `npx tsx tools/iceberg/iceberg-catalog.ts --help`.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { findJavaHome, JAVA_17_HOMES, javaBinary } from '../launchers/java-home';
 import { type JvmExit, startJvm } from '../launchers/jvm-process';
 import { mavenLauncherBuild, requireLauncherJar } from '../launchers/maven-build';
+import type { ServiceDiedError } from '../local-stack/service-watch';
 
 export const ICEBERG_LAUNCHER_JAR = path.join(__dirname, 'target', 'taxi-stream-iceberg.jar');
 
@@ -87,6 +89,8 @@ export interface IcebergCatalog {
   readonly process: ChildProcess;
   /** Resolves when the JVM has exited, whatever the reason; never rejects. */
   readonly exited: Promise<IcebergCatalogExit>;
+  /** Resolves when the JVM exits without stop() having asked it to (a ServiceWatch takes it). */
+  readonly died: Promise<ServiceDiedError>;
   /** SIGTERM, then SIGKILL after 10 s; resolves once the process has exited. Idempotent. */
   stop(): Promise<void>;
 }
@@ -165,6 +169,7 @@ export async function startIcebergCatalog(options: StartIcebergCatalogOptions): 
     logFile,
     process: jvm.child,
     exited: jvm.exited,
+    died: jvm.died,
     stop: jvm.stop,
   };
 }

@@ -1,5 +1,5 @@
 /**
- * npm run local -- [--help] [--port-base N] [--shards N] [--search] [--dir DIR]
+ * npm run local -- [--help] [--port-base N] [--shards N] [--search] [--iceberg] [--dir DIR]
  * Starts the local emulators (S3+SQS, DynamoDB, Kinesis; OpenSearch with --search) on 127.0.0.1, creates the
  * pipeline's bucket, ledger table, dead-letter queue and stream, writes the environment to
  * .local/stack.env and stays in the foreground until Ctrl-C, then stops everything. A service
@@ -7,7 +7,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { LOCAL_PORT_BASE, LOCAL_RESOURCES, LOCAL_SEARCH_PORT } from './defaults';
+import { buildIcebergLauncher, type IcebergCatalog, startIcebergCatalog } from '../iceberg/iceberg-catalog';
+import { LOCAL_ICEBERG_PORT, LOCAL_PORT_BASE, LOCAL_RESOURCES, LOCAL_SEARCH_PORT } from './defaults';
 import { type CreatedResources, createPipelineResources, localClients, startLocalStack } from './local-stack';
 import { SERVICE_DIED_EXIT_CODE, type ServiceDiedError, ServiceWatch } from './service-watch';
 
@@ -23,6 +24,10 @@ Options:
   --shards N      shards of the ${LOCAL_RESOURCES.stream} stream (default 2)
   --search        also start a local OpenSearch node on port ${LOCAL_SEARCH_PORT} (about 10 s; the first
                   run builds its launcher with Maven); any free port with --port-base 0
+  --iceberg       also start Apache Iceberg's REST catalog on port ${LOCAL_ICEBERG_PORT} (warehouse
+                  s3://${LOCAL_RESOURCES.bucket}/warehouse, catalog kept in DIR/iceberg), for
+                  LAKE_FORMAT=iceberg and the table committer; ICEBERG_CATALOG_URI goes
+                  into stack.env (the first run builds its launcher with Maven)
   --dir DIR       where stack.env and logs/ go (default .local)
   --help          this text
 
@@ -60,8 +65,12 @@ async function main(): Promise<void> {
     ports:
       base === 0 ? {} : { s3sqs: base, dynamodb: base + 1, kinesis: base + 2, opensearch: LOCAL_SEARCH_PORT },
   });
+  let catalog: IcebergCatalog | undefined;
+  const stopAll = async (): Promise<void> => {
+    await Promise.all([catalog?.stop(), stack.stop()]);
+  };
   const stop = async (): Promise<void> => {
-    await stack.stop();
+    await stopAll();
     process.exit(0);
   };
   process.on('SIGINT', stop);
@@ -71,7 +80,7 @@ async function main(): Promise<void> {
   const died = (death: ServiceDiedError): Promise<never> => {
     dying ??= (async () => {
       process.stderr.write(`\n${death.describe()}\nstopping the other local services\n`);
-      await stack.stop();
+      await stopAll();
       process.exit(SERVICE_DIED_EXIT_CODE);
     })();
     return dying;
@@ -82,10 +91,23 @@ async function main(): Promise<void> {
   let created: CreatedResources;
   try {
     created = await createPipelineResources(localClients(stack.endpoints), { ...LOCAL_RESOURCES, shards });
+    if (args.includes('--iceberg')) {
+      await watch.guard(buildIcebergLauncher());
+      catalog = await watch.guard(
+        startIcebergCatalog({
+          home: path.join(localDir, 'iceberg'),
+          logFile: path.join(localDir, 'logs', 'iceberg-catalog.log'),
+          s3Endpoint: stack.endpoints.s3sqs as string,
+          warehouse: `s3://${created.bucket}/warehouse`,
+          port: base === 0 ? 0 : LOCAL_ICEBERG_PORT,
+        }),
+      );
+      watch.add(catalog.died);
+    }
   } catch (error) {
     const death = await watch.causeOf(error);
     if (death) return died(death);
-    await stack.stop();
+    await stopAll();
     throw error;
   }
   const env = {
@@ -94,6 +116,7 @@ async function main(): Promise<void> {
     LEDGER_TABLE: created.ledgerTable,
     DEAD_LETTER_QUEUE_URL: created.deadLetterQueueUrl,
     TRIP_STREAM: LOCAL_RESOURCES.stream,
+    ...(catalog ? { ICEBERG_CATALOG_URI: catalog.url } : {}),
   };
   const envFile = path.join(localDir, 'stack.env');
   writeFileSync(
@@ -103,7 +126,10 @@ async function main(): Promise<void> {
       .join('\n')}\n`,
   );
   process.stdout.write(
-    `Local services up (127.0.0.1):\n${Object.entries(stack.endpoints)
+    `Local services up (127.0.0.1):\n${Object.entries({
+      ...stack.endpoints,
+      ...(catalog ? { iceberg: catalog.url } : {}),
+    })
       .map(([k, v]) => `  ${k.padEnd(9)} ${v}`)
       .join(
         '\n',
