@@ -363,4 +363,23 @@ describe('the Iceberg lake', () => {
       await proxy.close();
     }
   });
+
+  it('creates its namespace and table once when several first runs race', async () => {
+    const own = await newLocalPipeline('iceberg-race');
+    const config = loadTableCommitterConfig({
+      ...own.env,
+      ICEBERG_CATALOG_URI: catalog.url,
+      ICEBERG_NAMESPACE: 'race',
+      TABLE_PREFIX: 'warehouse/race/trips',
+    });
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, () => createTableCommitter(config).run(NO_DEADLINE)),
+    );
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value.outcome : String(r.reason)))).toEqual(
+      Array.from({ length: 8 }, () => 'nothing-to-do'),
+    );
+    expect((await createRestCatalog(config).loadTable('race', 'trips'))?.metadata.location).toBe(
+      `s3://${config.lakeBucket}/warehouse/race/trips`,
+    );
+  });
 });

@@ -229,6 +229,17 @@ export class RestCatalog {
       signal,
     );
     if (out.status === 200 || out.status === 409) return;
+    // Two creators racing can get a 5xx instead of a 409 (seen with Iceberg's JDBC catalog):
+    // what counts is whether the namespace is there now.
+    if (out.status >= 500) {
+      const check = await this.request(
+        'GET',
+        `${base}/namespaces/${encodeURIComponent(namespace)}`,
+        undefined,
+        signal,
+      );
+      if (check.status === 200) return;
+    }
     this.fail('POST', `${base}/namespaces`, out.status, out.json, out.text);
   }
 
@@ -271,7 +282,8 @@ export class RestCatalog {
       },
       signal,
     );
-    if (out.status === 409) {
+    if (out.status === 409 || out.status >= 500) {
+      // Created meanwhile by another run (a 5xx can also mean it was created, answer lost).
       const raced = await this.loadTable(input.namespace, input.table, signal);
       if (raced) return raced;
     }
