@@ -13,6 +13,7 @@ import { createS3Client } from '../../lib/aws-clients';
 import { loadZoneLookup } from '../../lib/domain/zone-source';
 import type { ZoneLookup } from '../../lib/domain/zones';
 import { queryInsights } from '../../lib/search/insights';
+import type { IcebergCatalog } from '../iceberg/iceberg-catalog';
 import { buildKafkaLauncher, type KafkaBroker, startKafka } from '../kafka/kafka-broker';
 import { LOCAL_RESOURCES } from '../local-stack/defaults';
 import {
@@ -46,6 +47,13 @@ import {
   type RunOptions,
   scanLedger,
 } from './harness';
+import {
+  DEMO_TABLE_PREFIX,
+  exportTable,
+  icebergEnvironment,
+  ScheduledCommitter,
+  startDemoCatalog,
+} from './iceberg-lake';
 import { exportRun, lakeTripIds, type Reconciliation, type RunExport, reconcile } from './outputs';
 import { formatReport, lakeInsights } from './report';
 import { exportSearch, reconcileSearch } from './search-export';
@@ -86,6 +94,11 @@ Replay and consumption:
   --shards N         shards of the local stream and partitions of the topic (default 2)
   --batch-size N     event source mapping batch size (default 1000)
   --batch-window-ms N  event source mapping batching window (default 500)
+  --lake L           prefix (default): the hive-style prefix layout; iceberg: the lake sink
+                     writes data files for an Apache Iceberg table, the table committer
+                     appends them every second through Iceberg's own REST catalog (started
+                     here; the first run builds it with Maven), and the export and the
+                     reconciliation read the table (docs/iceberg.md)
 Output:
   --out DIR          where results stay (default .local/demo/run-<time>)
   --json             print one JSON summary object as the last line of stdout
@@ -96,16 +109,30 @@ interface DemoOptions extends RunOptions {
   inputs: string[];
   source: 'kinesis' | 'kafka' | 'both';
   speedup: number;
+  lake: 'prefix' | 'iceberg';
 }
 
 function parseArgs(args: string[]): DemoOptions | 'help' {
-  const o: DemoOptions = { ...defaultRunOptions('demo', 50_000), inputs: [], source: 'kinesis', speedup: 0 };
+  const o: DemoOptions = {
+    ...defaultRunOptions('demo', 50_000),
+    inputs: [],
+    source: 'kinesis',
+    speedup: 0,
+    lake: 'prefix',
+  };
   return parseRunArgs(args, o, 10_000_000, (arg, next) => {
     switch (arg) {
       case '--input': {
         const file = next();
         if (!file || !existsSync(file)) throw new Error(`--input: no such file ${file}`);
         o.inputs.push(path.resolve(file));
+        return true;
+      }
+      case '--lake': {
+        const value = next();
+        if (value !== 'prefix' && value !== 'iceberg')
+          throw new Error(`--lake must be prefix or iceberg, got ${value}`);
+        o.lake = value;
         return true;
       }
       case '--source': {
@@ -136,6 +163,10 @@ async function main(): Promise<number> {
   }
   const options = parsed;
   mkdirSync(options.out, { recursive: true });
+  // The services start empty every run: outputs of an earlier run in the same --out folder (the
+  // exported lake, the Iceberg catalog's store) would otherwise mix with this one's.
+  for (const stale of ['lake', 'iceberg-catalog', 'table-metadata.json'])
+    rmSync(path.join(options.out, stale), { recursive: true, force: true });
   const say = (text: string) => process.stderr.write(`${text}\n`);
   const startedAt = Date.now();
   let stack: LocalStack | undefined;
@@ -143,6 +174,8 @@ async function main(): Promise<number> {
   const runners: Array<KinesisRunner | KafkaRunner> = [];
   let kafka: LocalKafka | undefined;
   let broker: KafkaBroker | undefined;
+  let catalog: IcebergCatalog | undefined;
+  let committer: ScheduledCommitter | undefined;
   // Every service the run starts is watched; the long waits below give up when one dies.
   const watch = new ServiceWatch();
   const run: RunSoFar = {
@@ -159,6 +192,8 @@ async function main(): Promise<number> {
     for (const r of runners) r.stop();
     await kafka?.producer.disconnect().catch(() => undefined);
     await broker?.stop();
+    committer?.stop();
+    await catalog?.stop();
     if (kafka) rmSync(kafka.dir, { recursive: true, force: true });
     await capture?.close();
     await stack?.stop();
@@ -214,6 +249,11 @@ async function main(): Promise<number> {
       `local services up: ${[...Object.values(stack.endpoints), ...(kafka ? [`kafka ${kafka.broker.bootstrap}`] : [])].join(', ')}`,
     );
 
+    if (options.lake === 'iceberg') {
+      catalog = await startDemoCatalog(options.out, stack.endpoints.s3sqs as string, created.bucket, watch);
+      say(`Iceberg REST catalog up: ${catalog.url}`);
+    }
+
     let zones: ZoneLookup | null = null;
     const zoneFile = existsSync(SHARED_ZONES) ? SHARED_ZONES : undefined;
     if (zoneFile) zones = await watch.guard(loadZoneLookup(zoneFile, createS3Client(stack.aws())));
@@ -223,7 +263,13 @@ async function main(): Promise<number> {
       POWERTOOLS_LOG_LEVEL: 'INFO',
       DEADLINE_MARGIN_MS: '5000',
       ...(zoneFile ? { ZONE_LOOKUP: zoneFile } : {}),
+      ...(catalog ? icebergEnvironment(catalog.url) : {}),
     });
+    if (catalog) {
+      // As its schedule would: the committer appends what the sinks committed, every second.
+      committer = new ScheduledCommitter(process.env as Record<string, string>);
+      committer.start(1_000);
+    }
     capture = new HandlerOutputCapture(path.join(options.out, 'handler-output.jsonl'));
     const lakeHandler = loadHandler('../../functions/lake-sink', LAKE_FUNCTION, 'taxi-stream-lake-sink');
     const searchHandler = loadHandler(
@@ -345,15 +391,25 @@ async function main(): Promise<number> {
     // Every source carries every input record once.
     const positions = landed.flat();
     const expectedRecords = sources.flatMap(() => inputs);
+    if (committer) {
+      say('appending the last ledger commits to the Iceberg table');
+      await watch.guard(committer.finish());
+    }
     const pipelineSeconds = (Date.now() - replayStarted) / 1000;
     await capture.close();
 
+    const table = committer
+      ? await watch.guard(
+          exportTable(clients, committer.config, options.out, stack.endpoints.s3sqs as string),
+        )
+      : undefined;
     say('exporting the lake, dead letters and ledger');
     const exported: RunExport = await watch.guard(
       exportRun(clients, {
         outDir: options.out,
         bucket: created.bucket,
-        lakePrefix: 'lake/trips',
+        lakePrefix: table ? `${DEMO_TABLE_PREFIX}/data` : 'lake/trips',
+        ...(table ? { lakeKeys: async () => table.liveKeys } : {}),
         deadLetterQueueUrl: created.deadLetterQueueUrl,
         ledgerScan: () => scanLedger(clients, created.ledgerTable),
         failures,
@@ -385,7 +441,19 @@ async function main(): Promise<number> {
       mappingFailures: failures.length,
       duplicatesInLake: reconciliation.duplicatesInLake,
       missing: reconciliation.missing,
-      reconciled: reconciliation.reconciled && searchReconciliation.reconciled,
+      reconciled:
+        reconciliation.reconciled &&
+        searchReconciliation.reconciled &&
+        (table === undefined || (table.tableRows === reconciliation.inLake && table.tableDuplicates === 0)),
+      tableFormat: options.lake,
+      ...(table
+        ? {
+            tableSnapshots: table.tableSnapshots,
+            tableDataFiles: table.tableDataFiles,
+            tableRows: table.tableRows,
+            tableCommitterRuns: committer?.runs.length ?? 0,
+          }
+        : {}),
       sources,
       seconds: { replay: replaySeconds, pipeline: pipelineSeconds, total: (Date.now() - startedAt) / 1000 },
       eventsPerSecond: Math.round(expectedRecords.length / Math.max(0.001, pipelineSeconds)),

@@ -31,6 +31,8 @@ export interface ExportOptions {
   readonly deadLetterQueueUrl: string;
   readonly ledgerScan: () => Promise<unknown[]>;
   readonly failures: readonly OnFailureRecord[];
+  /** The lake objects to export (default: every object under `lakePrefix`). */
+  readonly lakeKeys?: () => Promise<string[]>;
 }
 
 const jsonl = (items: readonly unknown[]): string =>
@@ -66,36 +68,50 @@ export function exportPath(lakeDir: string, lakePrefix: string, key: string): st
   return file;
 }
 
-export async function exportRun(clients: LocalClients, o: ExportOptions): Promise<RunExport> {
-  const lakeDir = path.join(o.outDir, 'lake');
+/**
+ * Every object under the lake prefix: what a reader of the prefix layout sees. One page:
+ * fauxqs 1.9.2 resumes pages in byte order after sorting with localeCompare, which skips and
+ * repeats keys past 1,000 (see test/support/local-pipeline.ts listKeys).
+ */
+export async function listLakeKeys(
+  clients: LocalClients,
+  bucket: string,
+  lakePrefix: string,
+): Promise<string[]> {
+  const keys: string[] = [];
   let token: string | undefined;
-  let objects = 0;
-  let bytes = 0;
-  const partitions = new Set<string>();
   do {
     const out = await clients.s3.send(
-      // One page: fauxqs 1.9.2 resumes pages in byte order after sorting with localeCompare,
-      // which skips and repeats keys past 1,000 (see test/support/local-pipeline.ts listKeys).
       new ListObjectsV2Command({
-        Bucket: o.bucket,
-        Prefix: `${o.lakePrefix}/`,
+        Bucket: bucket,
+        Prefix: `${lakePrefix}/`,
         ContinuationToken: token,
         MaxKeys: 1_000_000,
       }),
     );
-    for (const item of out.Contents ?? []) {
-      const key = item.Key as string;
-      const body = await clients.s3.send(new GetObjectCommand({ Bucket: o.bucket, Key: key }));
-      const data = await body.Body?.transformToByteArray();
-      const file = exportPath(lakeDir, o.lakePrefix, key);
-      mkdirSync(path.dirname(file), { recursive: true });
-      writeFileSync(file, data ?? new Uint8Array(0));
-      objects++;
-      bytes += data?.byteLength ?? 0;
-      partitions.add(path.dirname(key));
-    }
+    for (const item of out.Contents ?? []) keys.push(item.Key as string);
     token = out.IsTruncated ? out.NextContinuationToken : undefined;
   } while (token);
+  return keys;
+}
+
+export async function exportRun(clients: LocalClients, o: ExportOptions): Promise<RunExport> {
+  const lakeDir = path.join(o.outDir, 'lake');
+  let objects = 0;
+  let bytes = 0;
+  const partitions = new Set<string>();
+  // The prefix layout is what is under the prefix; an Iceberg table is its live data files.
+  const keys = o.lakeKeys ? await o.lakeKeys() : await listLakeKeys(clients, o.bucket, o.lakePrefix);
+  for (const key of keys) {
+    const body = await clients.s3.send(new GetObjectCommand({ Bucket: o.bucket, Key: key }));
+    const data = await body.Body?.transformToByteArray();
+    const file = exportPath(lakeDir, o.lakePrefix, key);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, data ?? new Uint8Array(0));
+    objects++;
+    bytes += data?.byteLength ?? 0;
+    partitions.add(path.dirname(key));
+  }
 
   const deadLetters = await drainQueue<DeadLetterMessage>(clients.sqs, o.deadLetterQueueUrl);
   writeFileSync(path.join(o.outDir, 'dead-letters.jsonl'), jsonl(deadLetters));

@@ -58,6 +58,10 @@ export interface ReportInput {
     reconciled: boolean;
     seconds: { replay: number; pipeline: number; total: number };
     eventsPerSecond: number;
+    tableFormat?: 'prefix' | 'iceberg';
+    tableSnapshots?: number;
+    tableDataFiles?: number;
+    tableRows?: number;
     runner: { invocations: number; partialFailures: number; errors: number; retries: number };
     outDir: string;
   };
@@ -89,10 +93,20 @@ export function formatReport(r: ReportInput): string {
   lines.push(`poison records dead-lettered    ${n(s.dlqMessages)}`);
   lines.push(`batches sent to on-failure      ${n(s.mappingFailures)}`);
 
-  section('Lake (Parquet on S3, hive-partitioned by pickup hour)');
-  lines.push(
-    `${n(s.parquetObjects)} objects in ${n(s.partitions)} partitions, ${(s.parquetBytes / 1_048_576).toFixed(2)} MiB`,
+  const iceberg = s.tableFormat === 'iceberg';
+  section(
+    iceberg
+      ? 'Lake (Apache Iceberg table taxi_stream.trips, partitioned by day(pickup_datetime))'
+      : 'Lake (Parquet on S3, hive-partitioned by pickup hour)',
   );
+  lines.push(
+    `${n(s.parquetObjects)} ${iceberg ? 'live data files' : 'objects'} in ${n(s.partitions)} partitions, ${(s.parquetBytes / 1_048_576).toFixed(2)} MiB`,
+  );
+  if (iceberg) {
+    lines.push(
+      `${n(s.tableSnapshots ?? 0)} snapshots; Iceberg's Java reader counts ${n(s.tableRows ?? 0)} rows in the current one`,
+    );
+  }
   if (r.insights.perDay.length > 0) {
     lines.push('', 'day          trips     avg fare   avg minutes');
     for (const d of r.insights.perDay.slice(0, 14)) {
@@ -187,7 +201,11 @@ export function formatReport(r: ReportInput): string {
 
   section('Outputs');
   lines.push(`${s.outDir}`);
-  lines.push('  lake/                  the lake exactly as committed (hive-partitioned Parquet)');
+  lines.push(
+    iceberg
+      ? "  lake/                  the table's live data files (Parquet), table-metadata.json its metadata"
+      : '  lake/                  the lake exactly as committed (hive-partitioned Parquet)',
+  );
   lines.push('  dead-letters.jsonl     every dead letter');
   lines.push('  ledger.jsonl           the commit ledger');
   lines.push("  handler-output.jsonl   the handlers' log lines and EMF metrics");
