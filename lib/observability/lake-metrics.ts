@@ -20,6 +20,8 @@ export interface LakeBatchSummary {
   readonly parquetRowsCommitted: number;
   readonly parquetBytesCommitted: number;
   readonly stagingCleanupFailures: number;
+  /** S3 requests for lake objects: 3 per object staged and promoted, 1 written in place. */
+  readonly s3Requests: number;
   readonly batchItemFailures: number;
   readonly failureReasons: readonly string[];
   readonly batchDurationMs: number;
@@ -66,6 +68,7 @@ export function summarizeLakeBatch(
     parquetRowsCommitted: sum((c) => c.rowsCommitted),
     parquetBytesCommitted: sum((c) => c.bytesCommitted),
     stagingCleanupFailures: sum((c) => c.stagingCleanupFailures),
+    s3Requests: sum((c) => c.s3Requests),
     batchItemFailures: report.failures.length,
     failureReasons: report.failures.map((f) => f.reason),
     batchDurationMs: nowMs - startedAtMs,
@@ -94,6 +97,7 @@ export function addLakeMetrics(metrics: Metrics, s: LakeBatchSummary): void {
   count('CommitConflicts', s.commitConflicts);
   count('CommitsRolledForward', s.commitsRolledForward);
   count('StagingCleanupFailures', s.stagingCleanupFailures);
+  count('S3Requests', s.s3Requests);
   count('BatchItemFailures', s.batchItemFailures);
   ms('BatchDurationMs', s.batchDurationMs);
   ms('ArrivalLagMs', s.arrivalLagMs);

@@ -99,6 +99,8 @@ export interface ChannelReport {
   bytesCommitted: number;
   maxEventTimeMs: number | null;
   stagingCleanupFailures: number;
+  /** S3 requests made for lake objects (PUT, COPY, DELETE, HEAD), dead-letter payloads aside. */
+  s3Requests: number;
   /**
    * The whole batch lay at or below the ledger head and ended before the head's last commit
    * began: not the redelivery of an unanswered invocation, but a rewound source or (Kafka) a
@@ -162,6 +164,7 @@ function newReport(channelId: string, records: number): ChannelReport {
     bytesCommitted: 0,
     maxEventTimeMs: null,
     stagingCleanupFailures: 0,
+    s3Requests: 0,
     behindHead: false,
     failure: null,
   };
@@ -418,6 +421,7 @@ export class LakeSink {
             );
         }
         const target = direct ? key : stagingKey;
+        report.s3Requests++;
         await budget.run(`store.put ${target}`, (signal) =>
           this.deps.store.put(target, bytes, PARQUET, signal),
         );
@@ -524,17 +528,20 @@ export class LakeSink {
     const staged = manifest.objects.filter((o) => o.stagingKey !== o.key);
     const copies = mapLimit(staged, this.options.ioConcurrency, async (object) => {
       try {
+        report.s3Requests++;
         await budget.run(`store.copy ${object.key}`, (signal) =>
           store.copy(object.stagingKey, object.key, signal),
         );
       } catch (error) {
         if (!isNoSuchKey(error)) throw error;
         // A concurrent or earlier promoter may have finished and removed the staged copy already.
+        report.s3Requests++;
         const size = await budget.run(`store.size ${object.key}`, (signal) => store.size(object.key, signal));
         if (size === object.bytes) return;
         throw error;
       }
       try {
+        report.s3Requests++;
         await budget.run(`store.delete ${object.stagingKey}`, (signal) =>
           store.delete(object.stagingKey, signal),
         );

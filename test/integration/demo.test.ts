@@ -52,6 +52,8 @@ describe('npm run demo', () => {
     expect(result.code).toBe(0);
     const s = result.summary;
     expect(s).toMatchObject({ reconciled: true, tableFormat: 'iceberg', missing: 0, duplicatesInLake: 0 });
+    // One S3 request per data file, as counted by the lake sink (the prefix layout needs 3).
+    expect(s.s3RequestsPerDataFile).toBe(1);
     // Iceberg's Java reader counts the table's rows; the export holds exactly its live files.
     expect(s.tableRows).toBe(s.validRecords);
     expect(s.parquetRows).toBe(s.validRecords);
@@ -76,6 +78,8 @@ describe('npm run demo', () => {
       watermarks: 2,
       missing: 0,
       duplicatesInLake: 0,
+      tableFormat: 'prefix',
+      s3RequestsPerDataFile: 3,
     });
     expect(s.inputRecords).toBe(2002);
     expect(Number(s.validRecords) + Number(s.poisonRecords)).toBe(2000);

@@ -59,6 +59,9 @@ import { formatReport, lakeInsights } from './report';
 import { exportSearch, reconcileSearch } from './search-export';
 
 const ROOT = path.resolve(__dirname, '..', '..');
+
+const perObject = (requests: number, objects: number): number | null =>
+  objects === 0 ? null : Math.round((requests / objects) * 100) / 100;
 const LAKE_FUNCTION = 'taxi-stream-local-lakeSink';
 
 interface LocalKafka {
@@ -446,6 +449,12 @@ async function main(): Promise<number> {
         searchReconciliation.reconciled &&
         (table === undefined || (table.tableRows === reconciliation.inLake && table.tableDuplicates === 0)),
       tableFormat: options.lake,
+      // Counted by the lake sink itself (its S3Requests and ParquetObjects metrics, summed over
+      // every invocation): staged objects cost a PUT, a COPY and a DELETE, in-place files a PUT.
+      s3RequestsPerDataFile: perObject(
+        capture.metrics.get('taxi-stream-lake-sink/S3Requests')?.sum ?? 0,
+        capture.metrics.get('taxi-stream-lake-sink/ParquetObjects')?.sum ?? 0,
+      ),
       ...(table
         ? {
             tableSnapshots: table.tableSnapshots,
