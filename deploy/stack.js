@@ -11,10 +11,13 @@
  *   search            the OpenSearch domain (created unless `searchEndpoint` is given)
  *   glue              the Glue database and the lake table with partition projection,
  *                     derived from the same schema and partition template the sink uses
+ *                     (with lakeFormat iceberg: the database only, the table committer
+ *                     creates the Iceberg table through the catalog)
  *   observability     the CloudWatch dashboard, the alarms and (unless given) their SNS topic
  *                     with a KMS key CloudWatch may use
  *   msk               the two MSK functions and their mapping failure controls, only when
  *                     `mskClusterArn` is set
+ *   tableCommitter    the scheduled Iceberg table committer, only with lakeFormat iceberg
  *
  * Everything here is plain data: `npx serverless print --stage dev` shows the result and
  * `serverless package` (offline) writes it into the CloudFormation template.
@@ -29,6 +32,7 @@ const FUNCTIONS = {
   searchSink: { service: 'taxi-stream-search-sink', kind: 'search', source: 'kinesis' },
   lakeSinkMsk: { service: 'taxi-stream-lake-sink-msk', kind: 'lake', source: 'msk' },
   searchSinkMsk: { service: 'taxi-stream-search-sink-msk', kind: 'search', source: 'msk' },
+  tableCommitter: { service: 'taxi-stream-table-committer', kind: 'table', source: 'schedule' },
 };
 
 const LOCAL = tsx.require('../tools/local-stack/defaults.ts', __filename);
@@ -61,6 +65,12 @@ const LOCAL_PASS_THROUGH = [
   'SEARCH_RETRY_BASE_MS',
   'SEARCH_MAX_RETRIES',
 ];
+
+/** Seconds per unit of a `rate(...)` schedule expression. */
+const RATE_UNITS = { minute: 60, hour: 3600, day: 86400 };
+/** What the committer's timeout leaves of the schedule interval, and Lambda's maximum. */
+const COMMIT_TIMEOUT_SLACK_SECONDS = 10;
+const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
 
 /** Stream retention bounds (hours) and the mapping's record age bounds (seconds). */
 const RETENTION_HOURS = { min: 24, max: 8760 };
@@ -123,12 +133,21 @@ async function settings({ resolveVariable }) {
     'maximumRecordAgeSeconds',
     'vpcSubnetIds',
     'vpcSecurityGroupIds',
+    'lakeFormat',
+    'tablePrefix',
+    'icebergCatalog',
+    'tableBucketArn',
+    'tableCommitSchedule',
+    'lakeFormationDataAccess',
   ];
   const s = {};
   for (const name of names) s[name] = await param(name);
   s.stage = String(await resolveVariable('sls:stage'));
   s.service = String(await resolveVariable('self:service'));
+  s.region = String(await resolveVariable('self:provider.region'));
   s.local = s.stage === 'local';
+  s.iceberg = s.lakeFormat === 'iceberg';
+  s.tablePrefix = s.tablePrefix.replace(/^\/+|\/+$/g, '');
   s.msk = s.mskClusterArn !== '';
   s.vpc = list(s.vpcSubnetIds).length > 0;
   s.createSearchDomain = s.searchEndpoint === '';
@@ -227,6 +246,67 @@ function check(s) {
   }
   if (s.zoneLookup && !/^s3:\/\/[a-z0-9.-]+\/.+/.test(s.zoneLookup))
     fail(`zoneLookup must be empty or an s3://bucket/key URI, got "${s.zoneLookup}"`);
+  if (!['prefix', 'iceberg'].includes(s.lakeFormat))
+    fail(`lakeFormat must be prefix or iceberg, got "${s.lakeFormat}"`);
+  if (s.iceberg) checkIceberg(s);
+}
+
+/** The Iceberg parameters, refused here by name rather than at the committer's cold start. */
+function checkIceberg(s) {
+  if (!['glue', 's3tables'].includes(s.icebergCatalog))
+    fail(`icebergCatalog must be glue or s3tables, got "${s.icebergCatalog}"`);
+  // The rules TABLE_PREFIX has in lib/config.ts; staging/ also expires after 3 days.
+  const segments = s.tablePrefix.split('/');
+  if (!/^[A-Za-z0-9_.=/-]+$/.test(s.tablePrefix) || segments.some((x) => x === '' || x === '.' || x === '..'))
+    fail(`tablePrefix must be an S3 key prefix of letters, digits and _ . = / -, got "${s.tablePrefix}"`);
+  if (['staging', 'dead-letters'].includes(segments[0] ?? ''))
+    fail(
+      `tablePrefix must not be under staging/ or dead-letters/ (staged objects expire after 3 days), got "${s.tablePrefix}"`,
+    );
+  // ICEBERG_NAMESPACE and ICEBERG_TABLE: the committer accepts only these (Glue and Athena names).
+  for (const name of ['glueDatabaseName', 'glueTableName']) {
+    if (!/^[a-z_][a-z0-9_]{0,254}$/.test(s[name]))
+      fail(
+        `${name} must be lower-case letters, digits and _ with lakeFormat iceberg (it names the Iceberg namespace or table), got "${s[name]}"`,
+      );
+  }
+  if (s.icebergCatalog === 's3tables') {
+    const arn = /^arn:aws[a-z0-9-]*:s3tables:([a-z0-9-]+):\d{12}:bucket\/[a-z0-9_-]{3,63}$/.exec(
+      s.tableBucketArn,
+    );
+    if (!arn)
+      fail(
+        `tableBucketArn is required with icebergCatalog s3tables: an S3 table bucket ARN (arn:aws:s3tables:<region>:<account>:bucket/<name>), got "${s.tableBucketArn}"`,
+      );
+    // The committer signs for its own region's endpoint, https://s3tables.<region>.amazonaws.com.
+    if (arn[1] !== s.region)
+      fail(
+        `tableBucketArn is in ${arn[1]}, the stack deploys to ${s.region}: the S3 Tables endpoint is regional`,
+      );
+  }
+  if (!['true', 'false'].includes(s.lakeFormationDataAccess))
+    fail(`lakeFormationDataAccess must be true or false, got "${s.lakeFormationDataAccess}"`);
+  commitSchedule(s);
+}
+
+/**
+ * The committer's schedule interval, its timeout (below the interval, so that runs never
+ * overlap and the reserved concurrency of 1 never throttles a scheduled run) and the age after
+ * which a delayed invocation is dropped (the next one is on its way).
+ */
+function commitSchedule(s) {
+  const m = /^rate\(([1-9]\d*) (minute|hour|day)(s?)\)$/.exec(s.tableCommitSchedule);
+  // EventBridge wants the singular for 1 and the plural otherwise.
+  if (!m || (m[1] === '1') !== (m[3] === ''))
+    fail(
+      `tableCommitSchedule must be rate(1 minute), rate(<n> minutes), rate(1 hour), ... (the committer's timeout is derived from the interval), got "${s.tableCommitSchedule}"`,
+    );
+  const interval = Number(m[1]) * RATE_UNITS[m[2]];
+  return {
+    interval,
+    timeout: Math.min(interval - COMMIT_TIMEOUT_SLACK_SECONDS, LAMBDA_MAX_TIMEOUT_SECONDS),
+    maximumEventAge: Math.min(interval, 21600),
+  };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -259,15 +339,17 @@ async function environment(ctx) {
     for (const [name, value] of Object.entries(defaults)) local[name] = process.env[name] || value;
     for (const name of LOCAL_PASS_THROUGH) if (process.env[name]) local[name] = process.env[name];
     const out = {};
-    for (const fn of Object.keys(FUNCTIONS)) out[fn] = { ...local, ...common(fn) };
+    for (const fn of Object.keys(FUNCTIONS))
+      if (FUNCTIONS[fn].kind !== 'table') out[fn] = { ...local, ...common(fn) };
     return out;
   }
   const lake = {
     LAKE_BUCKET: ref('LakeBucket'),
-    LAKE_PREFIX: s.lakePrefix,
+    // The prefix layout's settings; the Iceberg table has its own location and day partitions.
+    ...(s.iceberg ? { LAKE_FORMAT: 'iceberg', TABLE_PREFIX: s.tablePrefix } : { LAKE_PREFIX: s.lakePrefix }),
     LEDGER_TABLE: ref('LedgerTable'),
     DEAD_LETTER_QUEUE_URL: ref('DeadLetterQueue'),
-    PARTITION_TEMPLATE: s.partitionTemplate,
+    ...(s.iceberg ? {} : { PARTITION_TEMPLATE: s.partitionTemplate }),
     PARQUET_COMPRESSION: s.parquetCompression,
     PARQUET_ENCODING: s.parquetEncoding,
     ZONE_LOOKUP: s.zoneLookup,
@@ -292,6 +374,28 @@ async function environment(ctx) {
     searchSink: { ...common('searchSink'), ...search },
     lakeSinkMsk: { ...common('lakeSinkMsk'), ...lake },
     searchSinkMsk: { ...common('searchSinkMsk'), ...search },
+    ...(s.iceberg ? { tableCommitter: { ...common('tableCommitter'), ...committerEnvironment(s) } } : {}),
+  };
+}
+
+/**
+ * The committer's catalog: the Glue Data Catalog's Iceberg REST endpoint (warehouse = the
+ * account's catalog ID; the namespace is the Glue database) or S3 Tables' (warehouse = the
+ * table bucket ARN). Both sign with SigV4 as the function's role (lib/lake/iceberg/sigv4.ts).
+ */
+function committerEnvironment(s) {
+  const glue = s.icebergCatalog === 'glue';
+  return {
+    LAKE_BUCKET: ref('LakeBucket'),
+    LEDGER_TABLE: ref('LedgerTable'),
+    TABLE_PREFIX: s.tablePrefix,
+    ICEBERG_CATALOG_URI: sub(`https://${s.icebergCatalog}.\${AWS::Region}.\${AWS::URLSuffix}/iceberg`),
+    ICEBERG_WAREHOUSE: glue ? ref('AWS::AccountId') : s.tableBucketArn,
+    ICEBERG_SIGV4: s.icebergCatalog,
+    // Glue: the database's Ref is its name, and makes the function wait for it (a first run
+    // before it existed would create the namespace itself, and the stack's create would fail).
+    ICEBERG_NAMESPACE: glue ? ref('GlueDatabase') : s.glueDatabaseName,
+    ICEBERG_TABLE: s.glueTableName,
   };
 }
 
@@ -317,17 +421,20 @@ function s3ObjectArn(uri) {
   return `arn:aws:s3:::${bucket}/${key}`;
 }
 
+const ownLogs = (s, fn) => ({
+  Sid: 'OwnLogs',
+  Effect: 'Allow',
+  Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+  Resource: sub(
+    `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/${s.functionName(fn)}:*`,
+  ),
+});
+
 function roleFor(s, fn) {
   const { kind, source } = FUNCTIONS[fn];
+  if (kind === 'table') return roleResource(fn, committerStatements(s));
   const statements = [
-    {
-      Sid: 'OwnLogs',
-      Effect: 'Allow',
-      Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-      Resource: sub(
-        `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/${s.functionName(fn)}:*`,
-      ),
-    },
+    ownLogs(s, fn),
     {
       Sid: 'DeadLetters',
       Effect: 'Allow',
@@ -429,7 +536,24 @@ function roleFor(s, fn) {
       Resource: '*',
     });
   }
-  if (kind === 'lake') {
+  if (kind === 'lake' && s.iceberg) {
+    // Data files are written in place (placement `direct`): one PUT each, never read back,
+    // copied, listed or deleted by the sink (lib/pipeline/lake-sink.ts, promote).
+    statements.push(
+      {
+        Sid: 'TableDataFiles',
+        Effect: 'Allow',
+        Action: ['s3:PutObject'],
+        Resource: sub(`\${LakeBucket.Arn}/${s.tablePrefix}/data/*`),
+      },
+      {
+        Sid: 'OversizedDeadLetterPayloads',
+        Effect: 'Allow',
+        Action: ['s3:PutObject'],
+        Resource: sub('${LakeBucket.Arn}/dead-letters/*'),
+      },
+    );
+  } else if (kind === 'lake') {
     statements.push(
       {
         Sid: 'LakeObjects',
@@ -449,6 +573,10 @@ function roleFor(s, fn) {
         Action: ['s3:ListBucket'],
         Resource: getAtt('LakeBucket', 'Arn'),
       },
+    );
+  }
+  if (kind === 'lake') {
+    statements.push(
       {
         Sid: 'CommitLedger',
         Effect: 'Allow',
@@ -496,6 +624,105 @@ function roleFor(s, fn) {
       Resource: s3ObjectArn(s.zoneLookup),
     });
   }
+  return roleResource(fn, statements);
+}
+
+/**
+ * The table committer: it reads the ledger, reads and writes the table's manifests and
+ * manifest lists, and talks to the catalog, which writes the table metadata files
+ * (docs/deploy.md, "The Iceberg table").
+ */
+function committerStatements(s) {
+  const statements = [
+    ownLogs(s, 'tableCommitter'),
+    {
+      // listChannels and historySince are queries, readHead a strongly consistent GetItem.
+      Sid: 'ReadCommitLedger',
+      Effect: 'Allow',
+      Action: ['dynamodb:GetItem', 'dynamodb:Query'],
+      Resource: getAtt('LedgerTable', 'Arn'),
+    },
+  ];
+  if (s.icebergCatalog === 'glue') {
+    const glueArn = (resource) =>
+      sub(`arn:\${AWS::Partition}:glue:\${AWS::Region}:\${AWS::AccountId}:${resource}`);
+    const catalog = glueArn('catalog');
+    const database = glueArn(`database/${s.glueDatabaseName}`);
+    const table = glueArn(`table/${s.glueDatabaseName}/${s.glueTableName}`);
+    statements.push(
+      {
+        // Manifests and manifest lists, which the committer writes and reads back; the catalog
+        // writes the metadata JSON files into the same folder (with whose credentials:
+        // docs/deploy.md, "The Iceberg table").
+        Sid: 'TableMetadataFiles',
+        Effect: 'Allow',
+        Action: ['s3:GetObject', 's3:PutObject'],
+        Resource: sub(`\${LakeBucket.Arn}/${s.tablePrefix}/metadata/*`),
+      },
+      // Glue's Iceberg REST operations and the IAM action each needs (AWS Glue, "REST APIs
+      // for Apache Iceberg specifications"); a Glue table action needs the catalog, the
+      // database and the table in its resources.
+      { Sid: 'IcebergCatalogConfig', Effect: 'Allow', Action: ['glue:GetCatalog'], Resource: catalog },
+      {
+        // The committer creates the namespace when it finds no table. The database exists
+        // (this stack creates it first); the REST answer for an existing namespace is a 409,
+        // which the client takes as done.
+        Sid: 'IcebergNamespace',
+        Effect: 'Allow',
+        Action: ['glue:GetDatabase', 'glue:CreateDatabase'],
+        Resource: [catalog, database],
+      },
+      {
+        Sid: 'IcebergTable',
+        Effect: 'Allow',
+        Action: ['glue:GetTable', 'glue:CreateTable', 'glue:UpdateTable'],
+        Resource: [catalog, database, table],
+      },
+    );
+    if (s.lakeFormationDataAccess === 'true') {
+      statements.push({
+        // With the table's location registered in Lake Formation, Glue asks Lake Formation for
+        // the caller's data access. GetDataAccess has no resource-level permissions.
+        Sid: 'LakeFormationDataAccess',
+        Effect: 'Allow',
+        Action: ['lakeformation:GetDataAccess'],
+        Resource: '*',
+      });
+    }
+  } else {
+    // S3 Tables keeps the table's files in the table bucket's own storage: every table action,
+    // reading and writing its files included, is an s3tables action on the bucket or its tables
+    // (table ARNs carry a table ID unknown before creation, hence table/*).
+    statements.push(
+      {
+        Sid: 'S3TablesBucket',
+        Effect: 'Allow',
+        Action: [
+          's3tables:GetTableBucket',
+          's3tables:GetNamespace',
+          's3tables:CreateNamespace',
+          's3tables:CreateTable',
+        ],
+        Resource: s.tableBucketArn,
+      },
+      {
+        Sid: 'S3TablesTable',
+        Effect: 'Allow',
+        Action: [
+          's3tables:GetTable',
+          's3tables:GetTableMetadataLocation',
+          's3tables:UpdateTableMetadataLocation',
+          's3tables:GetTableData',
+          's3tables:PutTableData',
+        ],
+        Resource: `${s.tableBucketArn}/table/*`,
+      },
+    );
+  }
+  return statements;
+}
+
+function roleResource(fn, statements) {
   return {
     Type: 'AWS::IAM::Role',
     Properties: {
@@ -519,9 +746,13 @@ function roleFor(s, fn) {
 const upperFirst = (x) => x.charAt(0).toUpperCase() + x.slice(1);
 const roleName = (fn) => `${upperFirst(fn)}Role`;
 
-/** The functions this deployment has: the MSK ones only with a cluster. */
+/** The functions this deployment has: the MSK ones only with a cluster, the committer with Iceberg. */
 const deployedFunctions = (s) =>
-  Object.keys(FUNCTIONS).filter((fn) => s.msk || FUNCTIONS[fn].source !== 'msk');
+  Object.keys(FUNCTIONS).filter(
+    (fn) =>
+      (s.msk || FUNCTIONS[fn].source !== 'msk') &&
+      (FUNCTIONS[fn].kind !== 'table' || (s.iceberg && !s.local)),
+  );
 
 async function iam(ctx) {
   const s = await settings(ctx);
@@ -623,6 +854,7 @@ async function search(ctx) {
 async function glue(ctx) {
   const s = await settings(ctx);
   if (s.local) return { Resources: {} };
+  if (s.iceberg) return icebergGlue(s);
   let layout;
   try {
     layout = lakeTableLayout(s.partitionTemplate);
@@ -672,6 +904,71 @@ async function glue(ctx) {
     },
     Outputs: {
       AthenaTable: { Value: `${s.glueDatabaseName}.${s.glueTableName}` },
+    },
+  };
+}
+
+/**
+ * With the Iceberg table there is no Hive table to declare: the committer creates the table
+ * through the catalog on its first run (location s3://<LakeBucket>/<tablePrefix>, the schema
+ * and day partitions of lib/lake/iceberg/table-schema.ts) and Athena reads it from there.
+ * The Glue database stays: it is the table's namespace. S3 Tables keeps its namespaces and
+ * tables in the table bucket, and Athena sees them in the catalog s3tablescatalog/<bucket>.
+ */
+function icebergGlue(s) {
+  if (s.icebergCatalog === 's3tables') {
+    const bucket = s.tableBucketArn.split(':bucket/')[1];
+    return {
+      Resources: {},
+      Outputs: {
+        AthenaTable: { Value: `"s3tablescatalog/${bucket}".${s.glueDatabaseName}.${s.glueTableName}` },
+      },
+    };
+  }
+  return {
+    Resources: {
+      GlueDatabase: {
+        Type: 'AWS::Glue::Database',
+        Properties: {
+          CatalogId: ref('AWS::AccountId'),
+          DatabaseInput: { Name: s.glueDatabaseName, Description: 'taxi-stream data lake' },
+        },
+      },
+    },
+    Outputs: {
+      AthenaTable: { Value: `${s.glueDatabaseName}.${s.glueTableName}` },
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Table committer
+
+/**
+ * The scheduled committer (functions/table-committer.ts): one run at a time (reserved
+ * concurrency 1; the committer is also safe against a concurrent run, the catalog's
+ * optimistic commit decides), a timeout below the interval, no retry of a failed scheduled
+ * invocation (the next one is the retry).
+ */
+async function tableCommitter(ctx) {
+  const s = await settings(ctx);
+  if (!s.iceberg || s.local) return {};
+  const env = await environment(ctx);
+  const { timeout, maximumEventAge } = commitSchedule(s);
+  return {
+    tableCommitter: {
+      handler: 'functions/table-committer.handler',
+      description:
+        'Ledger commits -> Apache Iceberg snapshots through the REST catalog, exactly once (scheduled)',
+      role: roleName('tableCommitter'),
+      timeout,
+      reservedConcurrency: 1,
+      maximumRetryAttempts: 0,
+      maximumEventAge,
+      // The committer writes Avro, not Parquet: leave parquet-wasm's 5 MB out of its zip.
+      package: { patterns: ['!functions/parquet_wasm_bg.wasm'] },
+      environment: env.tableCommitter,
+      events: [{ schedule: { rate: [s.tableCommitSchedule], enabled: true } }],
     },
   };
 }
@@ -755,7 +1052,7 @@ async function observability(ctx) {
     Dimensions: [{ Name: 'service', Value: FUNCTIONS[fn].service }],
     Statistic: 'Sum',
   });
-  for (const fn of fns) {
+  for (const fn of fns.filter((x) => FUNCTIONS[x].kind !== 'table')) {
     const id = upperFirst(fn);
     const lake = FUNCTIONS[fn].kind === 'lake';
     alarm(`${id}ErrorsAlarm`, {
@@ -824,6 +1121,34 @@ async function observability(ctx) {
         Threshold: 0,
       });
     }
+  }
+  if (fns.includes('tableCommitter')) {
+    // One failed run is retried by the next (a catalog hiccup, a conflict storm); failures in
+    // 3 consecutive periods are not going away by themselves.
+    alarm('TableCommitterErrorsAlarm', {
+      AlarmDescription:
+        'tableCommitter: runs failed in 3 consecutive 5-minute periods; ledger commits wait outside the Iceberg table (the log names the cause: catalog, permissions, table location)',
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: lambdaDims('tableCommitter'),
+      Statistic: 'Sum',
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 3,
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+    });
+    // Every run of 3 consecutive periods ended with ledger commits left over (the per-snapshot
+    // file limit): the lake grows faster than the table takes it in.
+    alarm('TableCommitterFallingBehindAlarm', {
+      AlarmDescription:
+        'tableCommitter: every run in 3 consecutive 5-minute periods left ledger commits for the next one (MAX_FILES_PER_SNAPSHOT): the Iceberg table falls behind the lake',
+      ...appMetric('tableCommitter', 'LedgerCommitsLeft'),
+      Statistic: 'Minimum',
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 3,
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+    });
   }
   // Some dead letters are normal (the feed's poison); a burst above the normal rate is not.
   alarm('DeadLettersAlarm', {
@@ -906,6 +1231,7 @@ function dashboardBody(s, fns) {
       ...app('RecordsIn', 'Sum'),
       ...app('ParquetRowsCommitted', 'Sum', ['lake']),
       ...app('DocumentsIndexed', 'Sum', ['search']),
+      ...app('RecordsAppended', 'Sum', ['table']),
     ]),
     widget('Poison records', [
       ...app('PoisonRecords', 'Sum', ['lake']),
@@ -945,6 +1271,30 @@ function dashboardBody(s, fns) {
     widget('Duration (ms)', [...lambda('Duration', 'p99'), ...lambda('Duration', 'Average')]),
     widget('Batch item failures', app('BatchItemFailures', 'Sum')),
   ];
+  if (fns.includes('tableCommitter')) {
+    widgets.push(
+      widget('Iceberg table: snapshots, ledger commits and data files appended', [
+        ...app('SnapshotsAppended', 'Sum', ['table']),
+        ...app('LedgerCommitsAppended', 'Sum', ['table']),
+        ...app('DataFilesAppended', 'Sum', ['table']),
+      ]),
+      widget('Iceberg table: catalog conflicts, unknown outcomes, ledger commits left over', [
+        ...app('CatalogConflicts', 'Sum', ['table']),
+        ...app('CatalogUnknownOutcomes', 'Sum', ['table']),
+        ...app('LedgerCommitsLeft', 'Maximum', ['table']),
+      ]),
+      widget(
+        'Iceberg table: commit run time (ms)',
+        ['p99', 'Maximum'].map((stat) => [
+          'TaxiStream',
+          'CommitRunMs',
+          'service',
+          FUNCTIONS.tableCommitter.service,
+          { stat, label: `CommitRunMs ${stat}` },
+        ]),
+      ),
+    );
+  }
   if (s.msk) {
     widgets.push(
       widget(
@@ -1032,6 +1382,7 @@ module.exports = {
   glue,
   observability,
   msk,
+  tableCommitter,
   mskMappingLogicalId,
   FUNCTIONS,
 };

@@ -191,16 +191,9 @@ export class TableCommitter {
     const loaded = await budget.run('catalog.loadTable', (signal) =>
       catalog.loadTable(namespace, table, signal),
     );
-    if (loaded) {
-      if (loaded.metadata.location.replace(/\/+$/, '') !== location.replace(/\/+$/, '')) {
-        throw new Error(
-          `table ${namespace}.${table} is at ${loaded.metadata.location}, not at ${location} where the lake sinks write`,
-        );
-      }
-      return this.evolveSchema(loaded, budget);
-    }
+    if (loaded) return this.evolveSchema(this.atLakeLocation(loaded), budget);
     await budget.run('catalog.ensureNamespace', (signal) => catalog.ensureNamespace(namespace, signal));
-    return budget.run('catalog.ensureTable', (signal) =>
+    const created = await budget.run('catalog.ensureTable', (signal) =>
       catalog.ensureTable(
         {
           namespace,
@@ -213,6 +206,20 @@ export class TableCommitter {
         signal,
       ),
     );
+    // A catalog that places tables itself (S3 Tables does) may not honour the location asked
+    // for: refuse before writing any metadata file or snapshot there.
+    return this.atLakeLocation(created);
+  }
+
+  /** The table, if it lives where the lake sinks write its data files. */
+  private atLakeLocation(loaded: LoadedTable): LoadedTable {
+    const { namespace, table, location } = this.options;
+    if (loaded.metadata.location.replace(/\/+$/, '') !== location.replace(/\/+$/, '')) {
+      throw new Error(
+        `table ${namespace}.${table} is at ${loaded.metadata.location}, not at ${location} where the lake sinks write`,
+      );
+    }
+    return loaded;
   }
 
   /** Ledger commits past `progress`, per channel, contiguous from the first missing one. */

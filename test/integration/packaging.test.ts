@@ -519,6 +519,322 @@ describe('serverless package --stage prod with MSK, SASL/SCRAM, a VPC and every 
   });
 });
 
+const TABLE_BUCKET_ARN = 'arn:aws:s3tables:us-east-1:123456789012:bucket/taxi-tables';
+const glueArn = (resource: string) => ({
+  'Fn::Sub': `arn:\${AWS::Partition}:glue:\${AWS::Region}:\${AWS::AccountId}:${resource}`,
+});
+const bySid = (role: Resource | undefined): Record<string, Statement> =>
+  Object.fromEntries(statements(role as Resource).map((s) => [String(s.Sid), s]));
+/** Every S3 action a role has on the lake bucket, with the resource it applies to. */
+const lakeBucketGrants = (role: Resource | undefined): string[] =>
+  statements(role as Resource)
+    .filter((s) => JSON.stringify(s.Resource).includes('LakeBucket'))
+    .flatMap((s) => actions(s).map((a) => `${a} ${JSON.stringify(s.Resource)}`))
+    .sort();
+
+describe('serverless package --stage dev --param lakeFormat=iceberg (the Glue Data Catalog)', () => {
+  let t: Template;
+  beforeAll(async () => {
+    t = await packageStack('iceberg-glue', ['--stage', 'dev', '--param=lakeFormat=iceberg']);
+  });
+
+  it('is clean for cfn-lint', async () => {
+    expect(await cfnLint(path.join(dir, 'iceberg-glue'))).toBe('');
+  });
+
+  it('adds the table committer: scheduled every minute, one run at a time, done before the next, no retries', async () => {
+    const fns = ofType(t, 'AWS::Lambda::Function').map(([id]) => id);
+    expect(fns.sort()).toEqual([
+      'LakeSinkLambdaFunction',
+      'SearchSinkLambdaFunction',
+      'TableCommitterLambdaFunction',
+    ]);
+    const fn = t.Resources.TableCommitterLambdaFunction as Resource;
+    expect(fn.Properties).toMatchObject({
+      Handler: 'functions/table-committer.handler',
+      Runtime: 'nodejs24.x',
+      ReservedConcurrentExecutions: 1,
+      Timeout: 50,
+      Role: { 'Fn::GetAtt': ['TableCommitterRole', 'Arn'] },
+    });
+    const rules = ofType(t, 'AWS::Events::Rule').filter(([, r]) =>
+      JSON.stringify(r.Properties.Targets).includes('TableCommitterLambdaFunction'),
+    );
+    expect(rules.map(([, r]) => r.Properties)).toEqual([
+      expect.objectContaining({ ScheduleExpression: 'rate(1 minute)', State: 'ENABLED' }),
+    ]);
+    // A failed run is not retried (the next scheduled run is the retry); a late one is dropped.
+    const invoke = ofType(t, 'AWS::Lambda::EventInvokeConfig').map(([, c]) => c.Properties);
+    expect(invoke).toEqual([
+      expect.objectContaining({
+        FunctionName: { Ref: 'TableCommitterLambdaFunction' },
+        MaximumRetryAttempts: 0,
+        MaximumEventAgeInSeconds: 60,
+      }),
+    ]);
+    const { stdout } = await run('unzip', ['-l', path.join(dir, 'iceberg-glue', 'tableCommitter.zip')]);
+    expect(stdout).toContain('functions/table-committer.js');
+    expect(stdout).not.toContain('parquet_wasm_bg.wasm');
+  });
+
+  it("points the lake sink at the table location and the committer at Glue's Iceberg REST endpoint", () => {
+    const lake = envOf(t, 'LakeSinkLambdaFunction');
+    expect(lake).toMatchObject({ LAKE_FORMAT: 'iceberg', TABLE_PREFIX: 'warehouse/taxi_stream/trips' });
+    expect(lake.LAKE_PREFIX).toBeUndefined();
+    expect(lake.PARTITION_TEMPLATE).toBeUndefined();
+    expect(envOf(t, 'SearchSinkLambdaFunction').LAKE_FORMAT).toBeUndefined();
+    expect(envOf(t, 'TableCommitterLambdaFunction')).toEqual({
+      POWERTOOLS_METRICS_NAMESPACE: 'TaxiStream',
+      POWERTOOLS_LOG_LEVEL: 'INFO',
+      POWERTOOLS_SERVICE_NAME: 'taxi-stream-table-committer',
+      LAKE_BUCKET: { Ref: 'LakeBucket' },
+      LEDGER_TABLE: { Ref: 'LedgerTable' },
+      TABLE_PREFIX: 'warehouse/taxi_stream/trips',
+      ICEBERG_CATALOG_URI: { 'Fn::Sub': 'https://glue.${AWS::Region}.${AWS::URLSuffix}/iceberg' },
+      ICEBERG_WAREHOUSE: { Ref: 'AWS::AccountId' },
+      ICEBERG_SIGV4: 'glue',
+      // The database's name, by reference: the committer waits for the database to exist.
+      ICEBERG_NAMESPACE: { Ref: 'GlueDatabase' },
+      ICEBERG_TABLE: 'trips',
+    });
+  });
+
+  it('keeps the Glue database (the namespace) and declares no Hive table', () => {
+    expect(ofType(t, 'AWS::Glue::Table')).toEqual([]);
+    expect(t.Resources.GlueDatabase?.Properties).toMatchObject({
+      DatabaseInput: { Name: 'taxi_stream_dev' },
+    });
+    expect(t.Outputs.AthenaTable).toEqual({ Value: 'taxi_stream_dev.trips' });
+  });
+
+  it('lets the lake sink only PUT data files under the table location and oversized dead-letter payloads', () => {
+    expect(lakeBucketGrants(t.Resources.LakeSinkRole)).toEqual([
+      's3:PutObject {"Fn::Sub":"${LakeBucket.Arn}/dead-letters/*"}',
+      's3:PutObject {"Fn::Sub":"${LakeBucket.Arn}/warehouse/taxi_stream/trips/data/*"}',
+    ]);
+  });
+
+  it('gives the committer its own least-privilege role: ledger reads, table metadata files, the catalog scoped to its table', () => {
+    const role = t.Resources.TableCommitterRole;
+    const all = statements(role as Resource);
+    for (const s of all) {
+      for (const a of actions(s)) expect(a).not.toMatch(/\*/);
+      expect(s.Resource).not.toBe('*');
+    }
+    const s = bySid(role);
+    expect(Object.keys(s).sort()).toEqual([
+      'IcebergCatalogConfig',
+      'IcebergNamespace',
+      'IcebergTable',
+      'OwnLogs',
+      'ReadCommitLedger',
+      'TableMetadataFiles',
+    ]);
+    expect(s.ReadCommitLedger).toMatchObject({
+      Action: ['dynamodb:GetItem', 'dynamodb:Query'],
+      Resource: { 'Fn::GetAtt': ['LedgerTable', 'Arn'] },
+    });
+    expect(lakeBucketGrants(role)).toEqual([
+      's3:GetObject {"Fn::Sub":"${LakeBucket.Arn}/warehouse/taxi_stream/trips/metadata/*"}',
+      's3:PutObject {"Fn::Sub":"${LakeBucket.Arn}/warehouse/taxi_stream/trips/metadata/*"}',
+    ]);
+    expect(s.IcebergCatalogConfig).toMatchObject({
+      Action: ['glue:GetCatalog'],
+      Resource: glueArn('catalog'),
+    });
+    expect(s.IcebergNamespace).toMatchObject({
+      Action: ['glue:GetDatabase', 'glue:CreateDatabase'],
+      Resource: [glueArn('catalog'), glueArn('database/taxi_stream_dev')],
+    });
+    expect(s.IcebergTable).toMatchObject({
+      Action: ['glue:GetTable', 'glue:CreateTable', 'glue:UpdateTable'],
+      Resource: [
+        glueArn('catalog'),
+        glueArn('database/taxi_stream_dev'),
+        glueArn('table/taxi_stream_dev/trips'),
+      ],
+    });
+    expect(s.OwnLogs?.Resource).toEqual({
+      'Fn::Sub':
+        'arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/taxi-stream-dev-tableCommitter:*',
+    });
+  });
+
+  it('alarms on committer errors in 3 consecutive periods and on ledger commits left over run after run', () => {
+    const alarms = alarmsOf(t);
+    const committer = alarms.filter(
+      (a) => JSON.stringify(a).includes('TableCommitter') || JSON.stringify(a).includes('table-committer'),
+    );
+    expect(committer).toEqual([
+      expect.objectContaining({
+        Namespace: 'AWS/Lambda',
+        MetricName: 'Errors',
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: 'TableCommitterLambdaFunction' } }],
+        Statistic: 'Sum',
+        Period: 300,
+        EvaluationPeriods: 3,
+        DatapointsToAlarm: 3,
+        ComparisonOperator: 'GreaterThanThreshold',
+        Threshold: 0,
+      }),
+      expect.objectContaining({
+        Namespace: 'TaxiStream',
+        MetricName: 'LedgerCommitsLeft',
+        Dimensions: [{ Name: 'service', Value: 'taxi-stream-table-committer' }],
+        Statistic: 'Minimum',
+        Period: 300,
+        EvaluationPeriods: 3,
+        DatapointsToAlarm: 3,
+        ComparisonOperator: 'GreaterThanThreshold',
+        Threshold: 0,
+      }),
+    ]);
+    // The sinks keep theirs; the committer has no stream lag or setup-failure alarm.
+    expect(alarms.filter((a) => a.MetricName === 'Errors')).toHaveLength(3);
+    expect(alarms.filter((a) => a.MetricName === 'IteratorAge')).toHaveLength(2);
+    expect(alarms.filter((a) => a.MetricName === 'SetupFailures')).toHaveLength(2);
+  });
+
+  it('charts every committer metric on the dashboard', () => {
+    const dashboard = t.Resources.Dashboard as Resource;
+    const body = JSON.parse((dashboard.Properties.DashboardBody as { 'Fn::Sub': string })['Fn::Sub']) as {
+      widgets: Array<{ x: number; y: number; properties: { metrics: string[][] } }>;
+    };
+    const committer = body.widgets
+      .flatMap((w) => w.properties.metrics)
+      .filter((m) => m[3] === 'taxi-stream-table-committer')
+      .map((m) => m[1]);
+    expect(new Set(committer)).toEqual(
+      new Set([
+        'SnapshotsAppended',
+        'LedgerCommitsAppended',
+        'DataFilesAppended',
+        'RecordsAppended',
+        'CatalogConflicts',
+        'CatalogUnknownOutcomes',
+        'LedgerCommitsLeft',
+        'CommitRunMs',
+      ]),
+    );
+    const lambda = body.widgets.flatMap((w) => w.properties.metrics).filter((m) => m[0] === 'AWS/Lambda');
+    expect(
+      lambda
+        .filter((m) => m[3] === 'taxi-stream-dev-tableCommitter')
+        .map((m) => m[1])
+        .sort(),
+    ).toEqual(['Duration', 'Duration', 'Errors', 'Throttles']);
+    expect(new Set(body.widgets.map((w) => `${w.x},${w.y}`)).size).toBe(body.widgets.length);
+  });
+});
+
+describe('serverless package --stage prod --param lakeFormat=iceberg with MSK and Lake Formation', () => {
+  let t: Template;
+  beforeAll(async () => {
+    t = await packageStack('iceberg-prod', [
+      '--stage',
+      'prod',
+      '--param=lakeFormat=iceberg',
+      '--param=tablePrefix=/tables/trips/',
+      '--param=lakeFormationDataAccess=true',
+      `--param=mskClusterArn=${MSK_ARN}`,
+    ]);
+  });
+
+  it('is clean for cfn-lint', async () => {
+    expect(await cfnLint(path.join(dir, 'iceberg-prod'))).toBe('');
+  });
+
+  it('gives the MSK lake function the Iceberg settings and grants too, at the given table prefix', () => {
+    for (const fn of ['LakeSinkLambdaFunction', 'LakeSinkMskLambdaFunction'])
+      expect(envOf(t, fn)).toMatchObject({ LAKE_FORMAT: 'iceberg', TABLE_PREFIX: 'tables/trips' });
+    for (const role of ['LakeSinkRole', 'LakeSinkMskRole'])
+      expect(lakeBucketGrants(t.Resources[role])).toEqual([
+        's3:PutObject {"Fn::Sub":"${LakeBucket.Arn}/dead-letters/*"}',
+        's3:PutObject {"Fn::Sub":"${LakeBucket.Arn}/tables/trips/data/*"}',
+      ]);
+    expect(envOf(t, 'TableCommitterLambdaFunction')).toMatchObject({
+      TABLE_PREFIX: 'tables/trips',
+      ICEBERG_TABLE: 'trips',
+      ICEBERG_NAMESPACE: { Ref: 'GlueDatabase' },
+    });
+  });
+
+  it('adds lakeformation:GetDataAccess to the committer when Lake Formation manages the location', () => {
+    const s = bySid(t.Resources.TableCommitterRole);
+    expect(s.LakeFormationDataAccess).toEqual({
+      Sid: 'LakeFormationDataAccess',
+      Effect: 'Allow',
+      Action: ['lakeformation:GetDataAccess'],
+      Resource: '*',
+    });
+    expect(s.IcebergTable?.Resource).toContainEqual(glueArn('table/taxi_stream_prod/trips'));
+  });
+});
+
+describe('serverless package --stage dev --param lakeFormat=iceberg --param icebergCatalog=s3tables', () => {
+  let t: Template;
+  beforeAll(async () => {
+    t = await packageStack('iceberg-s3tables', [
+      '--stage',
+      'dev',
+      '--param=lakeFormat=iceberg',
+      '--param=icebergCatalog=s3tables',
+      `--param=tableBucketArn=${TABLE_BUCKET_ARN}`,
+      '--param=tableCommitSchedule=rate(5 minutes)',
+    ]);
+  });
+
+  it('is clean for cfn-lint', async () => {
+    expect(await cfnLint(path.join(dir, 'iceberg-s3tables'))).toBe('');
+  });
+
+  it('schedules the committer at the given rate with a timeout below it', () => {
+    expect(t.Resources.TableCommitterLambdaFunction?.Properties).toMatchObject({
+      Timeout: 290,
+      ReservedConcurrentExecutions: 1,
+    });
+    const rule = ofType(t, 'AWS::Events::Rule').find(([, r]) =>
+      JSON.stringify(r.Properties.Targets).includes('TableCommitterLambdaFunction'),
+    )?.[1];
+    expect(rule?.Properties.ScheduleExpression).toBe('rate(5 minutes)');
+    expect(ofType(t, 'AWS::Lambda::EventInvokeConfig')[0]?.[1].Properties.MaximumEventAgeInSeconds).toBe(300);
+  });
+
+  it("points the committer at S3 Tables' endpoint with the table bucket as warehouse", () => {
+    expect(envOf(t, 'TableCommitterLambdaFunction')).toMatchObject({
+      ICEBERG_CATALOG_URI: { 'Fn::Sub': 'https://s3tables.${AWS::Region}.${AWS::URLSuffix}/iceberg' },
+      ICEBERG_WAREHOUSE: TABLE_BUCKET_ARN,
+      ICEBERG_SIGV4: 's3tables',
+      ICEBERG_NAMESPACE: 'taxi_stream_dev',
+      ICEBERG_TABLE: 'trips',
+    });
+    // No Glue database or table: S3 Tables keeps namespaces and tables in the table bucket.
+    expect(ofType(t, 'AWS::Glue::Database')).toEqual([]);
+    expect(ofType(t, 'AWS::Glue::Table')).toEqual([]);
+    expect(t.Outputs.AthenaTable).toEqual({ Value: '"s3tablescatalog/taxi-tables".taxi_stream_dev.trips' });
+  });
+
+  it("scopes the committer's S3 Tables actions to the table bucket and its tables, with no Glue or lake metadata grants", () => {
+    const role = t.Resources.TableCommitterRole;
+    const s = bySid(role);
+    expect(Object.keys(s).sort()).toEqual(['OwnLogs', 'ReadCommitLedger', 'S3TablesBucket', 'S3TablesTable']);
+    expect(s.S3TablesBucket?.Resource).toBe(TABLE_BUCKET_ARN);
+    expect(actions(s.S3TablesBucket as Statement)).toEqual(
+      expect.arrayContaining(['s3tables:GetTableBucket', 's3tables:CreateNamespace', 's3tables:CreateTable']),
+    );
+    expect(s.S3TablesTable?.Resource).toBe(`${TABLE_BUCKET_ARN}/table/*`);
+    expect(actions(s.S3TablesTable as Statement)).toEqual(
+      expect.arrayContaining([
+        's3tables:GetTableMetadataLocation',
+        's3tables:UpdateTableMetadataLocation',
+        's3tables:GetTableData',
+        's3tables:PutTableData',
+      ]),
+    );
+    expect(lakeBucketGrants(role)).toEqual([]);
+  });
+});
+
 describe('serverless package refuses what it cannot deploy safely', () => {
   it.each([
     ['ParallelizationFactor > 1', 'parallelizationFactor=2', 'parallelizationFactor is 2'],
@@ -563,6 +879,70 @@ describe('serverless package refuses what it cannot deploy safely', () => {
       '--package',
       path.join(dir, name),
       `--param=${param}`,
+    ]);
+    expect(result.code).not.toBe(0);
+    expect(result.output).toContain(message);
+  });
+
+  it.each([
+    ['an unknown lake format', ['lakeFormat=delta'], 'lakeFormat must be prefix or iceberg, got "delta"'],
+    [
+      'an unknown Iceberg catalog',
+      ['lakeFormat=iceberg', 'icebergCatalog=hive'],
+      'icebergCatalog must be glue or s3tables, got "hive"',
+    ],
+    [
+      'S3 Tables without a table bucket',
+      ['lakeFormat=iceberg', 'icebergCatalog=s3tables'],
+      'tableBucketArn is required with icebergCatalog s3tables: an S3 table bucket ARN (arn:aws:s3tables:<region>:<account>:bucket/<name>), got ""',
+    ],
+    [
+      'S3 Tables with a general purpose bucket ARN',
+      ['lakeFormat=iceberg', 'icebergCatalog=s3tables', 'tableBucketArn=arn:aws:s3:::taxi-tables'],
+      'tableBucketArn is required with icebergCatalog s3tables: an S3 table bucket ARN (arn:aws:s3tables:<region>:<account>:bucket/<name>), got "arn:aws:s3:::taxi-tables"',
+    ],
+    [
+      'a table bucket in another region',
+      [
+        'lakeFormat=iceberg',
+        'icebergCatalog=s3tables',
+        'tableBucketArn=arn:aws:s3tables:eu-west-1:123456789012:bucket/taxi-tables',
+      ],
+      'tableBucketArn is in eu-west-1, the stack deploys to us-east-1',
+    ],
+    [
+      'a cron schedule the committer timeout cannot be derived from',
+      ['lakeFormat=iceberg', 'tableCommitSchedule=cron(0 * * * ? *)'],
+      'tableCommitSchedule must be rate(1 minute), rate(<n> minutes)',
+    ],
+    [
+      'a rate EventBridge would refuse',
+      ['lakeFormat=iceberg', 'tableCommitSchedule=rate(1 minutes)'],
+      'got "rate(1 minutes)"',
+    ],
+    [
+      'a table under the expiring staging prefix',
+      ['lakeFormat=iceberg', 'tablePrefix=staging/trips'],
+      'tablePrefix must not be under staging/ or dead-letters/',
+    ],
+    [
+      'a namespace the committer would refuse at cold start',
+      ['lakeFormat=iceberg', 'glueDatabaseName=taxi-stream'],
+      'glueDatabaseName must be lower-case letters, digits and _ with lakeFormat iceberg',
+    ],
+    [
+      'a Lake Formation switch that is not a boolean',
+      ['lakeFormat=iceberg', 'lakeFormationDataAccess=yes'],
+      'lakeFormationDataAccess must be true or false, got "yes"',
+    ],
+  ])('refuses %s', async (what, params, message) => {
+    const result = await sls([
+      'package',
+      '--stage',
+      'dev',
+      '--package',
+      path.join(dir, `refused-${what.replace(/\W+/g, '-')}`),
+      ...params.map((p) => `--param=${p}`),
     ]);
     expect(result.code).not.toBe(0);
     expect(result.output).toContain(message);

@@ -28,6 +28,8 @@ class MemoryCatalog implements TableCatalog {
   /** Before a commit lands: throw to simulate a refusal; `lose` drops the answer after it lands. */
   beforeCommit: (() => void) | null = null;
   lose = 0;
+  /** Where the catalog puts a table it creates; by default where it was asked to. */
+  placeAt: string | null = null;
 
   async ensureNamespace(): Promise<void> {}
 
@@ -41,7 +43,7 @@ class MemoryCatalog implements TableCatalog {
       metadata: {
         formatVersion: 2,
         tableUuid: 'uuid-1',
-        location: input.location,
+        location: this.placeAt ?? input.location,
         lastSequenceNumber: 0n,
         currentSnapshotId: null,
         snapshots: [],
@@ -258,6 +260,21 @@ describe('TableCommitter', () => {
     expect(report).toMatchObject({ outcome: 'appended', conflicts: 1, ledgerCommits: 1 });
     expect(live()).toHaveLength(2);
     expect(new Set(live()).size).toBe(2);
+  });
+
+  it('refuses a table the catalog created elsewhere than asked, before writing a file or a snapshot', async () => {
+    const { ledger, catalog, files, committer } = setup();
+    await commitToLedger(ledger, manifest(A, 1, 1));
+    // S3 Tables gives every table a location in the table bucket's own storage.
+    catalog.placeAt = 's3://0a1b2c3d-e5f6--table-s3';
+    const refusal =
+      'is at s3://0a1b2c3d-e5f6--table-s3, not at s3://lake/warehouse/t where the lake sinks write';
+    await expect(committer.run(NO_DEADLINE)).rejects.toThrow(refusal);
+    expect(files.files.size).toBe(0);
+    expect(catalog.commits).toBe(0);
+    // The next run loads that table and refuses it the same way.
+    await expect(committer.run(NO_DEADLINE)).rejects.toThrow(refusal);
+    expect(catalog.table?.metadata.snapshots).toEqual([]);
   });
 
   it('gives up after the configured attempts, leaving the table as it was', async () => {
