@@ -3,9 +3,10 @@
  * snapshot (docs/iceberg.md). The lake sinks write data files in place and commit them per
  * channel in the DynamoDB ledger; nothing is visible to table readers until this runs.
  *
- * Exactly once: the table itself says what it holds. Every snapshot's summary carries, per
- * channel, the number of the last ledger commit included so far (`taxi-stream.ledger-commits`,
- * cumulative), so a committer that died anywhere (before the catalog commit, after it, during
+ * Exactly once: the table itself says what it holds. Every append records, per channel, the
+ * number of the last ledger commit included so far (`taxi-stream.ledger-commits`, cumulative),
+ * in the same atomic commit as a table property and in the snapshot's summary (tableProgress),
+ * so a committer that died anywhere (before the catalog commit, after it, during
  * it) reloads the table and starts from what is in it: a ledger commit is appended once, and
  * whole (all of its files in one snapshot) or not at all.
  *
@@ -87,15 +88,49 @@ export interface CommitRunReport {
 /** channel ID -> number of the last ledger commit in the table. */
 export type Progress = Readonly<Record<string, number>>;
 
-export function progressOf(snapshot: Snapshot | undefined): Progress {
-  const text = snapshot?.summary[PROGRESS_KEY];
-  if (!text) return {};
+function parseProgress(text: string): Progress {
   const parsed = JSON.parse(text) as Record<string, unknown>;
   const out: Record<string, number> = {};
   for (const [channel, n] of Object.entries(parsed)) {
     if (typeof n === 'number' && Number.isSafeInteger(n)) out[channel] = n;
   }
   return out;
+}
+
+export function progressOf(snapshot: Snapshot | undefined): Progress {
+  const text = snapshot?.summary[PROGRESS_KEY];
+  return text ? parseProgress(text) : {};
+}
+
+/** The table holds snapshots but says nothing of which ledger commits it holds. */
+export class ProgressUnknownError extends Error {
+  constructor(table: string) {
+    super(
+      `${table} has snapshots but no ${PROGRESS_KEY}, neither as a table property nor in main's snapshots: appending would duplicate what it holds; refusing`,
+    );
+    this.name = 'ProgressUnknownError';
+  }
+}
+
+/**
+ * What the table holds, per channel. Every append sets it twice, atomically with the snapshot:
+ * as a table property (which commits by other engines, compactions and snapshot expiry all
+ * keep) and in the snapshot's summary (its history). Older tables have only the summaries:
+ * then the newest snapshot of main's ancestry that carries one. A table with snapshots and
+ * neither is refused: starting from nothing would append every ledger commit again.
+ */
+export function tableProgress(table: LoadedTable, name: string): Progress {
+  const property = table.metadata.properties[PROGRESS_KEY];
+  if (property) return parseProgress(property);
+  const byId = new Map(table.metadata.snapshots.map((s) => [s.snapshotId, s]));
+  for (let id = table.metadata.currentSnapshotId; id !== null; ) {
+    const snapshot = byId.get(id);
+    if (!snapshot) break;
+    if (snapshot.summary[PROGRESS_KEY]) return progressOf(snapshot);
+    id = snapshot.parentSnapshotId;
+  }
+  if (table.metadata.currentSnapshotId === null) return {};
+  throw new ProgressUnknownError(name);
 }
 
 function currentSnapshot(table: LoadedTable): Snapshot | undefined {
@@ -290,7 +325,7 @@ export class TableCommitter {
         report.snapshotId = expected;
         return report;
       }
-      const progress = progressOf(base);
+      const progress = tableProgress(table, `${namespace}.${name}`);
       const { commits, next, waiting, left } = await this.pending(progress, budget);
       report.channelsWaiting = waiting;
       report.ledgerCommitsLeft = left;
@@ -359,6 +394,7 @@ export class TableCommitter {
                 },
               },
               { action: 'set-snapshot-ref', 'ref-name': 'main', type: 'branch', 'snapshot-id': snapshotId },
+              { action: 'set-properties', updates: { [PROGRESS_KEY]: summary[PROGRESS_KEY] as string } },
             ],
             signal,
           ),

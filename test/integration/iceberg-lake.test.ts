@@ -382,4 +382,71 @@ describe('the Iceberg lake', () => {
       `s3://${config.lakeBucket}/warehouse/race/trips`,
     );
   });
+
+  it('keeps exactly once across a snapshot another engine writes between two runs', async () => {
+    const own = await newLocalPipeline('iceberg-other-engine');
+    const env = {
+      ...own.env,
+      LAKE_FORMAT: 'iceberg',
+      ICEBERG_CATALOG_URI: catalog.url,
+      ICEBERG_NAMESPACE: 'shared',
+      TABLE_PREFIX: 'warehouse/shared/trips',
+    };
+    const lakeConfig = loadLakeSinkConfig(env);
+    const config = loadTableCommitterConfig(env);
+    const sink = new LakeSink(await createLakeSinkDeps(lakeConfig), lakeSinkOptions(lakeConfig));
+    const records = shardRecords(
+      Array.from({ length: 20 }, (_, i) => JSON.stringify(tripEvent({ trip_id: 700 + i }))),
+      { stream: 'shared-trips' },
+    );
+    expect(
+      (await sink.process(decodeSourceEvent(kinesisEvent(records.slice(0, 10))), NO_DEADLINE)).failures,
+    ).toEqual([]);
+    expect((await createTableCommitter(config).run(NO_DEADLINE)).outcome).toBe('appended');
+
+    // Another engine (Iceberg's own Java library) appends a file of its own: its snapshot
+    // carries none of our summary keys.
+    const transform = await createTripTransform({
+      validation: own.config.validation,
+      zoneLookup: undefined,
+      aws: own.config.aws,
+    });
+    const foreign = decodeSourceEvent(
+      kinesisEvent(shardRecords([JSON.stringify(tripEvent({ trip_id: 9_999 }))], { stream: 'elsewhere' })),
+    ).flatMap((r) => {
+      const out = transform.apply(r);
+      return out.kind === 'trip' ? [out.row] : [];
+    });
+    const foreignKey = `${config.tablePrefix}/data/pickup_datetime_day=2018-01-05/from-another-engine.parquet`;
+    await own.clients.s3.send(
+      new PutObjectCommand({
+        Bucket: config.lakeBucket,
+        Key: foreignKey,
+        Body: new ParquetEncoder({ compression: 'snappy', flavor: 'iceberg' }).encode(foreign),
+      }),
+    );
+    await appendIcebergDataFiles({
+      catalogUri: catalog.url,
+      table: 'shared.trips',
+      s3Endpoint: testEndpoints().s3sqs as string,
+      files: [`s3://${config.lakeBucket}/${foreignKey}`],
+    });
+
+    expect(
+      (await sink.process(decodeSourceEvent(kinesisEvent(records.slice(10))), NO_DEADLINE)).failures,
+    ).toEqual([]);
+    expect(await createTableCommitter(config).run(NO_DEADLINE)).toMatchObject({
+      outcome: 'appended',
+      ledgerCommits: 1,
+    });
+    const report = await readIcebergTable({
+      catalogUri: catalog.url,
+      table: 'shared.trips',
+      s3Endpoint: testEndpoints().s3sqs as string,
+      keyColumns: ['source_kind', 'source_stream', 'source_partition', 'source_position'],
+    });
+    expect(report.rows).toBe(21);
+    expect(report.duplicateKeys).toBe(0);
+    expect(report.snapshots.map((s) => s.operation)).toEqual(['append', 'append', 'append']);
+  });
 });

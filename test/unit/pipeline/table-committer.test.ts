@@ -16,9 +16,11 @@ import type { CommitManifest } from '../../../lib/ledger/commit-ledger';
 import { NO_DEADLINE } from '../../../lib/pipeline/deadline';
 import {
   PROGRESS_KEY,
+  ProgressUnknownError,
   progressOf,
   type TableCatalog,
   TableCommitter,
+  tableProgress,
 } from '../../../lib/pipeline/table-committer';
 import { MemoryLedger } from '../../support/fakes';
 
@@ -80,6 +82,8 @@ class MemoryCatalog implements TableCatalog {
       manifestList: s['manifest-list'],
       summary: s.summary,
     };
+    const properties = { ...table.metadata.properties };
+    for (const u of updates) if (u.action === 'set-properties') Object.assign(properties, u.updates);
     this.table = {
       metadataLocation: `mem://v${++this.commits}`,
       metadata: {
@@ -87,6 +91,7 @@ class MemoryCatalog implements TableCatalog {
         lastSequenceNumber: snapshot.sequenceNumber,
         currentSnapshotId: snapshot.snapshotId,
         snapshots: [...table.metadata.snapshots, snapshot],
+        properties,
       },
     };
     if (this.lose > 0) {
@@ -302,5 +307,62 @@ describe('TableCommitter', () => {
       ledgerCommitsLeft: 0,
     });
     expect(live()).toHaveLength(4);
+  });
+
+  it('keeps its progress across snapshots other engines write (a compaction, an append)', async () => {
+    const { ledger, catalog, committer } = setup();
+    await commitToLedger(ledger, manifest(A, 1, 2));
+    expect((await committer.run(NO_DEADLINE)).outcome).toBe('appended');
+    // Another engine commits on top, with its own summary: no progress key there.
+    const table = catalog.table as LoadedTable;
+    const ours = table.metadata.snapshots[0] as Snapshot;
+    const theirs: Snapshot = {
+      ...ours,
+      snapshotId: 77n,
+      parentSnapshotId: ours.snapshotId,
+      summary: { operation: 'replace' },
+    };
+    catalog.table = {
+      ...table,
+      metadata: {
+        ...table.metadata,
+        currentSnapshotId: 77n,
+        snapshots: [ours, theirs],
+        lastSequenceNumber: 2n,
+      },
+    };
+    expect(tableProgress(catalog.table, 't')).toEqual({ [A]: 1 });
+    expect((await committer.run(NO_DEADLINE)).outcome).toBe('nothing-to-do');
+    // Without the property (a table from before it existed), main's ancestry still tells.
+    catalog.table = { ...catalog.table, metadata: { ...catalog.table.metadata, properties: {} } };
+    expect(tableProgress(catalog.table, 't')).toEqual({ [A]: 1 });
+  });
+
+  it('refuses a table with snapshots that says nothing of what it holds', () => {
+    const snapshot: Snapshot = {
+      snapshotId: 5n,
+      parentSnapshotId: null,
+      sequenceNumber: 1n,
+      timestampMs: 0,
+      manifestList: 'x',
+      summary: { operation: 'append' },
+    };
+    const table = {
+      metadataLocation: 'm',
+      metadata: {
+        formatVersion: 2,
+        tableUuid: 'u',
+        location: 's3://x',
+        lastSequenceNumber: 1n,
+        currentSnapshotId: 5n,
+        snapshots: [snapshot],
+        properties: {},
+        currentSchemaId: 0,
+        defaultSpecId: 0,
+        schemas: [],
+        lastColumnId: 0,
+      },
+    } satisfies LoadedTable;
+    expect(() => tableProgress(table, 'ns.t')).toThrow(ProgressUnknownError);
   });
 });
