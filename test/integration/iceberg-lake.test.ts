@@ -21,6 +21,7 @@ import type { LakeRow } from '../../lib/lake/lake-row';
 import { ParquetEncoder } from '../../lib/lake/parquet-encoder';
 import { NO_DEADLINE } from '../../lib/pipeline/deadline';
 import { LakeSink } from '../../lib/pipeline/lake-sink';
+import { PROGRESS_KEY, ProgressUnknownError } from '../../lib/pipeline/table-committer';
 import { decodeSourceEvent } from '../../lib/sources/decode-event';
 import { createLakeSinkDeps, lakeSinkOptions } from '../../lib/wiring';
 import { createRestCatalog, createTableCommitter } from '../../lib/wiring/table-committer';
@@ -243,6 +244,16 @@ describe('the Iceberg lake', () => {
       s3Endpoint: testEndpoints().s3sqs as string,
       files: [`s3://${config.lakeBucket}/${oldKey}`],
     });
+    // That file came from outside this ledger: the operator adopting the table says so
+    // (docs/deploy.md), or the committer refuses a table whose progress it cannot know.
+    await expect(createTableCommitter(config).run(NO_DEADLINE)).rejects.toThrow(ProgressUnknownError);
+    const adopted = await rest.loadTable('evolve', 'trips');
+    await rest.commit(
+      'evolve',
+      'trips',
+      [{ type: 'assert-table-uuid', uuid: adopted?.metadata.tableUuid as string }],
+      [{ action: 'set-properties', updates: { [PROGRESS_KEY]: '{}' } }],
+    );
 
     // The new version's sink writes trips with the new column; its committer evolves the table.
     const lakeConfig = loadLakeSinkConfig({ ...env, LAKE_FORMAT: 'iceberg' });
