@@ -236,7 +236,13 @@ export class TableCommitter {
           location,
           schema: TABLE_SCHEMA,
           spec: PARTITION_SPEC,
-          properties: { 'write.format.default': 'parquet' },
+          properties: {
+            'write.format.default': 'parquet',
+            // A snapshot a minute writes a metadata JSON a minute: catalogs that write them
+            // (Iceberg's own, Glue's) keep the last 100 and delete older ones after a commit.
+            'write.metadata.delete-after-commit.enabled': 'true',
+            'write.metadata.previous-versions-max': '100',
+          },
         },
         signal,
       ),

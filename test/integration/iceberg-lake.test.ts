@@ -172,6 +172,11 @@ describe('the Iceberg lake', () => {
     // Snapshot IDs as the Java library reads them match what we committed, exactly.
     const table = await rest.loadTable('taxi_stream', 'trips');
     expect(report.currentSnapshotId).toBe(table?.metadata.currentSnapshotId?.toString());
+    // Old metadata JSON files are deleted after commits, the last 100 kept.
+    expect(table?.metadata.properties).toMatchObject({
+      'write.metadata.delete-after-commit.enabled': 'true',
+      'write.metadata.previous-versions-max': '100',
+    });
     expect(report.snapshots.length).toBeGreaterThan(1);
 
     // DuckDB over exactly the live data files of the current snapshot.
