@@ -375,6 +375,7 @@ export interface TableCommitterConfig {
   readonly table: string;
   readonly maxFilesPerSnapshot: number;
   readonly maxAttempts: number;
+  readonly maxManifests: number;
   readonly deadlineMarginMs: number;
 }
 
@@ -404,6 +405,7 @@ export function loadTableCommitterConfig(env: Env = process.env): TableCommitter
     table: identifier(env, 'ICEBERG_TABLE', 'trips'),
     maxFilesPerSnapshot: integer(env, 'MAX_FILES_PER_SNAPSHOT', 10_000, 1, 1_000_000),
     maxAttempts: integer(env, 'COMMIT_ATTEMPTS', 5, 1, 100),
+    maxManifests: integer(env, 'MAX_MANIFESTS', 100, 2, 100_000),
     deadlineMarginMs: integer(env, 'DEADLINE_MARGIN_MS', 10_000, 0, 600_000),
   });
 }

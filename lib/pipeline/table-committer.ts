@@ -20,8 +20,12 @@ import { createHash } from 'node:crypto';
 import {
   addedManifestFile,
   type DataFile,
+  existingManifestFile,
+  type ResolvedEntry,
+  readManifestEntries,
   readManifestList,
   writeAppendManifest,
+  writeExistingManifest,
   writeManifestList,
 } from '../lake/iceberg/manifests';
 import {
@@ -56,6 +60,12 @@ export interface TableCommitterOptions {
   /** Catalog conflicts (409) tolerated in one run before giving up. */
   readonly maxAttempts: number;
   readonly deadlineMarginMs: number;
+  /**
+   * Most manifests a snapshot's list may carry: past it, the earlier data manifests are merged
+   * into one (entries kept as EXISTING, every number explicit), as Iceberg's merge-append does,
+   * so that a query does not open one small manifest per minute of the table's life.
+   */
+  readonly maxManifests?: number;
 }
 
 export interface TableCommitterDeps {
@@ -344,13 +354,42 @@ export class TableCommitter {
       const manifestPath = `${metadataDir}/taxi-stream-${snapshotId}-m0.avro`;
       const manifest = writeAppendManifest(files);
       await budget.run('files.put manifest', (signal) => this.deps.files.put(manifestPath, manifest, signal));
-      const previous = base
+      let previous = base
         ? readManifestList(
             await budget.run('files.get manifest list', (signal) =>
               this.deps.files.get(base.manifestList, signal),
             ),
           )
         : [];
+      let manifestsReplaced = 0;
+      if (previous.length + 1 > (this.options.maxManifests ?? 100)) {
+        const mergeable = previous.filter(
+          (m) => m.content === 0 && m.partition_spec_id === PARTITION_SPEC['spec-id'],
+        );
+        const entries: ResolvedEntry[] = [];
+        for (const m of mergeable) {
+          const bytes = await budget.run('files.get manifest', (signal) =>
+            this.deps.files.get(m.manifest_path, signal),
+          );
+          entries.push(...readManifestEntries(bytes, m));
+        }
+        const mergedPath = `${metadataDir}/taxi-stream-${snapshotId}-m1.avro`;
+        const merged = writeExistingManifest(entries);
+        await budget.run('files.put merged manifest', (signal) =>
+          this.deps.files.put(mergedPath, merged, signal),
+        );
+        previous = [
+          ...previous.filter((m) => !mergeable.includes(m)),
+          existingManifestFile({
+            path: mergedPath,
+            length: merged.length,
+            snapshotId,
+            sequenceNumber,
+            entries,
+          }),
+        ];
+        manifestsReplaced = mergeable.length;
+      }
       const list = writeManifestList(
         [
           ...previous,
@@ -375,6 +414,9 @@ export class TableCommitter {
         'added-files-size': String(files.reduce((n, f) => n + f.sizeBytes, 0)),
         [PROGRESS_KEY]: JSON.stringify(Object.fromEntries(Object.entries(next).sort())),
         'taxi-stream.appended-ledger-commits': String(commits.length),
+        ...(manifestsReplaced > 0
+          ? { 'manifests-replaced': String(manifestsReplaced), 'manifests-created': '2' }
+          : {}),
       };
       expected = snapshotId;
       try {

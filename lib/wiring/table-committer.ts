@@ -46,6 +46,7 @@ export function createTableCommitter(
       bucket: config.lakeBucket,
       maxFilesPerSnapshot: config.maxFilesPerSnapshot,
       maxAttempts: config.maxAttempts,
+      maxManifests: config.maxManifests,
       deadlineMarginMs: config.deadlineMarginMs,
     },
   );

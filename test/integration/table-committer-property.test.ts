@@ -133,6 +133,7 @@ describe('table committer exactly-once property', () => {
       crashes: 0,
       concurrent: 0,
       snapshots: 0,
+      manifestMerges: 0,
       trips: 0,
     };
     const problems: string[] = [];
@@ -149,6 +150,8 @@ describe('table committer exactly-once property', () => {
         ICEBERG_NAMESPACE: namespace,
         TABLE_PREFIX: `warehouse/${namespace}/trips`,
         MAX_FILES_PER_SNAPSHOT: String(int(1, 20)),
+        // Small enough that earlier manifests get merged in most scenarios.
+        MAX_MANIFESTS: String(int(2, 6)),
       };
       const lakeConfig = loadLakeSinkConfig(env);
       const config = loadTableCommitterConfig(env);
@@ -277,6 +280,7 @@ describe('table committer exactly-once property', () => {
         if (report.duplicateKeys !== 0)
           problems.push(`scenario ${index}: ${report.duplicateKeys} duplicate positions`);
         figures.snapshots += report.snapshots.length;
+        figures.manifestMerges += report.snapshots.filter((s) => s.summary['manifests-replaced']).length;
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
@@ -287,5 +291,6 @@ describe('table committer exactly-once property', () => {
     expect(problems).toEqual([]);
     expect(figures.scenarios).toBe(SCENARIOS);
     expect(figures.crashes).toBeGreaterThan(0);
+    expect(figures.manifestMerges).toBeGreaterThan(0);
   });
 });

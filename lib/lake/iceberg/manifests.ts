@@ -319,3 +319,122 @@ export function readManifestDataFiles(
         ];
   });
 }
+
+/** A live entry of a manifest with what it inherits from the manifest list resolved. */
+export interface ResolvedEntry {
+  readonly snapshotId: bigint;
+  readonly dataSequenceNumber: bigint;
+  readonly fileSequenceNumber: bigint;
+  /** The data_file record as read (fields our schema does not write are dropped on rewrite). */
+  readonly dataFile: Record<string, unknown> & { record_count: bigint; partition: Record<string, unknown> };
+}
+
+/**
+ * The live entries (ADDED or EXISTING) of a data manifest. ADDED entries may leave snapshot
+ * and sequence numbers null: they inherit them from the manifest's entry in the list (spec,
+ * "Sequence Number Inheritance"), and are resolved here, since a rewritten entry must carry
+ * them explicitly.
+ */
+export function readManifestEntries(data: Uint8Array, manifest: ManifestFile): ResolvedEntry[] {
+  return readAvroFile(data).records.flatMap((r) => {
+    const e = r as {
+      status: number;
+      snapshot_id?: bigint | null;
+      sequence_number?: bigint | null;
+      file_sequence_number?: bigint | null;
+      data_file: ResolvedEntry['dataFile'] & { content?: number };
+    };
+    if (e.status === 2 || (e.data_file.content ?? 0) !== 0) return [];
+    const inherited = e.status === 1;
+    const dataSequenceNumber = e.sequence_number ?? (inherited ? manifest.sequence_number : null);
+    const fileSequenceNumber =
+      e.file_sequence_number ?? (inherited ? manifest.sequence_number : dataSequenceNumber);
+    if (dataSequenceNumber === null || fileSequenceNumber === null) {
+      throw new Error(`${manifest.manifest_path}: an existing entry without sequence numbers`);
+    }
+    return [
+      {
+        snapshotId: e.snapshot_id ?? manifest.added_snapshot_id,
+        dataSequenceNumber,
+        fileSequenceNumber,
+        dataFile: e.data_file,
+      },
+    ];
+  });
+}
+
+const DATA_FILE_FIELDS = [
+  'content',
+  'file_path',
+  'file_format',
+  'partition',
+  'record_count',
+  'file_size_in_bytes',
+  'value_counts',
+  'null_value_counts',
+  'lower_bounds',
+  'upper_bounds',
+  'split_offsets',
+  'sort_order_id',
+] as const;
+
+/** A manifest of EXISTING entries (a merge of older manifests): every number explicit. */
+export function writeExistingManifest(
+  entries: readonly ResolvedEntry[],
+  spec: PartitionSpec = PARTITION_SPEC,
+): Buffer {
+  return writeAvroFile({
+    schema: manifestEntrySchema(spec),
+    metadata: {
+      schema: JSON.stringify(TABLE_SCHEMA),
+      'schema-id': String(TABLE_SCHEMA['schema-id']),
+      'partition-spec': JSON.stringify(spec.fields),
+      'partition-spec-id': String(spec['spec-id']),
+      'format-version': String(FORMAT_VERSION),
+      content: 'data',
+    },
+    records: entries.map((e) => ({
+      status: 0,
+      snapshot_id: e.snapshotId,
+      sequence_number: e.dataSequenceNumber,
+      file_sequence_number: e.fileSequenceNumber,
+      data_file: Object.fromEntries(DATA_FILE_FIELDS.map((f) => [f, e.dataFile[f] ?? null])),
+    })),
+  });
+}
+
+/** The manifest list entry of a merged (EXISTING-only) manifest. */
+export function existingManifestFile(input: {
+  readonly path: string;
+  readonly length: number;
+  readonly snapshotId: bigint;
+  readonly sequenceNumber: bigint;
+  readonly entries: readonly ResolvedEntry[];
+  readonly spec?: PartitionSpec;
+}): ManifestFile {
+  const spec = input.spec ?? PARTITION_SPEC;
+  const asFiles = input.entries.map((e) => ({
+    partition: spec.fields.map((f) => {
+      const v = e.dataFile.partition[f.name];
+      return typeof v === 'number' ? v : null;
+    }),
+  })) as unknown as DataFile[];
+  let min = input.sequenceNumber;
+  for (const e of input.entries) if (e.dataSequenceNumber < min) min = e.dataSequenceNumber;
+  return {
+    manifest_path: input.path,
+    manifest_length: BigInt(input.length),
+    partition_spec_id: spec['spec-id'],
+    content: 0,
+    sequence_number: input.sequenceNumber,
+    min_sequence_number: min,
+    added_snapshot_id: input.snapshotId,
+    added_files_count: 0,
+    existing_files_count: input.entries.length,
+    deleted_files_count: 0,
+    added_rows_count: 0n,
+    existing_rows_count: input.entries.reduce((n, e) => n + e.dataFile.record_count, 0n),
+    deleted_rows_count: 0n,
+    partitions: partitionSummaries(asFiles, spec),
+  };
+}
