@@ -148,6 +148,20 @@ function currentSnapshot(table: LoadedTable): Snapshot | undefined {
   return id === null ? undefined : table.metadata.snapshots.find((s) => s.snapshotId === id);
 }
 
+/**
+ * A ledger commit names an object outside the table's data location: the lake sink wrote it in
+ * the prefix layout (a stage switched from `prefix` to `iceberg` while its ledger held commits).
+ * Such a file carries no Iceberg field IDs and is already visible under the prefix: refused.
+ */
+export class NotATableFileError extends Error {
+  constructor(channelId: string, commitNo: number, key: string, dataLocation: string) {
+    super(
+      `ledger commit ${commitNo} of ${channelId} names ${key}, which is not under the table's data location ${dataLocation} (a commit of the prefix layout?): not appended; deploy this stage with lakeFormat=prefix again, or see docs/deploy.md`,
+    );
+    this.name = 'NotATableFileError';
+  }
+}
+
 /** A positive 63-bit ID that depends only on what the snapshot is built from. */
 function snapshotIdFor(base: bigint | null, progress: Progress): bigint {
   const canonical = JSON.stringify([base?.toString() ?? null, Object.entries(progress).sort()]);
@@ -347,7 +361,15 @@ export class TableCommitter {
       report.ledgerCommitsLeft = left;
       if (commits.length === 0) return report;
 
-      const files = commits.flatMap((m) => m.objects.map((o) => dataFileOf(this.options.bucket, o)));
+      const dataLocation = `${this.options.location.replace(/\/+$/, '')}/data/`;
+      const files = commits.flatMap((m) =>
+        m.objects.map((o) => {
+          if (!`s3://${this.options.bucket}/${o.key}`.startsWith(dataLocation)) {
+            throw new NotATableFileError(m.channelId, m.commitNo, o.key, dataLocation);
+          }
+          return dataFileOf(this.options.bucket, o);
+        }),
+      );
       const snapshotId = snapshotIdFor(base?.snapshotId ?? null, next);
       const sequenceNumber = table.metadata.lastSequenceNumber + 1n;
       const metadataDir = `${table.metadata.location.replace(/\/+$/, '')}/metadata`;

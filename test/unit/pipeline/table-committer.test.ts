@@ -12,9 +12,10 @@ import {
   type TableRequirement,
   type TableUpdate,
 } from '../../../lib/lake/iceberg/rest-catalog';
-import type { CommitManifest } from '../../../lib/ledger/commit-ledger';
+import type { CommitManifest, CommittedObject } from '../../../lib/ledger/commit-ledger';
 import { NO_DEADLINE } from '../../../lib/pipeline/deadline';
 import {
+  NotATableFileError,
   PROGRESS_KEY,
   ProgressUnknownError,
   progressOf,
@@ -280,6 +281,22 @@ describe('TableCommitter', () => {
     // The next run loads that table and refuses it the same way.
     await expect(committer.run(NO_DEADLINE)).rejects.toThrow(refusal);
     expect(catalog.table?.metadata.snapshots).toEqual([]);
+  });
+
+  it('refuses a ledger commit of the prefix layout (a stage switched to iceberg), before writing anything', async () => {
+    const { ledger, catalog, files, committer } = setup();
+    const m = manifest(A, 1, 1);
+    const prefixObject = {
+      ...(m.objects[0] as CommittedObject),
+      key: 'lake/trips/year=2018/month=01/day=01/hour=00/a.parquet',
+    };
+    await commitToLedger(ledger, { ...m, objects: [prefixObject] });
+    await expect(committer.run(NO_DEADLINE)).rejects.toThrow(NotATableFileError);
+    await expect(committer.run(NO_DEADLINE)).rejects.toThrow(
+      `ledger commit 1 of ${A} names lake/trips/year=2018/month=01/day=01/hour=00/a.parquet, which is not under the table's data location s3://lake/warehouse/t/data/`,
+    );
+    expect(catalog.commits).toBe(0);
+    expect([...files.files.keys()].filter((k) => k.endsWith('.avro'))).toEqual([]);
   });
 
   it('gives up after the configured attempts, leaving the table as it was', async () => {
