@@ -3,7 +3,7 @@
  * Kinesis, the lake sink behind the local event-source runner, the export and the report.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -45,9 +45,9 @@ describe('npm run demo', () => {
   const out = mkdtempSync(path.join(os.tmpdir(), 'taxi-demo-'));
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-  it('runs on an Apache Iceberg table with --lake iceberg: the table holds every valid trip once', async () => {
+  it('runs on an Apache Iceberg table by default: the table holds every valid trip once', async () => {
     const dir = path.join(out, 'iceberg');
-    const result = await demo(['--lake', 'iceberg', '--records', '3000', '--seed', '11', '--out', dir]);
+    const result = await demo(['--records', '3000', '--seed', '11', '--out', dir]);
     expect(result.stderr).not.toContain('demo failed');
     expect(result.code).toBe(0);
     const s = result.summary;
@@ -66,9 +66,20 @@ describe('npm run demo', () => {
     expect(result.stdout).toContain('Apache Iceberg table taxi_stream.trips');
   });
 
-  it('replays synthetic trips with poison and reconciles every record', async () => {
+  it('replays synthetic trips with poison into the prefix layout with --lake prefix and reconciles every record', async () => {
     const dir = path.join(out, 'synthetic');
-    const result = await demo(['--records', '2000', '--poison-rate', '0.05', '--seed', '7', '--out', dir]);
+    const result = await demo([
+      '--lake',
+      'prefix',
+      '--records',
+      '2000',
+      '--poison-rate',
+      '0.05',
+      '--seed',
+      '7',
+      '--out',
+      dir,
+    ]);
     expect(result.stderr).not.toContain('demo failed');
     expect(result.code).toBe(0);
     const s = result.summary;
@@ -110,8 +121,13 @@ describe('npm run demo', () => {
       parquetRows: 360,
       searchDocuments: 360,
       reconciled: true,
+      tableFormat: 'iceberg',
+      tableRows: 360,
     });
-    expect(existsSync(path.join(dir, 'lake', 'year=2020', 'month=12'))).toBe(true);
+    // Days of 2018 to 2020: the table's day partitions, among them December 2020's.
+    expect(
+      readdirSync(path.join(dir, 'lake')).some((d) => d.startsWith('pickup_datetime_day=2020-12-')),
+    ).toBe(true);
   });
 
   it('replays into Kinesis and Kafka at once and reconciles each source', async () => {
@@ -128,6 +144,7 @@ describe('npm run demo', () => {
     // Each source carries every trip once: the lake holds one row per trip per source,
     // the search indexes one document per trip.
     expect(s.parquetRows).toBe(2 * Number(s.searchDocuments));
+    expect(s.tableRows).toBe(s.parquetRows);
     expect(s.dlqMessages).toBe(s.poisonRecords);
   });
 
@@ -179,6 +196,8 @@ describe('npm run demo', () => {
         summary.inputRecords,
       );
       expect(summary.parquetRows).toBe(summary.validRecords);
+      // The table may not have caught up: the lake is read from what the ledger committed.
+      expect(run.stdout()).toContain("in the data files of the ledger's commits");
       const report = JSON.parse(readFileSync(path.join(dir, 'report.json'), 'utf-8'));
       expect(report.aborted).toEqual(summary.aborted);
       // The node's own shutdown lines (which exactly are last depends on what it was doing).

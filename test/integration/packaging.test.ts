@@ -64,10 +64,10 @@ const STATEFUL = [
   'MappingFailureQueue',
 ];
 
-describe('serverless package --stage dev (offline, defaults)', () => {
+describe('serverless package --stage dev --param lakeFormat=prefix (offline, the prefix layout)', () => {
   let t: Template;
   beforeAll(async () => {
-    t = await packageStack('dev', ['--stage', 'dev']);
+    t = await packageStack('dev', ['--stage', 'dev', '--param=lakeFormat=prefix']);
   });
 
   it('is clean for cfn-lint', async () => {
@@ -396,6 +396,7 @@ describe('serverless package --stage prod with MSK, SASL/SCRAM, a VPC and every 
     t = await packageStack('prod-all', [
       '--stage',
       'prod',
+      '--param=lakeFormat=prefix',
       `--param=mskClusterArn=${MSK_ARN}`,
       `--param=mskSaslScramSecretArn=${SCRAM_SECRET_ARN}`,
       `--param=mskSaslScramKmsKeyArn=${SCRAM_KEY_ARN}`,
@@ -532,10 +533,10 @@ const lakeBucketGrants = (role: Resource | undefined): string[] =>
     .flatMap((s) => actions(s).map((a) => `${a} ${JSON.stringify(s.Resource)}`))
     .sort();
 
-describe('serverless package --stage dev --param lakeFormat=iceberg (the Glue Data Catalog)', () => {
+describe('serverless package --stage dev (offline, defaults: the Iceberg table in the Glue Data Catalog)', () => {
   let t: Template;
   beforeAll(async () => {
-    t = await packageStack('iceberg-glue', ['--stage', 'dev', '--param=lakeFormat=iceberg']);
+    t = await packageStack('iceberg-glue', ['--stage', 'dev']);
   });
 
   it('is clean for cfn-lint', async () => {
@@ -840,11 +841,6 @@ describe('serverless package refuses what it cannot deploy safely', () => {
     ['ParallelizationFactor > 1', 'parallelizationFactor=2', 'parallelizationFactor is 2'],
     ['a malformed MSK cluster ARN', 'mskClusterArn=my-cluster', 'mskClusterArn must be an MSK cluster ARN'],
     [
-      'a partition template Athena cannot project',
-      'partitionTemplate={pickup_datetime:yyyy}/{pickup_datetime:MM}',
-      'cannot be projected for Athena',
-    ],
-    [
       'a Parquet encoding the lake sink would refuse at cold start',
       'parquetEncoding=rle',
       'parquetEncoding must be plain or delta, got "rle"',
@@ -886,6 +882,11 @@ describe('serverless package refuses what it cannot deploy safely', () => {
 
   it.each([
     ['an unknown lake format', ['lakeFormat=delta'], 'lakeFormat must be prefix or iceberg, got "delta"'],
+    [
+      'a partition template Athena cannot project (prefix layout)',
+      ['lakeFormat=prefix', 'partitionTemplate={pickup_datetime:yyyy}/{pickup_datetime:MM}'],
+      'cannot be projected for Athena',
+    ],
     [
       'an unknown Iceberg catalog',
       ['lakeFormat=iceberg', 'icebergCatalog=hive'],

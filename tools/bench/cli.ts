@@ -26,7 +26,7 @@ const HELP = `Usage: npm run bench -- [--json] [--quick] [--phases]
 Measures, per core (one process): decodeOnlyPerSec (base64 + JSON.parse: the floor),
 transformPerSec (+ validate + enrich), encodePerSec (+ partition + Parquet encode),
 parquetSinkHandlerPerSec (the whole lake sink against the local S3/DynamoDB/SQS emulators,
-commit included), searchSinkHandlerPerSec (the whole search sink against a real local
+commit included; the Iceberg table's data files unless --lake prefix), searchSinkHandlerPerSec (the whole search sink against a real local
 OpenSearch node), projectWriterPerSec and parquetjsLitePerSec (the same rows), peakRssMb
 (the kernel's maxRSS of a fresh process running the bundled lake sink handler on one
 10,000-record, ~7 MB event) and coldStartMs (importing each handler's esbuild bundle in a
@@ -36,6 +36,8 @@ fresh Node process; the slowest). Batch sizes 100, 1,000 and 10,000.
   --quick  fewer runs (for a smoke check; figures are noisier)
   --phases only print where the time of the encode path goes at batch 10,000 (ms per
            batch, each phase timed on its own; no services started), then stop
+  --lake L iceberg (default, as deployed): the lake sink writes the table's data files in
+           place (one PUT each); prefix: the prefix layout (stage, copy, delete)
 `;
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -241,6 +243,11 @@ async function main(): Promise<void> {
     return;
   }
   const json = args.includes('--json');
+  const lakeAt = args.indexOf('--lake');
+  const lakeFormat = lakeAt >= 0 ? args[lakeAt + 1] : 'iceberg';
+  if (lakeFormat !== 'iceberg' && lakeFormat !== 'prefix') {
+    throw new Error(`--lake must be iceberg or prefix, got ${lakeFormat}`);
+  }
   const runs = args.includes('--quick') ? 3 : 5;
   const say = (text: string) => process.stderr.write(`${text}\n`);
   const table: Array<Record<string, number | string>> = [];
@@ -280,6 +287,7 @@ async function main(): Promise<void> {
     const env = {
       ...localEnv(stack.endpoints),
       LAKE_BUCKET: created.bucket,
+      LAKE_FORMAT: lakeFormat,
       LEDGER_TABLE: created.ledgerTable,
       DEAD_LETTER_QUEUE_URL: created.deadLetterQueueUrl,
     };

@@ -14,6 +14,7 @@ import type { ReplayRecord } from '../replay/sources';
 import { type DeliveryStats, newDeliveryStats } from '../runner/delivery';
 import type { OnFailureRecord } from '../runner/kinesis-runner';
 import { scanLedger } from './harness';
+import { ledgerCommittedKeys } from './iceberg-lake';
 import { exportRun, type Reconciliation, type RunExport, reconcile } from './outputs';
 import { formatAbortedReport } from './report';
 import { exportSearch, type SearchExport } from './search-export';
@@ -36,6 +37,11 @@ export interface RunSoFar {
   readonly runners: Array<{ stop(): void; readonly stats: DeliveryStats }>;
   readonly consumed: Array<Promise<DeliveryStats>>;
   readonly failures: OnFailureRecord[];
+  /**
+   * With the Iceberg table: where its data files are. An aborted run reads the lake from the
+   * ledger (the commit point), not from the table, which may not have caught up yet.
+   */
+  tableDataPrefix?: string;
 }
 
 const sum = (list: readonly DeliveryStats[]): DeliveryStats => {
@@ -81,13 +87,20 @@ export async function reportAbortedRun(
     unavailable.lake = 'the run stopped before its resources were created';
   } else if (death.service === 's3sqs') {
     unavailable.lake = 's3sqs (the lake and the dead-letter queue) is down';
+  } else if (run.tableDataPrefix && death.service === 'dynamodb') {
+    unavailable.ledger = 'dynamodb is down';
+    unavailable.lake = "dynamodb (the commit ledger, which names the table's committed data files) is down";
   } else {
     if (death.service === 'dynamodb') unavailable.ledger = 'dynamodb is down';
+    const tableDataPrefix = run.tableDataPrefix;
     try {
       exported = await exportRun(clients, {
         outDir: run.outDir,
         bucket: created.bucket,
-        lakePrefix: 'lake/trips',
+        lakePrefix: tableDataPrefix ?? 'lake/trips',
+        ...(tableDataPrefix
+          ? { lakeKeys: async () => ledgerCommittedKeys(await scanLedger(clients, created.ledgerTable)) }
+          : {}),
         deadLetterQueueUrl: created.deadLetterQueueUrl,
         ledgerScan: () =>
           death.service === 'dynamodb' ? Promise.resolve([]) : scanLedger(clients, created.ledgerTable),
@@ -174,6 +187,7 @@ export async function reportAbortedRun(
       reconciliation,
       search,
       unavailable,
+      lakeFrom: run.tableDataPrefix ? 'ledger' : 'prefix',
       outDir: run.outDir,
     }),
   );

@@ -97,11 +97,11 @@ Replay and consumption:
   --shards N         shards of the local stream and partitions of the topic (default 2)
   --batch-size N     event source mapping batch size (default 1000)
   --batch-window-ms N  event source mapping batching window (default 500)
-  --lake L           prefix (default): the hive-style prefix layout; iceberg: the lake sink
-                     writes data files for an Apache Iceberg table, the table committer
-                     appends them every second through Iceberg's own REST catalog (started
-                     here; the first run builds it with Maven), and the export and the
-                     reconciliation read the table (docs/iceberg.md)
+  --lake L           iceberg (default): the lake sink writes data files for an Apache
+                     Iceberg table, the table committer appends them every second through
+                     Iceberg's own REST catalog (started here; the first run builds it with
+                     Maven), and the export and the reconciliation read the table
+                     (docs/iceberg.md); prefix: the hive-style prefix layout instead
 Output:
   --out DIR          where results stay (default .local/demo/run-<time>)
   --json             print one JSON summary object as the last line of stdout
@@ -121,7 +121,7 @@ function parseArgs(args: string[]): DemoOptions | 'help' {
     inputs: [],
     source: 'kinesis',
     speedup: 0,
-    lake: 'prefix',
+    lake: 'iceberg',
   };
   return parseRunArgs(args, o, 10_000_000, (arg, next) => {
     switch (arg) {
@@ -155,6 +155,11 @@ function parseArgs(args: string[]): DemoOptions | 'help' {
         return false;
     }
   });
+}
+
+function medianOf(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length === 0 ? 0 : (sorted[Math.floor(sorted.length / 2)] as number);
 }
 
 async function main(): Promise<number> {
@@ -255,6 +260,7 @@ async function main(): Promise<number> {
     if (options.lake === 'iceberg') {
       catalog = await startDemoCatalog(options.out, stack.endpoints.s3sqs as string, created.bucket, watch);
       say(`Iceberg REST catalog up: ${catalog.url}`);
+      run.tableDataPrefix = `${DEMO_TABLE_PREFIX}/data`;
     }
 
     let zones: ZoneLookup | null = null;
@@ -403,7 +409,13 @@ async function main(): Promise<number> {
 
     const table = committer
       ? await watch.guard(
-          exportTable(clients, committer.config, options.out, stack.endpoints.s3sqs as string),
+          exportTable(
+            clients,
+            committer.config,
+            options.out,
+            stack.endpoints.s3sqs as string,
+            await scanLedger(clients, created.ledgerTable),
+          ),
         )
       : undefined;
     say('exporting the lake, dead letters and ledger');
@@ -461,6 +473,11 @@ async function main(): Promise<number> {
             tableDataFiles: table.tableDataFiles,
             tableRows: table.tableRows,
             tableCommitterRuns: committer?.runs.length ?? 0,
+            // Ledger commit -> first snapshot holding it, ms (the committer runs every second here).
+            tableVisibilityLagMs: {
+              max: Math.max(0, ...table.visibilityLagsMs),
+              median: medianOf(table.visibilityLagsMs),
+            },
           }
         : {}),
       sources,

@@ -9,8 +9,9 @@ import path from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { loadTableCommitterConfig, type TableCommitterConfig } from '../../lib/config';
 import { readManifestDataFiles, readManifestList } from '../../lib/lake/iceberg/manifests';
+import type { CommitManifest } from '../../lib/ledger/commit-ledger';
 import { NO_DEADLINE } from '../../lib/pipeline/deadline';
-import type { CommitRunReport } from '../../lib/pipeline/table-committer';
+import { type CommitRunReport, PROGRESS_KEY } from '../../lib/pipeline/table-committer';
 import { createRestCatalog, createTableCommitter } from '../../lib/wiring/table-committer';
 import {
   buildIcebergLauncher,
@@ -90,11 +91,57 @@ export class ScheduledCommitter {
   }
 }
 
+/**
+ * The data files every ledger commit named (the channel heads' last commits and the history):
+ * what the table holds once the committer has caught up. Read from a raw ledger scan.
+ */
+export function ledgerCommittedKeys(items: readonly unknown[]): string[] {
+  const keys = new Set<string>();
+  for (const item of items as Array<Record<string, { S?: string } | undefined>>) {
+    for (const text of [item.manifest?.S, item.sk?.S === 'HEAD' ? item.last?.S : undefined]) {
+      if (!text) continue;
+      for (const object of (JSON.parse(text) as CommitManifest).objects) keys.add(object.key);
+    }
+  }
+  return [...keys];
+}
+
+/**
+ * How long each ledger commit took to become visible in the table: from its `committedAt` to
+ * the first snapshot whose progress map (in its summary) covers it. Commits no snapshot covers
+ * are left out (there are none after the demo's final committer run).
+ */
+export function visibilityLags(
+  snapshots: ReadonlyArray<{
+    readonly timestampMs: number;
+    readonly summary: Readonly<Record<string, string>>;
+  }>,
+  ledgerItems: readonly unknown[],
+): number[] {
+  const ordered = [...snapshots]
+    .sort((a, b) => a.timestampMs - b.timestampMs)
+    .map((snapshot) => ({
+      at: snapshot.timestampMs,
+      progress: JSON.parse(snapshot.summary[PROGRESS_KEY] ?? '{}') as Record<string, number>,
+    }));
+  const lags: number[] = [];
+  for (const item of ledgerItems as Array<Record<string, { S?: string } | undefined>>) {
+    const text = item.manifest?.S;
+    if (!text) continue;
+    const commit = JSON.parse(text) as CommitManifest;
+    const visible = ordered.find((s) => (s.progress[commit.channelId] ?? 0) >= commit.commitNo);
+    if (visible) lags.push(Math.max(0, visible.at - Date.parse(commit.committedAt)));
+  }
+  return lags;
+}
+
 export interface TableExport {
   readonly tableSnapshots: number;
   readonly tableDataFiles: number;
   readonly tableRows: number;
   readonly tableDuplicates: number;
+  /** Milliseconds from each ledger commit to the first snapshot holding it. */
+  readonly visibilityLagsMs: number[];
   /** Keys of the live data files of the current snapshot. */
   readonly liveKeys: string[];
 }
@@ -105,6 +152,7 @@ export async function exportTable(
   config: TableCommitterConfig,
   outDir: string,
   s3Endpoint: string,
+  ledgerItems: readonly unknown[],
 ): Promise<TableExport> {
   const table = await createRestCatalog(config).loadTable(config.namespace, config.table);
   if (!table) throw new Error(`no table ${config.namespace}.${config.table}`);
@@ -133,6 +181,7 @@ export async function exportTable(
     tableDataFiles: liveKeys.length,
     tableRows: report.rows,
     tableDuplicates: report.duplicateKeys,
+    visibilityLagsMs: visibilityLags(table.metadata.snapshots, ledgerItems),
     liveKeys,
   };
 }

@@ -62,6 +62,7 @@ export interface ReportInput {
     tableSnapshots?: number;
     tableDataFiles?: number;
     tableRows?: number;
+    tableVisibilityLagMs?: { max: number; median: number };
     runner: { invocations: number; partialFailures: number; errors: number; retries: number };
     outDir: string;
   };
@@ -106,6 +107,11 @@ export function formatReport(r: ReportInput): string {
     lines.push(
       `${n(s.tableSnapshots ?? 0)} snapshots; Iceberg's Java reader counts ${n(s.tableRows ?? 0)} rows in the current one`,
     );
+    if (s.tableVisibilityLagMs) {
+      lines.push(
+        `a ledger commit was in the table ${(s.tableVisibilityLagMs.median / 1000).toFixed(1)} s after it (median), ${(s.tableVisibilityLagMs.max / 1000).toFixed(1)} s at most`,
+      );
+    }
   }
   if (r.insights.perDay.length > 0) {
     lines.push('', 'day          trips     avg fare   avg minutes');
@@ -233,6 +239,8 @@ export interface AbortedReportInput {
   readonly search: SearchExport | undefined;
   /** Why a part could not be read, by part. */
   readonly unavailable: { lake?: string; ledger?: string; search?: string };
+  /** Where the lake was read: the prefix layout, or (Iceberg table) the data files the ledger committed. */
+  readonly lakeFrom?: 'prefix' | 'ledger';
   readonly outDir: string;
 }
 
@@ -258,7 +266,9 @@ export function formatAbortedReport(r: AbortedReportInput): string {
     `lake sink invocations           ${n(r.runner.invocations)} (retries ${r.runner.retries}, partial failures ${r.runner.partialFailures}, errors ${r.runner.errors})`,
   );
   if (r.exported) {
-    lines.push(`trips committed to the lake     ${n(r.exported.lakeRows)}`);
+    lines.push(
+      `trips committed to the lake     ${n(r.exported.lakeRows)}${r.lakeFrom === 'ledger' ? " (in the data files of the ledger's commits; the table committer appends them at its next run)" : ''}`,
+    );
     lines.push(`poison records dead-lettered    ${n(r.exported.deadLetters.length)}`);
   } else {
     lines.push(`lake and dead letters           not read: ${r.unavailable.lake ?? 'unknown'}`);
@@ -289,7 +299,11 @@ export function formatAbortedReport(r: AbortedReportInput): string {
   lines.push(`${r.outDir}`);
   lines.push("  logs/                  every local service's log");
   if (r.exported) {
-    lines.push('  lake/                  the lake as committed when the run stopped');
+    lines.push(
+      r.lakeFrom === 'ledger'
+        ? "  lake/                  the data files of the ledger's commits when the run stopped"
+        : '  lake/                  the lake as committed when the run stopped',
+    );
     lines.push('  dead-letters.jsonl     the dead letters so far');
     lines.push('  ledger.jsonl           the commit ledger');
   }

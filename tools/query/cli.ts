@@ -9,8 +9,8 @@ import { DuckDBInstance } from '@duckdb/node-api';
 const HELP = `Usage: npm run query -- <lake dir> "<SQL>"
 
 Runs SQL over the Parquet files under <lake dir> (hive-partitioned), available as the view
-"lake". Example:
-  npm run query -- .local/demo/<run>/lake "SELECT day, count(*) AS trips FROM lake GROUP BY ALL ORDER BY ALL"
+"lake", with times shown in UTC. Example (either lake layout):
+  npm run query -- .local/demo/<run>/lake "SELECT date_trunc('hour', pickup_datetime) AS hour, count(*) AS trips FROM lake GROUP BY ALL ORDER BY ALL"
 `;
 
 async function main(): Promise<void> {
@@ -22,6 +22,8 @@ async function main(): Promise<void> {
   if (!existsSync(dir)) throw new Error(`no such folder: ${dir}`);
   const db = await DuckDBInstance.create(':memory:');
   const connection = await db.connect();
+  // Partitions and event times are UTC; DuckDB would otherwise show timestamps in the machine's zone.
+  await connection.run("SET TimeZone = 'UTC'");
   const glob = path.join(path.resolve(dir), '**', '*.parquet').replace(/'/g, "''");
   await connection.run(`CREATE VIEW lake AS SELECT * FROM read_parquet('${glob}', hive_partitioning = true)`);
   const reader = await connection.runAndReadAll(sql);
