@@ -59,6 +59,11 @@ describe('npm run demo', () => {
     expect(s.parquetRows).toBe(s.validRecords);
     expect(s.tableDataFiles).toBe(s.parquetObjects);
     expect(Number(s.tableSnapshots)).toBeGreaterThanOrEqual(1);
+    // Every ledger commit's way into the table is measured (commit -> first snapshot holding it).
+    const lag = s.tableVisibilityLagMs as { max: number; median: number };
+    expect(lag.median).toBeGreaterThanOrEqual(0);
+    expect(lag.max).toBeGreaterThanOrEqual(lag.median);
+    expect(result.stdout).toContain('a ledger commit was in the table');
     const metadata = JSON.parse(readFileSync(path.join(dir, 'table-metadata.json'), 'utf-8'));
     expect(metadata['format-version']).toBe(2);
     expect(metadata['partition-specs'][0].fields[0]).toMatchObject({ transform: 'day' });
