@@ -16,7 +16,7 @@ function history(channelId: string, commitNo: number, committedAt: string, keys:
 
 describe('visibilityLags', () => {
   it('measures each ledger commit to the first snapshot whose progress covers it', () => {
-    const snapshots = [
+    const snapshots: Array<{ timestampMs: number; summary: Record<string, string> }> = [
       {
         timestampMs: Date.parse('2026-01-01T00:00:03Z'),
         summary: { 'taxi-stream.ledger-commits': JSON.stringify({ [A]: 3, [B]: 1 }) },
