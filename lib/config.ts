@@ -390,6 +390,25 @@ function identifier(env: Env, name: string, fallback: string): string {
   return value;
 }
 
+/** The table maintenance function: the committer's table and catalog, and compaction's limits. */
+export interface TableMaintenanceConfig {
+  readonly table: TableCommitterConfig;
+  readonly compression: ParquetCompression;
+  readonly targetFileBytes: number;
+  readonly quietPeriodMs: number;
+  readonly maxRewriteBytes: number;
+}
+
+export function loadTableMaintenanceConfig(env: Env = process.env): TableMaintenanceConfig {
+  return Object.freeze({
+    table: loadTableCommitterConfig(env),
+    compression: oneOf(env, 'PARQUET_COMPRESSION', PARQUET_COMPRESSIONS),
+    targetFileBytes: integer(env, 'COMPACT_TARGET_FILE_MB', 128, 1, 1024) * 1_048_576,
+    quietPeriodMs: integer(env, 'COMPACT_QUIET_MINUTES', 60, 0, 525_600) * 60_000,
+    maxRewriteBytes: integer(env, 'COMPACT_MAX_REWRITE_MB', 256, 1, 10_240) * 1_048_576,
+  });
+}
+
 export function loadTableCommitterConfig(env: Env = process.env): TableCommitterConfig {
   const catalogUri = endpoint(env, 'ICEBERG_CATALOG_URI');
   if (!catalogUri) throw new ConfigError('ICEBERG_CATALOG_URI', 'is required');

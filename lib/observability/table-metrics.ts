@@ -1,5 +1,6 @@
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { CommitRunReport } from '../pipeline/table-committer';
+import type { CompactionReport } from '../pipeline/table-compactor';
 
 /** One run of the table committer as EMF metrics. */
 export function addTableCommitMetrics(metrics: Metrics, report: CommitRunReport, durationMs: number): void {
@@ -12,4 +13,19 @@ export function addTableCommitMetrics(metrics: Metrics, report: CommitRunReport,
   count('CatalogUnknownOutcomes', report.unknownOutcomes);
   count('LedgerCommitsLeft', report.ledgerCommitsLeft);
   metrics.addMetric('CommitRunMs', MetricUnit.Milliseconds, durationMs);
+}
+
+/** One run of table maintenance (compaction) as EMF metrics. */
+export function addCompactionMetrics(metrics: Metrics, report: CompactionReport, durationMs: number): void {
+  const count = (name: string, value: number) => metrics.addMetric(name, MetricUnit.Count, value);
+  count('CompactionSnapshots', report.outcome === 'compacted' ? 1 : 0);
+  count('DataFilesBefore', report.dataFilesBefore);
+  count('DataFiles', report.dataFilesAfter);
+  count('DataFilesReplaced', report.filesReplaced);
+  count('DataFilesWritten', report.filesWritten);
+  count('RowsRewritten', report.rowsRewritten);
+  count('PartitionsWaiting', report.partitionsWaiting);
+  count('CatalogConflicts', report.conflicts);
+  metrics.addMetric('BytesRewritten', MetricUnit.Bytes, report.bytesRewritten);
+  metrics.addMetric('CompactionRunMs', MetricUnit.Milliseconds, durationMs);
 }

@@ -58,6 +58,10 @@ describe('npm run demo', () => {
     expect(s.tableRows).toBe(s.validRecords);
     expect(s.parquetRows).toBe(s.validRecords);
     expect(s.tableDataFiles).toBe(s.parquetObjects);
+    // Maintenance ran after the drain: the live files are the compacted ones, one per day.
+    expect(Number(s.dataFilesBeforeMaintenance)).toBeGreaterThan(Number(s.dataFilesAfterMaintenance));
+    expect(s.dataFilesAfterMaintenance).toBe(s.tableDataFiles);
+    expect(s.tableDataFiles).toBe(s.partitions);
     expect(Number(s.tableSnapshots)).toBeGreaterThanOrEqual(1);
     // Every ledger commit's way into the table is measured (commit -> first snapshot holding it).
     const lag = s.tableVisibilityLagMs as { max: number; median: number };

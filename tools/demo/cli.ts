@@ -48,6 +48,7 @@ import {
   scanLedger,
 } from './harness';
 import {
+  compactTable,
   DEMO_TABLE_PREFIX,
   exportTable,
   icebergEnvironment,
@@ -405,6 +406,14 @@ async function main(): Promise<number> {
       await watch.guard(committer.finish());
     }
     const pipelineSeconds = (Date.now() - replayStarted) / 1000;
+    const maintenance = committer
+      ? await watch.guard(compactTable(process.env as Record<string, string>))
+      : undefined;
+    if (maintenance) {
+      say(
+        `table maintenance: ${maintenance.dataFilesBefore} data files -> ${maintenance.dataFilesAfter} (${maintenance.outcome})`,
+      );
+    }
     await capture.close();
 
     const table = committer
@@ -473,6 +482,8 @@ async function main(): Promise<number> {
             tableDataFiles: table.tableDataFiles,
             tableRows: table.tableRows,
             tableCommitterRuns: committer?.runs.length ?? 0,
+            dataFilesBeforeMaintenance: maintenance?.dataFilesBefore ?? 0,
+            dataFilesAfterMaintenance: maintenance?.dataFilesAfter ?? 0,
             // Ledger commit -> first snapshot holding it, ms (the committer runs every second here).
             tableVisibilityLagMs: {
               max: Math.max(0, ...table.visibilityLagsMs),

@@ -7,12 +7,18 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { loadTableCommitterConfig, type TableCommitterConfig } from '../../lib/config';
+import {
+  loadTableCommitterConfig,
+  loadTableMaintenanceConfig,
+  type TableCommitterConfig,
+} from '../../lib/config';
 import { readManifestDataFiles, readManifestList } from '../../lib/lake/iceberg/manifests';
 import type { CommitManifest } from '../../lib/ledger/commit-ledger';
 import { NO_DEADLINE } from '../../lib/pipeline/deadline';
 import { type CommitRunReport, PROGRESS_KEY } from '../../lib/pipeline/table-committer';
+import type { CompactionReport } from '../../lib/pipeline/table-compactor';
 import { createRestCatalog, createTableCommitter } from '../../lib/wiring/table-committer';
+import { createTableCompactor } from '../../lib/wiring/table-maintenance';
 import {
   buildIcebergLauncher,
   type IcebergCatalog,
@@ -46,6 +52,15 @@ export async function startDemoCatalog(
 /** The lake sink's and the committer's settings for the demo's table. */
 export function icebergEnvironment(catalogUri: string): Record<string, string> {
   return { LAKE_FORMAT: 'iceberg', TABLE_PREFIX: DEMO_TABLE_PREFIX, ICEBERG_CATALOG_URI: catalogUri };
+}
+
+/**
+ * Table maintenance once the stream is drained, as its schedule would run it later: the quiet
+ * period is 0 here (the demo's partitions are done), everything else as configured.
+ */
+export function compactTable(env: Record<string, string>): Promise<CompactionReport> {
+  const config = loadTableMaintenanceConfig({ ...env, COMPACT_QUIET_MINUTES: '0' });
+  return createTableCompactor(config).run(NO_DEADLINE);
 }
 
 /** The committer on a timer, as its schedule runs it; `finish` runs it until nothing is left. */

@@ -63,6 +63,8 @@ export interface ReportInput {
     tableDataFiles?: number;
     tableRows?: number;
     tableVisibilityLagMs?: { max: number; median: number };
+    dataFilesBeforeMaintenance?: number;
+    dataFilesAfterMaintenance?: number;
     runner: { invocations: number; partialFailures: number; errors: number; retries: number };
     outDir: string;
   };
@@ -107,6 +109,11 @@ export function formatReport(r: ReportInput): string {
     lines.push(
       `${n(s.tableSnapshots ?? 0)} snapshots; Iceberg's Java reader counts ${n(s.tableRows ?? 0)} rows in the current one`,
     );
+    if (s.dataFilesBeforeMaintenance !== undefined) {
+      lines.push(
+        `table maintenance after the drain: ${n(s.dataFilesBeforeMaintenance)} data files compacted to ${n(s.dataFilesAfterMaintenance ?? 0)} (one replace snapshot; docs/maintenance.md)`,
+      );
+    }
     if (s.tableVisibilityLagMs) {
       lines.push(
         `a ledger commit was in the table ${(s.tableVisibilityLagMs.median / 1000).toFixed(1)} s after it (median), ${(s.tableVisibilityLagMs.max / 1000).toFixed(1)} s at most`,

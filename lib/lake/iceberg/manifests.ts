@@ -378,10 +378,15 @@ const DATA_FILE_FIELDS = [
   'sort_order_id',
 ] as const;
 
-/** A manifest of EXISTING entries (a merge of older manifests): every number explicit. */
+/**
+ * A manifest of EXISTING entries (a merge of older manifests): every number explicit. With
+ * `deleted`, also those entries as DELETED by `deletedBy` (the snapshot of a rewrite that
+ * replaces them), their sequence numbers kept, as the spec asks of a snapshot removing files.
+ */
 export function writeExistingManifest(
   entries: readonly ResolvedEntry[],
   spec: PartitionSpec = PARTITION_SPEC,
+  deleted?: { readonly entries: readonly ResolvedEntry[]; readonly deletedBy: bigint },
 ): Buffer {
   return writeAvroFile({
     schema: manifestEntrySchema(spec),
@@ -393,9 +398,12 @@ export function writeExistingManifest(
       'format-version': String(FORMAT_VERSION),
       content: 'data',
     },
-    records: entries.map((e) => ({
-      status: 0,
-      snapshot_id: e.snapshotId,
+    records: [
+      ...entries.map((e) => ({ e, status: 0, snapshotId: e.snapshotId })),
+      ...(deleted?.entries ?? []).map((e) => ({ e, status: 2, snapshotId: deleted?.deletedBy })),
+    ].map(({ e, status, snapshotId }) => ({
+      status,
+      snapshot_id: snapshotId,
       sequence_number: e.dataSequenceNumber,
       file_sequence_number: e.fileSequenceNumber,
       data_file: Object.fromEntries(DATA_FILE_FIELDS.map((f) => [f, e.dataFile[f] ?? null])),
@@ -410,10 +418,12 @@ export function existingManifestFile(input: {
   readonly snapshotId: bigint;
   readonly sequenceNumber: bigint;
   readonly entries: readonly ResolvedEntry[];
+  /** Entries the manifest carries as DELETED (a rewrite's replaced files). */
+  readonly deleted?: readonly ResolvedEntry[];
   readonly spec?: PartitionSpec;
 }): ManifestFile {
   const spec = input.spec ?? PARTITION_SPEC;
-  const asFiles = input.entries.map((e) => ({
+  const asFiles = [...input.entries, ...(input.deleted ?? [])].map((e) => ({
     partition: spec.fields.map((f) => {
       const v = e.dataFile.partition[f.name];
       return typeof v === 'number' ? v : null;
@@ -431,10 +441,10 @@ export function existingManifestFile(input: {
     added_snapshot_id: input.snapshotId,
     added_files_count: 0,
     existing_files_count: input.entries.length,
-    deleted_files_count: 0,
+    deleted_files_count: input.deleted?.length ?? 0,
     added_rows_count: 0n,
     existing_rows_count: input.entries.reduce((n, e) => n + e.dataFile.record_count, 0n),
-    deleted_rows_count: 0n,
+    deleted_rows_count: (input.deleted ?? []).reduce((n, e) => n + e.dataFile.record_count, 0n),
     partitions: partitionSummaries(asFiles, spec),
   };
 }

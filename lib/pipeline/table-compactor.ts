@@ -1,0 +1,446 @@
+/**
+ * Compaction of the Iceberg table (docs/maintenance.md): the small data files of each quiet
+ * partition are rewritten into files of about the target size, sorted by pickup time, and
+ * swapped in by one `replace` snapshot, so a reader sees the old files or the new ones, never
+ * both and never neither.
+ *
+ * Checked before committing: the new files hold the same rows as the files they replace (row
+ * count and an order-independent content checksum, read back from the bytes written).
+ *
+ * Optimistic concurrency, as the committer: the catalog commit asserts that `main` is still the
+ * snapshot the plan was made on. 409 (the committer appended meanwhile): reload; if every
+ * replaced file is still live, the same new files are swapped in on the new base (an append
+ * only adds files); otherwise the group is dropped. No answer or a 5xx: reload and look for the
+ * snapshot first (its ID is a digest of its base and the files it replaces). The committer's
+ * progress map is a table property, which this commit leaves as it is.
+ *
+ * Files are named from a digest of the paths they replace: a retry after a crash writes the
+ * same keys with the same bytes; files of a rewrite that never committed are orphans (orphan
+ * cleanup, docs/maintenance.md).
+ */
+import { createHash } from 'node:crypto';
+import { readLakeRows, rowsChecksum } from '../lake/iceberg/data-file-rows';
+import {
+  addedManifestFile,
+  type DataFile,
+  existingManifestFile,
+  type ResolvedEntry,
+  readManifestEntries,
+  readManifestList,
+  writeAppendManifest,
+  writeExistingManifest,
+  writeManifestList,
+} from '../lake/iceberg/manifests';
+import {
+  CatalogConflictError,
+  CatalogStateUnknownError,
+  type LoadedTable,
+  type TableUpdate,
+} from '../lake/iceberg/rest-catalog';
+import { fieldId, PARTITION_SPEC, partitionPath } from '../lake/iceberg/table-schema';
+import type { LakeRow } from '../lake/lake-row';
+import type { ParquetEncoder } from '../lake/parquet-encoder';
+import { type Deadline, IoBudget } from './deadline';
+import type { TableCatalog, TableFiles } from './table-committer';
+
+export interface TableCompactorOptions {
+  readonly namespace: string;
+  readonly table: string;
+  /** Files are rewritten into files of about this many bytes (Parquet, compressed). */
+  readonly targetFileBytes: number;
+  /** A partition is compacted only when no file was added to it for this long. */
+  readonly quietPeriodMs: number;
+  /** Bytes of input rewritten per run at most (memory and time of one run); the rest waits. */
+  readonly maxRewriteBytes: number;
+  /** Catalog attempts (conflicts, unknown outcomes) per run. */
+  readonly maxAttempts: number;
+  readonly deadlineMarginMs: number;
+}
+
+export interface TableCompactorDeps {
+  readonly catalog: Pick<TableCatalog, 'loadTable' | 'commit'>;
+  readonly files: TableFiles;
+  /** Encodes rows as an Iceberg data file (the lake sink's encoder, Iceberg flavor). */
+  readonly encoder: Pick<ParquetEncoder, 'encode'>;
+  readonly now?: () => number;
+}
+
+export type CompactionOutcome = 'compacted' | 'nothing-to-do' | 'already-compacted' | 'no-table';
+
+export interface CompactionReport {
+  outcome: CompactionOutcome;
+  snapshotId: bigint | null;
+  /** Data files of the current snapshot before the run. */
+  dataFilesBefore: number;
+  dataFilesAfter: number;
+  filesReplaced: number;
+  filesWritten: number;
+  bytesRewritten: number;
+  rowsRewritten: number;
+  partitionsCompacted: number;
+  /** Partitions with small files left for later (still written to, or past maxRewriteBytes). */
+  partitionsWaiting: number;
+  conflicts: number;
+  unknownOutcomes: number;
+}
+
+/** The content of a compaction, as written: checked, named, ready to swap in. */
+interface Rewrite {
+  readonly partitionDay: number;
+  readonly replaced: readonly ResolvedEntry[];
+  readonly file: DataFile;
+}
+
+/** The rows of a rewrite do not match the rows of the files they replace: refused. */
+export class RewriteMismatchError extends Error {
+  constructor(partition: string, why: string) {
+    super(`compaction of ${partition} refused: ${why}`);
+    this.name = 'RewriteMismatchError';
+  }
+}
+
+export const COMPACTION_KEY = 'taxi-stream.compaction';
+
+type SnapshotToAdd = Extract<TableUpdate, { action: 'add-snapshot' }>['snapshot'];
+
+const digest = (parts: readonly string[]): Buffer => createHash('sha256').update(parts.join('\n')).digest();
+
+function snapshotIdFor(base: bigint, replaced: readonly string[]): bigint {
+  const id = digest([base.toString(), ...replaced]).readBigUInt64BE(0) & 0x7fff_ffff_ffff_ffffn;
+  return id === 0n ? 1n : id;
+}
+
+const micros = (ms: number): Buffer => {
+  const buf = Buffer.alloc(8);
+  buf.writeBigInt64LE(BigInt(ms) * 1000n);
+  return buf;
+};
+
+const pathOf = (e: ResolvedEntry): string => e.dataFile.file_path as string;
+const sizeOf = (e: ResolvedEntry): number => Number(e.dataFile.file_size_in_bytes as bigint);
+const dayOf = (e: ResolvedEntry): number | null => {
+  const v = e.dataFile.partition[PARTITION_SPEC.fields[0]?.name ?? ''];
+  return typeof v === 'number' ? v : null;
+};
+
+/**
+ * Groups of at least two small files of one partition, each group about `target` bytes, first
+ * fit over the files largest first; files already at half the target or more are left alone.
+ */
+export function planGroups(entries: readonly ResolvedEntry[], target: number): ResolvedEntry[][] {
+  const small = entries.filter((e) => sizeOf(e) < target / 2).sort((a, b) => sizeOf(b) - sizeOf(a));
+  const bins: Array<{ bytes: number; files: ResolvedEntry[] }> = [];
+  for (const e of small) {
+    const bin = bins.find((b) => b.bytes + sizeOf(e) <= target);
+    if (bin) {
+      bin.files.push(e);
+      bin.bytes += sizeOf(e);
+    } else bins.push({ bytes: sizeOf(e), files: [e] });
+  }
+  return bins
+    .filter((b) => b.files.length >= 2)
+    .map((b) => b.files.sort((x, y) => (pathOf(x) < pathOf(y) ? -1 : 1)));
+}
+
+export class TableCompactor {
+  private readonly now: () => number;
+
+  constructor(
+    private readonly deps: TableCompactorDeps,
+    private readonly options: TableCompactorOptions,
+  ) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  async run(deadline: Deadline): Promise<CompactionReport> {
+    const report: CompactionReport = {
+      outcome: 'nothing-to-do',
+      snapshotId: null,
+      dataFilesBefore: 0,
+      dataFilesAfter: 0,
+      filesReplaced: 0,
+      filesWritten: 0,
+      bytesRewritten: 0,
+      rowsRewritten: 0,
+      partitionsCompacted: 0,
+      partitionsWaiting: 0,
+      conflicts: 0,
+      unknownOutcomes: 0,
+    };
+    const budget = IoBudget.until(deadline.remainingMs(), this.options.deadlineMarginMs, this.now);
+    const { namespace, table: name } = this.options;
+    let table = await budget.run('catalog.loadTable', (signal) =>
+      this.deps.catalog.loadTable(namespace, name, signal),
+    );
+    if (!table) return { ...report, outcome: 'no-table' };
+    let live = await this.liveEntries(table, budget);
+    report.dataFilesBefore = live.entries.length;
+    report.dataFilesAfter = live.entries.length;
+    const base = live.snapshotId;
+    if (base === null) return report;
+
+    const rewrites = await this.rewrite(table, live.entries, budget, report);
+    if (rewrites.length === 0) return report;
+
+    let expected: bigint | null = null;
+    for (let attempt = 0; ; attempt++) {
+      if (expected !== null && table.metadata.snapshots.some((s) => s.snapshotId === expected)) {
+        return this.done(report, 'already-compacted', expected, rewrites, live.entries.length);
+      }
+      const livePaths = new Set(live.entries.map(pathOf));
+      // An append meanwhile only adds files; a rewrite whose files are gone (another
+      // compaction) is dropped, its new file left as an orphan.
+      const still = rewrites.filter((r) => r.replaced.every((e) => livePaths.has(pathOf(e))));
+      if (still.length === 0 || live.snapshotId === null) return report;
+      const { snapshotId, snapshot } = await this.prepareReplace(table, live, still, budget);
+      expected = snapshotId;
+      try {
+        table = await budget.run('catalog.commit', (signal) =>
+          this.deps.catalog.commit(
+            namespace,
+            name,
+            [
+              { type: 'assert-table-uuid', uuid: (table as LoadedTable).metadata.tableUuid },
+              { type: 'assert-ref-snapshot-id', ref: 'main', 'snapshot-id': live.snapshotId },
+            ],
+            [
+              { action: 'add-snapshot', snapshot },
+              { action: 'set-snapshot-ref', 'ref-name': 'main', type: 'branch', 'snapshot-id': snapshotId },
+            ],
+            signal,
+          ),
+        );
+        return this.done(report, 'compacted', snapshotId, still, live.entries.length);
+      } catch (error) {
+        const conflict = error instanceof CatalogConflictError;
+        if (!conflict && !(error instanceof CatalogStateUnknownError)) throw error;
+        if (conflict) report.conflicts++;
+        else report.unknownOutcomes++;
+        if (attempt + 1 >= this.options.maxAttempts) throw error;
+        const reloaded = await budget.run('catalog.loadTable', (signal) =>
+          this.deps.catalog.loadTable(namespace, name, signal),
+        );
+        if (!reloaded) throw new Error(`table ${namespace}.${name} disappeared`);
+        table = reloaded;
+        live = await this.liveEntries(table, budget);
+      }
+    }
+  }
+
+  private done(
+    report: CompactionReport,
+    outcome: CompactionOutcome,
+    snapshotId: bigint,
+    rewrites: readonly Rewrite[],
+    liveBefore: number,
+  ): CompactionReport {
+    const replaced = rewrites.reduce((n, r) => n + r.replaced.length, 0);
+    return Object.assign(report, {
+      outcome,
+      snapshotId,
+      filesReplaced: replaced,
+      filesWritten: rewrites.length,
+      dataFilesAfter: liveBefore - replaced + rewrites.length,
+      bytesRewritten: rewrites.reduce((n, r) => n + r.replaced.reduce((m, e) => m + sizeOf(e), 0), 0),
+      rowsRewritten: rewrites.reduce((n, r) => n + r.file.recordCount, 0),
+      partitionsCompacted: new Set(rewrites.map((r) => r.partitionDay)).size,
+    });
+  }
+
+  /** The live data file entries of main's current snapshot, with their manifests. */
+  private async liveEntries(
+    table: LoadedTable,
+    budget: IoBudget,
+  ): Promise<{
+    snapshotId: bigint | null;
+    sequenceNumber: bigint;
+    entries: ResolvedEntry[];
+    otherManifests: ReturnType<typeof readManifestList>;
+  }> {
+    const current = table.metadata.snapshots.find((s) => s.snapshotId === table.metadata.currentSnapshotId);
+    if (!current) return { snapshotId: null, sequenceNumber: 0n, entries: [], otherManifests: [] };
+    const list = readManifestList(
+      await budget.run('files.get manifest list', (signal) =>
+        this.deps.files.get(current.manifestList, signal),
+      ),
+    );
+    const entries: ResolvedEntry[] = [];
+    const otherManifests: typeof list = [];
+    for (const m of list) {
+      if (m.content !== 0 || m.partition_spec_id !== PARTITION_SPEC['spec-id']) {
+        otherManifests.push(m);
+        continue;
+      }
+      const bytes = await budget.run('files.get manifest', (signal) =>
+        this.deps.files.get(m.manifest_path, signal),
+      );
+      entries.push(...readManifestEntries(bytes, m));
+    }
+    return {
+      snapshotId: current.snapshotId,
+      sequenceNumber: current.sequenceNumber,
+      entries,
+      otherManifests,
+    };
+  }
+
+  /** Plans, reads, rewrites, checks and writes the new files; returns what to swap in. */
+  private async rewrite(
+    table: LoadedTable,
+    entries: readonly ResolvedEntry[],
+    budget: IoBudget,
+    report: CompactionReport,
+  ): Promise<Rewrite[]> {
+    const addedAt = new Map(table.metadata.snapshots.map((s) => [s.snapshotId, s.timestampMs]));
+    const byDay = new Map<number, ResolvedEntry[]>();
+    for (const e of entries) {
+      const day = dayOf(e);
+      if (day === null) continue;
+      byDay.set(day, [...(byDay.get(day) ?? []), e]);
+    }
+    const quietBefore = this.now() - this.options.quietPeriodMs;
+    const rewrites: Rewrite[] = [];
+    let bytes = 0;
+    for (const [day, files] of [...byDay].sort((a, b) => a[0] - b[0])) {
+      const groups = planGroups(files, this.options.targetFileBytes);
+      if (groups.length === 0) continue;
+      // An expired snapshot's time is unknown: old enough.
+      const newest = Math.max(...files.map((e) => addedAt.get(e.snapshotId) ?? 0));
+      if (newest > quietBefore) {
+        report.partitionsWaiting++;
+        continue;
+      }
+      for (const group of groups) {
+        const groupBytes = group.reduce((n, e) => n + sizeOf(e), 0);
+        if (bytes > 0 && bytes + groupBytes > this.options.maxRewriteBytes) {
+          report.partitionsWaiting++;
+          return rewrites;
+        }
+        bytes += groupBytes;
+        rewrites.push(await this.rewriteGroup(table, day, group, budget));
+      }
+    }
+    return rewrites;
+  }
+
+  private async rewriteGroup(
+    table: LoadedTable,
+    day: number,
+    group: readonly ResolvedEntry[],
+    budget: IoBudget,
+  ): Promise<Rewrite> {
+    const partition = partitionPath(day);
+    const rows: LakeRow[] = [];
+    for (const e of group) {
+      const bytes = await budget.run('files.get data file', (signal) =>
+        this.deps.files.get(pathOf(e), signal),
+      );
+      const read = readLakeRows(bytes, pathOf(e));
+      if (BigInt(read.length) !== e.dataFile.record_count) {
+        throw new RewriteMismatchError(
+          partition,
+          `${pathOf(e)} holds ${read.length} rows, its manifest says ${e.dataFile.record_count}`,
+        );
+      }
+      rows.push(...read);
+    }
+    rows.sort(
+      (a, b) =>
+        a.pickup_datetime - b.pickup_datetime ||
+        (a.source_partition < b.source_partition ? -1 : a.source_partition > b.source_partition ? 1 : 0) ||
+        a.source_position.length - b.source_position.length ||
+        (a.source_position < b.source_position ? -1 : a.source_position > b.source_position ? 1 : 0),
+    );
+    const bytes = this.deps.encoder.encode(rows);
+    const back = readLakeRows(bytes, 'the rewritten file');
+    if (back.length !== rows.length || rowsChecksum(back) !== rowsChecksum(rows)) {
+      throw new RewriteMismatchError(partition, `the new file does not hold the same ${rows.length} rows`);
+    }
+    const paths = group.map(pathOf);
+    const location = table.metadata.location.replace(/\/+$/, '');
+    const path = `${location}/data/${partition}/compacted~${digest(paths).toString('hex').slice(0, 32)}.parquet`;
+    await budget.run('files.put data file', (signal) => this.deps.files.put(path, bytes, signal));
+    const pickup = fieldId('pickup_datetime');
+    return {
+      partitionDay: day,
+      replaced: group,
+      file: {
+        path,
+        recordCount: rows.length,
+        sizeBytes: bytes.length,
+        partition: [day],
+        lowerBounds: new Map([[pickup, micros((rows[0] as LakeRow).pickup_datetime)]]),
+        upperBounds: new Map([[pickup, micros((rows.at(-1) as LakeRow).pickup_datetime)]]),
+      },
+    };
+  }
+
+  /** Writes the manifests and manifest list of the replace snapshot on `live`. */
+  private async prepareReplace(
+    table: LoadedTable,
+    live: {
+      snapshotId: bigint | null;
+      entries: ResolvedEntry[];
+      otherManifests: ReturnType<typeof readManifestList>;
+    },
+    rewrites: readonly Rewrite[],
+    budget: IoBudget,
+  ): Promise<{ snapshotId: bigint; snapshot: SnapshotToAdd }> {
+    const base = live.snapshotId as bigint;
+    const replacedPaths = new Set(rewrites.flatMap((r) => r.replaced.map(pathOf)));
+    const snapshotId = snapshotIdFor(base, [...replacedPaths].sort());
+    const sequenceNumber = table.metadata.lastSequenceNumber + 1n;
+    const metadataDir = `${table.metadata.location.replace(/\/+$/, '')}/metadata`;
+    const files = rewrites.map((r) => r.file);
+    const addedPath = `${metadataDir}/taxi-stream-${snapshotId}-c0.avro`;
+    const added = writeAppendManifest(files);
+    await budget.run('files.put manifest', (signal) => this.deps.files.put(addedPath, added, signal));
+    const kept = live.entries.filter((e) => !replacedPaths.has(pathOf(e)));
+    const deleted = live.entries.filter((e) => replacedPaths.has(pathOf(e)));
+    const keptPath = `${metadataDir}/taxi-stream-${snapshotId}-c1.avro`;
+    const keptManifest = writeExistingManifest(kept, PARTITION_SPEC, {
+      entries: deleted,
+      deletedBy: snapshotId,
+    });
+    await budget.run('files.put manifest', (signal) => this.deps.files.put(keptPath, keptManifest, signal));
+    const list = writeManifestList(
+      [
+        ...live.otherManifests,
+        addedManifestFile({ path: addedPath, length: added.length, snapshotId, sequenceNumber, files }),
+        existingManifestFile({
+          path: keptPath,
+          length: keptManifest.length,
+          snapshotId,
+          sequenceNumber,
+          entries: kept,
+          deleted,
+        }),
+      ],
+      { snapshotId, parentId: base, sequenceNumber },
+    );
+    const listPath = `${metadataDir}/snap-${snapshotId}-1-taxi-stream.avro`;
+    await budget.run('files.put manifest list', (signal) => this.deps.files.put(listPath, list, signal));
+    const rows = files.reduce((n, f) => n + f.recordCount, 0);
+    const snapshot: SnapshotToAdd = {
+      'snapshot-id': snapshotId,
+      'parent-snapshot-id': base,
+      'sequence-number': sequenceNumber,
+      'timestamp-ms': this.now(),
+      'manifest-list': listPath,
+      summary: {
+        operation: 'replace',
+        'added-data-files': String(files.length),
+        'deleted-data-files': String(deleted.length),
+        'added-records': String(rows),
+        'deleted-records': String(rows),
+        'added-files-size': String(files.reduce((n, f) => n + f.sizeBytes, 0)),
+        'removed-files-size': String(deleted.reduce((n, e) => n + sizeOf(e), 0)),
+        [COMPACTION_KEY]: digest([...replacedPaths].sort())
+          .toString('hex')
+          .slice(0, 32),
+      },
+      'schema-id': table.metadata.currentSchemaId,
+    };
+    return { snapshotId, snapshot };
+  }
+}

@@ -1,0 +1,221 @@
+/**
+ * Compaction of the Iceberg table on real local services and Apache Iceberg's own REST catalog:
+ * the lake sink writes many small data files, the committer appends them, and table
+ * maintenance swaps each quiet partition's small files for one file in a `replace` snapshot.
+ * Checked by readers that are not ours: Iceberg's Java reader (rows, no position twice) and
+ * DuckDB over exactly the live files (count, distinct positions and a content hash of every
+ * row, equal before and after). The committer appends in the middle of a compaction (409:
+ * rebuilt on the new base), a compaction dies before its catalog commit (nothing changes),
+ * and late data in a compacted partition is compacted again by the next run.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadTableCommitterConfig, loadTableMaintenanceConfig } from '../../lib/config';
+import { readManifestDataFiles, readManifestList } from '../../lib/lake/iceberg/manifests';
+import { NO_DEADLINE } from '../../lib/pipeline/deadline';
+import { LakeSink } from '../../lib/pipeline/lake-sink';
+import type { TableFiles } from '../../lib/pipeline/table-committer';
+import { decodeSourceEvent } from '../../lib/sources/decode-event';
+import { S3TableFiles } from '../../lib/storage/s3-table-files';
+import { createLakeSinkDeps, lakeSinkOptions } from '../../lib/wiring';
+import { createRestCatalog, createTableCommitter } from '../../lib/wiring/table-committer';
+import { createTableCompactor } from '../../lib/wiring/table-maintenance';
+import {
+  buildIcebergLauncher,
+  type IcebergCatalog,
+  readIcebergTable,
+  startIcebergCatalog,
+} from '../../tools/iceberg/iceberg-catalog';
+import { syntheticTrips } from '../../tools/replay/synthetic';
+import { batches, kinesisEvent, shardRecords } from '../support/kinesis-events';
+import {
+  getObject,
+  type LocalPipeline,
+  newLocalPipeline,
+  queryLake,
+  testEndpoints,
+} from '../support/local-pipeline';
+
+jest.setTimeout(300_000);
+
+const LOG_DIR = path.join(__dirname, '..', '..', '.local', 'test-logs');
+
+describe('table compaction', () => {
+  let catalog: IcebergCatalog;
+  let home: string;
+  let pipeline: LocalPipeline;
+
+  beforeAll(async () => {
+    await buildIcebergLauncher();
+    pipeline = await newLocalPipeline('iceberg-compaction', {
+      LAKE_FORMAT: 'iceberg',
+      MAX_RECORDS_PER_COMMIT: '40',
+    });
+    home = mkdtempSync(path.join(os.tmpdir(), 'taxi-iceberg-compaction-'));
+    catalog = await startIcebergCatalog({
+      home,
+      logFile: path.join(LOG_DIR, 'iceberg-compaction-catalog.log'),
+      s3Endpoint: testEndpoints().s3sqs as string,
+      warehouse: `s3://${pipeline.resources.bucket}/warehouse`,
+    });
+  }, 300_000);
+
+  afterAll(async () => {
+    await catalog?.stop();
+    if (home) rmSync(home, { recursive: true, force: true });
+  });
+
+  it('swaps each quiet partition’s small files for one, whole, with an append racing it, and the same rows before and after', async () => {
+    const env = {
+      ...pipeline.env,
+      ICEBERG_CATALOG_URI: catalog.url,
+      TABLE_PREFIX: 'warehouse/taxi_stream/trips',
+    };
+    const tableConfig = loadTableCommitterConfig(env);
+    const rest = createRestCatalog(tableConfig);
+    const committer = createTableCommitter(tableConfig);
+    const maintenance = (overrides: Record<string, string> = {}) =>
+      loadTableMaintenanceConfig({ ...env, COMPACT_QUIET_MINUTES: '0', ...overrides });
+    const sink = new LakeSink(await createLakeSinkDeps(pipeline.config), lakeSinkOptions(pipeline.config));
+    const key = (uri: string) => uri.replace(`s3://${pipeline.resources.bucket}/`, '');
+
+    /** The live data files of a snapshot (default: main's current one). */
+    const liveFiles = async (snapshotId?: bigint | null): Promise<string[]> => {
+      const table = await rest.loadTable('taxi_stream', 'trips');
+      const id = snapshotId === undefined ? table?.metadata.currentSnapshotId : snapshotId;
+      const snapshot = table?.metadata.snapshots.find((s) => s.snapshotId === id);
+      if (!snapshot) return [];
+      const files: string[] = [];
+      for (const m of readManifestList(await getObject(pipeline, key(snapshot.manifestList))))
+        for (const f of readManifestDataFiles(await getObject(pipeline, key(m.manifest_path))))
+          files.push(f.path);
+      return files.sort();
+    };
+    /** DuckDB over exactly these files: rows, distinct source positions, a hash of every row's content. */
+    const duck = async (files: readonly string[]) => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'taxi-compaction-live-'));
+      try {
+        for (const [i, f] of files.entries())
+          writeFileSync(path.join(dir, `${i}.parquet`), await getObject(pipeline, key(f)));
+        const [row] = await queryLake(
+          dir,
+          `SELECT count(*) AS n, count(DISTINCT source_partition || '/' || source_position) AS d,
+                  sum(hash(CAST(lake AS VARCHAR)))::VARCHAR AS h FROM lake`,
+        );
+        return { rows: Number(row?.n), positions: Number(row?.d), content: String(row?.h) };
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    };
+    const javaReader = () =>
+      readIcebergTable({
+        catalogUri: catalog.url,
+        table: 'taxi_stream.trips',
+        s3Endpoint: testEndpoints().s3sqs as string,
+        keyColumns: ['source_kind', 'source_stream', 'source_partition', 'source_position'],
+      });
+    const partitionOf = (file: string) => (/pickup_datetime_day=([\d-]+)\//.exec(file) ?? [])[1];
+
+    // 400 trips over two shards in batches of 50, committed 40 records at a time: many small
+    // files per day partition, appended by several committer runs.
+    const payloads = [...syntheticTrips({ count: 400, seed: 8, peakTripsPerHour: 20 })].flatMap((r) =>
+      r.kind === 'trip' ? [JSON.stringify(r.event)] : [],
+    );
+    const shards = [0, 1].map((s) =>
+      shardRecords(
+        payloads.filter((_, i) => i % 2 === s),
+        { shard: `shardId-00000000000${s}` },
+      ),
+    );
+    for (const [k, batch] of shards.flatMap((records) => batches(records, 50)).entries()) {
+      expect((await sink.process(decodeSourceEvent(kinesisEvent(batch)), NO_DEADLINE)).failures).toEqual([]);
+      if (k % 3 === 2) await committer.run(NO_DEADLINE);
+    }
+    await committer.run(NO_DEADLINE);
+    const before = await liveFiles();
+    const partitions = new Set(before.map(partitionOf));
+    expect(before.length).toBeGreaterThan(2 * partitions.size);
+    expect(await duck(before)).toMatchObject({ rows: payloads.length, positions: payloads.length });
+
+    // Partitions written within the quiet period are left alone.
+    const quiet = await createTableCompactor(maintenance({ COMPACT_QUIET_MINUTES: '60' })).run(NO_DEADLINE);
+    expect(quiet).toMatchObject({ outcome: 'nothing-to-do', partitionsWaiting: partitions.size });
+
+    // A run that dies after writing its files and manifests, before the catalog commit: the
+    // table is as it was.
+    const s3 = new S3TableFiles(pipeline.clients.s3);
+    const dying: TableFiles = {
+      get: (uri, signal) => s3.get(uri, signal),
+      put: async (uri, body, signal) => {
+        await s3.put(uri, body, signal);
+        if (uri.includes('/snap-')) throw new Error('the function died');
+      },
+    };
+    await expect(createTableCompactor(maintenance(), { files: dying }).run(NO_DEADLINE)).rejects.toThrow(
+      'the function died',
+    );
+    expect(await liveFiles()).toEqual(before);
+
+    // The committer appends a late batch (a third shard, trips of the same days) between the
+    // compaction's plan and its commit: the commit meets a 409 and is rebuilt on the new base.
+    const late = shardRecords(payloads.slice(0, 30), { shard: 'shardId-000000000002' });
+    expect((await sink.process(decodeSourceEvent(kinesisEvent(late)), NO_DEADLINE)).failures).toEqual([]);
+    let raced = false;
+    const racing = createTableCompactor(maintenance(), {
+      catalog: {
+        loadTable: (ns, t, s) => rest.loadTable(ns, t, s),
+        commit: async (ns, t, requirements, updates, s) => {
+          if (!raced) {
+            raced = true;
+            expect((await committer.run(NO_DEADLINE)).outcome).toBe('appended');
+          }
+          return rest.commit(ns, t, requirements, updates, s);
+        },
+      },
+    });
+    const report = await racing.run(NO_DEADLINE);
+    expect(report).toMatchObject({
+      outcome: 'compacted',
+      conflicts: 1,
+      dataFilesBefore: before.length,
+      filesReplaced: before.length,
+      filesWritten: partitions.size,
+      partitionsCompacted: partitions.size,
+      rowsRewritten: payloads.length,
+    });
+    const table = await rest.loadTable('taxi_stream', 'trips');
+    const current = table?.metadata.snapshots.find((s) => s.snapshotId === table.metadata.currentSnapshotId);
+    expect(current?.summary).toMatchObject({
+      operation: 'replace',
+      'deleted-data-files': String(before.length),
+    });
+    // The committer's progress (a table property) is untouched by the replace snapshot.
+    const progress = JSON.parse(table?.metadata.properties['taxi-stream.ledger-commits'] as string);
+    expect(Object.keys(progress).filter((channel) => channel.endsWith('/shardId-000000000002'))).toHaveLength(
+      1,
+    );
+    const after = await liveFiles();
+    const lateFiles = after.filter((f) => !f.includes('/compacted~'));
+    expect(after.filter((f) => f.includes('/compacted~'))).toHaveLength(partitions.size);
+    expect(lateFiles.length).toBeGreaterThan(0);
+    // The same rows as the snapshot the compaction replaced (the racing append included).
+    const base = await liveFiles(current?.parentSnapshotId ?? null);
+    expect(await duck(after)).toEqual(await duck(base));
+    expect(await duck(after)).toMatchObject({ rows: payloads.length + 30, positions: payloads.length + 30 });
+    const read = await javaReader();
+    expect(read.rows).toBe(payloads.length + 30);
+    expect(read.duplicateKeys).toBe(0);
+    expect([...read.dataFiles].sort()).toEqual(after);
+
+    // The late files are compacted by the next run, with their partition's compacted file.
+    const again = await createTableCompactor(maintenance()).run(NO_DEADLINE);
+    expect(again).toMatchObject({ outcome: 'compacted', rowsRewritten: expect.any(Number) });
+    const final = await liveFiles();
+    expect(new Set(final.map(partitionOf)).size).toBe(final.length);
+    expect(await duck(final)).toEqual(await duck(after));
+    expect((await createTableCompactor(maintenance()).run(NO_DEADLINE)).outcome).toBe('nothing-to-do');
+    const last = await javaReader();
+    expect(last).toMatchObject({ rows: payloads.length + 30, duplicateKeys: 0 });
+  });
+});
