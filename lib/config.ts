@@ -397,6 +397,9 @@ export interface TableMaintenanceConfig {
   readonly targetFileBytes: number;
   readonly quietPeriodMs: number;
   readonly maxRewriteBytes: number;
+  readonly snapshotRetentionMs: number;
+  readonly minSnapshots: number;
+  readonly orphanGraceMs: number;
 }
 
 export function loadTableMaintenanceConfig(env: Env = process.env): TableMaintenanceConfig {
@@ -406,6 +409,9 @@ export function loadTableMaintenanceConfig(env: Env = process.env): TableMainten
     targetFileBytes: integer(env, 'COMPACT_TARGET_FILE_MB', 128, 1, 1024) * 1_048_576,
     quietPeriodMs: integer(env, 'COMPACT_QUIET_MINUTES', 60, 0, 525_600) * 60_000,
     maxRewriteBytes: integer(env, 'COMPACT_MAX_REWRITE_MB', 256, 1, 10_240) * 1_048_576,
+    snapshotRetentionMs: integer(env, 'SNAPSHOT_RETENTION_HOURS', 168, 0, 87_600) * 3_600_000,
+    minSnapshots: integer(env, 'MIN_SNAPSHOTS', 10, 1, 100_000),
+    orphanGraceMs: integer(env, 'ORPHAN_GRACE_HOURS', 24, 0, 87_600) * 3_600_000,
   });
 }
 

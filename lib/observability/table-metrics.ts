@@ -1,6 +1,7 @@
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { CommitRunReport } from '../pipeline/table-committer';
 import type { CompactionReport } from '../pipeline/table-compactor';
+import type { JanitorReport } from '../pipeline/table-janitor';
 
 /** One run of the table committer as EMF metrics. */
 export function addTableCommitMetrics(metrics: Metrics, report: CommitRunReport, durationMs: number): void {
@@ -28,4 +29,15 @@ export function addCompactionMetrics(metrics: Metrics, report: CompactionReport,
   count('CatalogConflicts', report.conflicts);
   metrics.addMetric('BytesRewritten', MetricUnit.Bytes, report.bytesRewritten);
   metrics.addMetric('CompactionRunMs', MetricUnit.Milliseconds, durationMs);
+}
+
+/** Snapshot expiry and orphan cleanup as EMF metrics. */
+export function addJanitorMetrics(metrics: Metrics, report: JanitorReport): void {
+  const count = (name: string, value: number) => metrics.addMetric(name, MetricUnit.Count, value);
+  count('SnapshotsExpired', report.snapshotsExpired);
+  count('SnapshotsKept', report.snapshotsKept);
+  count('OrphansRemoved', report.orphansRemoved);
+  count('OrphansInGrace', report.orphansInGrace);
+  count('FilesProtectedByLedger', report.protectedByLedger);
+  metrics.addMetric('OrphanBytesRemoved', MetricUnit.Bytes, report.orphanBytesRemoved);
 }

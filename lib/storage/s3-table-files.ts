@@ -1,5 +1,11 @@
 /** Table metadata files by `s3://bucket/key` URI: the TableFiles port of the table committer. */
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 
 function parseS3Uri(uri: string): { bucket: string; key: string } {
   const m = /^s3a?:\/\/([^/]+)\/(.+)$/.exec(uri);
@@ -25,5 +31,36 @@ export class S3TableFiles {
     });
     if (!out.Body) throw new Error(`empty body for ${uri}`);
     return out.Body.transformToByteArray();
+  }
+
+  /** Every object under `prefixUri` (an s3:// URI ending in /), with when it was last written. */
+  async list(
+    prefixUri: string,
+    signal?: AbortSignal,
+  ): Promise<Array<{ uri: string; lastModifiedMs: number; bytes: number }>> {
+    const { bucket, key: prefix } = parseS3Uri(prefixUri);
+    const out: Array<{ uri: string; lastModifiedMs: number; bytes: number }> = [];
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: 1000 }),
+        { abortSignal: signal },
+      );
+      for (const o of page.Contents ?? []) {
+        if (o.Key)
+          out.push({
+            uri: `s3://${bucket}/${o.Key}`,
+            lastModifiedMs: o.LastModified?.getTime() ?? 0,
+            bytes: o.Size ?? 0,
+          });
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return out;
+  }
+
+  async delete(uri: string, signal?: AbortSignal): Promise<void> {
+    const { bucket, key } = parseS3Uri(uri);
+    await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
   }
 }

@@ -6,7 +6,10 @@
  * DuckDB over exactly the live files (count, distinct positions and a content hash of every
  * row, equal before and after). The committer appends in the middle of a compaction (409:
  * rebuilt on the new base), a compaction dies before its catalog commit (nothing changes),
- * and late data in a compacted partition is compacted again by the next run.
+ * and late data in a compacted partition is compacted again by the next run. Then snapshot
+ * expiry and orphan cleanup: the replaced files and a dead sink attempt's file are deleted once
+ * past the grace period, the files of a ledger commit the committer has not appended yet are
+ * kept whatever their age, and the table still reads whole afterwards.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -20,7 +23,7 @@ import { decodeSourceEvent } from '../../lib/sources/decode-event';
 import { S3TableFiles } from '../../lib/storage/s3-table-files';
 import { createLakeSinkDeps, lakeSinkOptions } from '../../lib/wiring';
 import { createRestCatalog, createTableCommitter } from '../../lib/wiring/table-committer';
-import { createTableCompactor } from '../../lib/wiring/table-maintenance';
+import { createTableCompactor, createTableJanitor } from '../../lib/wiring/table-maintenance';
 import {
   buildIcebergLauncher,
   type IcebergCatalog,
@@ -217,5 +220,47 @@ describe('table compaction', () => {
     expect((await createTableCompactor(maintenance()).run(NO_DEADLINE)).outcome).toBe('nothing-to-do');
     const last = await javaReader();
     expect(last).toMatchObject({ rows: payloads.length + 30, duplicateKeys: 0 });
+
+    // Snapshot expiry and orphan cleanup. A sink attempt that died before its ledger commit left
+    // a file; another batch is committed in the ledger and not appended yet (the committer is
+    // behind): its files are unreferenced by the table, and must survive any grace period.
+    const crashedKey =
+      'warehouse/taxi_stream/trips/data/pickup_datetime_day=2018-01-01/kinesis~crashed.parquet';
+    await s3.put(`s3://${pipeline.resources.bucket}/${crashedKey}`, new Uint8Array([1, 2, 3]));
+    const pendingBatch = shardRecords(payloads.slice(50, 90), { shard: 'shardId-000000000003' });
+    const pendingCommit = await sink.process(decodeSourceEvent(kinesisEvent(pendingBatch)), NO_DEADLINE);
+    expect(pendingCommit.failures).toEqual([]);
+    const snapshotsBefore = (await rest.loadTable('taxi_stream', 'trips'))?.metadata.snapshots.length ?? 0;
+    const janitor = (overrides: Record<string, string>) =>
+      createTableJanitor(maintenance({ SNAPSHOT_RETENTION_HOURS: '0', MIN_SNAPSHOTS: '1', ...overrides }));
+    const kept = await janitor({ ORPHAN_GRACE_HOURS: '24' }).run(NO_DEADLINE);
+    expect(kept).toMatchObject({
+      snapshotsExpired: snapshotsBefore - 1,
+      snapshotsKept: 1,
+      orphansRemoved: 0,
+    });
+    expect(kept.orphansInGrace).toBeGreaterThan(before.length);
+    expect(kept.protectedByLedger).toBeGreaterThan(0);
+    const cleaned = await janitor({ ORPHAN_GRACE_HOURS: '0' }).run(NO_DEADLINE);
+    expect(cleaned).toMatchObject({
+      snapshotsExpired: 0,
+      orphansInGrace: 0,
+      protectedByLedger: kept.protectedByLedger,
+    });
+    expect(cleaned.orphansRemoved).toBeGreaterThan(before.length);
+    const remaining = new Set(
+      (await s3.list(`s3://${pipeline.resources.bucket}/warehouse/taxi_stream/trips/`)).map((o) => o.uri),
+    );
+    expect(remaining.has(`s3://${pipeline.resources.bucket}/${crashedKey}`)).toBe(false);
+    for (const f of before) expect(remaining.has(f)).toBe(false);
+    for (const f of final) expect(remaining.has(f)).toBe(true);
+    // The committer catches up: the pending batch's files were kept, and the table reads whole.
+    expect((await committer.run(NO_DEADLINE)).outcome).toBe('appended');
+    const caughtUp = await javaReader();
+    expect(caughtUp).toMatchObject({ rows: payloads.length + 30 + 40, duplicateKeys: 0 });
+    expect(await duck(await liveFiles())).toMatchObject({
+      rows: payloads.length + 70,
+      positions: payloads.length + 70,
+    });
   });
 });

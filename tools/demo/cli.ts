@@ -48,10 +48,10 @@ import {
   scanLedger,
 } from './harness';
 import {
-  compactTable,
   DEMO_TABLE_PREFIX,
   exportTable,
   icebergEnvironment,
+  maintainTable,
   ScheduledCommitter,
   startDemoCatalog,
 } from './iceberg-lake';
@@ -406,12 +406,13 @@ async function main(): Promise<number> {
       await watch.guard(committer.finish());
     }
     const pipelineSeconds = (Date.now() - replayStarted) / 1000;
-    const maintenance = committer
-      ? await watch.guard(compactTable(process.env as Record<string, string>))
+    const maintained = committer
+      ? await watch.guard(maintainTable(process.env as Record<string, string>))
       : undefined;
-    if (maintenance) {
+    const maintenance = maintained?.compaction;
+    if (maintained) {
       say(
-        `table maintenance: ${maintenance.dataFilesBefore} data files -> ${maintenance.dataFilesAfter} (${maintenance.outcome})`,
+        `table maintenance: ${maintained.compaction.dataFilesBefore} data files -> ${maintained.compaction.dataFilesAfter} (${maintained.compaction.outcome}); ${maintained.cleanup.snapshotsExpired} snapshots expired, ${maintained.cleanup.orphansRemoved} orphan files removed`,
       );
     }
     await capture.close();
@@ -484,6 +485,8 @@ async function main(): Promise<number> {
             tableCommitterRuns: committer?.runs.length ?? 0,
             dataFilesBeforeMaintenance: maintenance?.dataFilesBefore ?? 0,
             dataFilesAfterMaintenance: maintenance?.dataFilesAfter ?? 0,
+            snapshotsExpired: maintained?.cleanup.snapshotsExpired ?? 0,
+            orphansRemoved: maintained?.cleanup.orphansRemoved ?? 0,
             // Ledger commit -> first snapshot holding it, ms (the committer runs every second here).
             tableVisibilityLagMs: {
               max: Math.max(0, ...table.visibilityLagsMs),

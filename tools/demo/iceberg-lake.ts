@@ -17,8 +17,9 @@ import type { CommitManifest } from '../../lib/ledger/commit-ledger';
 import { NO_DEADLINE } from '../../lib/pipeline/deadline';
 import { type CommitRunReport, PROGRESS_KEY } from '../../lib/pipeline/table-committer';
 import type { CompactionReport } from '../../lib/pipeline/table-compactor';
+import type { JanitorReport } from '../../lib/pipeline/table-janitor';
 import { createRestCatalog, createTableCommitter } from '../../lib/wiring/table-committer';
-import { createTableCompactor } from '../../lib/wiring/table-maintenance';
+import { createTableCompactor, createTableJanitor } from '../../lib/wiring/table-maintenance';
 import {
   buildIcebergLauncher,
   type IcebergCatalog,
@@ -54,13 +55,23 @@ export function icebergEnvironment(catalogUri: string): Record<string, string> {
   return { LAKE_FORMAT: 'iceberg', TABLE_PREFIX: DEMO_TABLE_PREFIX, ICEBERG_CATALOG_URI: catalogUri };
 }
 
-/**
- * Table maintenance once the stream is drained, as its schedule would run it later: the quiet
- * period is 0 here (the demo's partitions are done), everything else as configured.
- */
-export function compactTable(env: Record<string, string>): Promise<CompactionReport> {
-  const config = loadTableMaintenanceConfig({ ...env, COMPACT_QUIET_MINUTES: '0' });
-  return createTableCompactor(config).run(NO_DEADLINE);
+/** Table maintenance once the stream is drained, as its schedule would run it later. */
+export async function maintainTable(
+  env: Record<string, string>,
+): Promise<{ compaction: CompactionReport; cleanup: JanitorReport }> {
+  // Everything is committed and nothing is in flight once the demo has drained: no quiet
+  // period, no grace, and only the current snapshot kept (the deployed defaults: 60 min, 24 h,
+  // 7 days and 10 snapshots).
+  const config = loadTableMaintenanceConfig({
+    ...env,
+    COMPACT_QUIET_MINUTES: '0',
+    SNAPSHOT_RETENTION_HOURS: '0',
+    MIN_SNAPSHOTS: '1',
+    ORPHAN_GRACE_HOURS: '0',
+  });
+  const compaction = await createTableCompactor(config).run(NO_DEADLINE);
+  const cleanup = await createTableJanitor(config).run(NO_DEADLINE);
+  return { compaction, cleanup };
 }
 
 /** The committer on a timer, as its schedule runs it; `finish` runs it until nothing is left. */

@@ -65,6 +65,8 @@ export interface ReportInput {
     tableVisibilityLagMs?: { max: number; median: number };
     dataFilesBeforeMaintenance?: number;
     dataFilesAfterMaintenance?: number;
+    snapshotsExpired?: number;
+    orphansRemoved?: number;
     runner: { invocations: number; partialFailures: number; errors: number; retries: number };
     outDir: string;
   };
@@ -111,7 +113,7 @@ export function formatReport(r: ReportInput): string {
     );
     if (s.dataFilesBeforeMaintenance !== undefined) {
       lines.push(
-        `table maintenance after the drain: ${n(s.dataFilesBeforeMaintenance)} data files compacted to ${n(s.dataFilesAfterMaintenance ?? 0)} (one replace snapshot; docs/maintenance.md)`,
+        `table maintenance after the drain: ${n(s.dataFilesBeforeMaintenance)} data files compacted to ${n(s.dataFilesAfterMaintenance ?? 0)} (one replace snapshot), ${n(s.snapshotsExpired ?? 0)} snapshots expired, ${n(s.orphansRemoved ?? 0)} unreferenced files deleted (docs/maintenance.md)`,
       );
     }
     if (s.tableVisibilityLagMs) {

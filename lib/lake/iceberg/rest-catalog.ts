@@ -36,6 +36,10 @@ export interface TableMetadata {
     readonly fields: ReadonlyArray<{ id: number; name: string }>;
   }>;
   readonly lastColumnId: number;
+  /** Snapshot IDs named by refs (branches and tags: main and any other). */
+  readonly refSnapshotIds: readonly bigint[];
+  /** Earlier metadata files the table still lists (`metadata-log`). */
+  readonly metadataLog: readonly string[];
 }
 
 export interface LoadedTable {
@@ -115,6 +119,7 @@ export type TableUpdate =
       readonly 'snapshot-id': bigint;
     }
   | { readonly action: 'set-properties'; readonly updates: Readonly<Record<string, string>> }
+  | { readonly action: 'remove-snapshots'; readonly 'snapshot-ids': readonly bigint[] }
   | { readonly action: 'add-schema'; readonly schema: IcebergSchema; readonly 'last-column-id': number }
   /** -1: the schema added by this same commit. */
   | { readonly action: 'set-current-schema'; readonly 'schema-id': number };
@@ -153,6 +158,13 @@ function toMetadata(raw: Json): TableMetadata {
       })),
     })),
     lastColumnId: Number(raw['last-column-id'] ?? 0),
+    refSnapshotIds: [
+      ...Object.values((raw.refs as Record<string, Json> | undefined) ?? {}).map(
+        (ref) => bigOrNull(ref['snapshot-id']) as bigint,
+      ),
+      ...(current !== null && current !== -1n ? [current] : []),
+    ],
+    metadataLog: ((raw['metadata-log'] as Json[] | undefined) ?? []).map((m) => String(m['metadata-file'])),
   };
 }
 

@@ -55,6 +55,8 @@ class MemoryCatalog implements TableCatalog {
         defaultSpecId: 0,
         schemas: [{ schemaId: 0, fields: input.schema.fields.map((f) => ({ id: f.id, name: f.name })) }],
         lastColumnId: Math.max(...input.schema.fields.map((f) => f.id)),
+        refSnapshotIds: [],
+        metadataLog: [],
       },
     };
     return this.table;
@@ -378,6 +380,8 @@ describe('TableCommitter', () => {
         defaultSpecId: 0,
         schemas: [],
         lastColumnId: 0,
+        refSnapshotIds: [5n],
+        metadataLog: [],
       },
     } satisfies LoadedTable;
     expect(() => tableProgress(table, 'ns.t')).toThrow(ProgressUnknownError);
