@@ -3,17 +3,20 @@
  * Iceberg's own REST catalog, over seeded random scenarios: lake sinks (LAKE_FORMAT=iceberg)
  * commit chunks of several channels into the ledger, with redeliveries, while committer runs
  * come at random points, some crashing before or after one of their calls (ledger, metadata
- * files, catalog), some two at once. After every run, whatever it did, the table's current
- * snapshot must hold every ledger commit whole or not at all, and no data file twice; at the
- * end, after one clean run, every trip once (Iceberg's Java reader: no duplicate position).
+ * files, catalog), some two at once, and table maintenance runs (compaction, snapshot expiry,
+ * orphan cleanup) at random points too, crashing the same way, some beside a committer run.
+ * After every run, whatever it did, the table's current snapshot must hold every ledger commit
+ * whole or not at all (row by row, read by DuckDB from the live files, so that a compacted
+ * commit counts), no data file twice, no row twice and every live file present; at the end,
+ * after clean runs, every trip once (Iceberg's Java reader: no duplicate position).
  *
  * TAXI_STREAM_COMMITTER_SEED and TAXI_STREAM_COMMITTER_SCENARIOS change the run.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createDynamoDbClient, createS3Client } from '../../lib/aws-clients';
-import { loadLakeSinkConfig, loadTableCommitterConfig } from '../../lib/config';
+import { loadLakeSinkConfig, loadTableCommitterConfig, loadTableMaintenanceConfig } from '../../lib/config';
 import { readManifestDataFiles, readManifestList } from '../../lib/lake/iceberg/manifests';
 import { DynamoDbCommitLedger } from '../../lib/ledger/dynamodb-commit-ledger';
 import { NO_DEADLINE } from '../../lib/pipeline/deadline';
@@ -23,6 +26,7 @@ import { decodeSourceEvent } from '../../lib/sources/decode-event';
 import { S3TableFiles } from '../../lib/storage/s3-table-files';
 import { createLakeSinkDeps, lakeSinkOptions } from '../../lib/wiring';
 import { createRestCatalog, createTableCommitter } from '../../lib/wiring/table-committer';
+import { createTableCompactor, createTableJanitor } from '../../lib/wiring/table-maintenance';
 import {
   buildIcebergLauncher,
   type IcebergCatalog,
@@ -31,7 +35,7 @@ import {
 } from '../../tools/iceberg/iceberg-catalog';
 import { seededRandom } from '../../tools/replay/synthetic';
 import { kinesisEvent, shardRecords } from '../support/kinesis-events';
-import { getObject, newLocalPipeline, testEndpoints } from '../support/local-pipeline';
+import { getObject, newLocalPipeline, queryLake, testEndpoints } from '../support/local-pipeline';
 import { tripEvent } from '../support/trip-events';
 
 jest.setTimeout(600_000);
@@ -47,8 +51,21 @@ type Target =
   | 'ledger.historySince'
   | 'files.put'
   | 'files.get'
+  | 'files.list'
+  | 'files.delete'
   | 'catalog.loadTable'
   | 'catalog.commit';
+/** Where a maintenance run dies (compaction, then expiry and cleanup). */
+const MAINTENANCE_TARGETS: readonly Target[] = [
+  'catalog.loadTable',
+  'catalog.commit',
+  'files.get',
+  'files.put',
+  'files.list',
+  'files.delete',
+  'ledger.listChannels',
+  'ledger.readHead',
+];
 const TARGETS: readonly Target[] = [
   'ledger.listChannels',
   'ledger.readHead',
@@ -67,10 +84,10 @@ class Crash extends Error {
 }
 
 /** Wraps each port so that the planned call throws a Crash before or after it acts. */
-function crashing(
-  deps: TableCommitterDeps,
+function crashing<D extends object>(
+  deps: D,
   plan: { target: Target; nth: number; when: 'before' | 'after' } | null,
-): { deps: TableCommitterDeps; reached: () => boolean } {
+): { deps: D; reached: () => boolean } {
   let calls = 0;
   let reached = false;
   const wrap = <T extends object>(port: string, object: T): T =>
@@ -95,11 +112,9 @@ function crashing(
       },
     });
   return {
-    deps: {
-      ledger: wrap('ledger', deps.ledger),
-      catalog: wrap('catalog', deps.catalog),
-      files: wrap('files', deps.files),
-    },
+    deps: Object.fromEntries(
+      Object.entries(deps as Record<string, object>).map(([port, object]) => [port, wrap(port, object)]),
+    ) as D,
     reached: () => reached,
   };
 }
@@ -135,6 +150,11 @@ describe('table committer exactly-once property', () => {
       snapshots: 0,
       manifestMerges: 0,
       trips: 0,
+      checks: 0,
+      maintenanceRuns: 0,
+      compactions: 0,
+      snapshotsExpired: 0,
+      orphansRemoved: 0,
     };
     const problems: string[] = [];
     for (let index = 0; index < SCENARIOS; index++) {
@@ -196,23 +216,60 @@ describe('table committer exactly-once property', () => {
         }
         return files;
       };
-      /** Every ledger commit whole or absent; no file twice. */
+      /**
+       * Every ledger commit whole or absent, row by row (a compaction moves a commit's rows into
+       * other files); no file twice, no row twice, no row of no commit, every live file present.
+       */
       const check = async (when: string) => {
+        figures.checks++;
         const live = await liveFiles();
         const seen = new Set<string>();
         for (const f of live) {
           if (seen.has(f)) problems.push(`scenario ${index} ${when}: ${f} twice in the snapshot`);
           seen.add(f);
         }
+        const dir = mkdtempSync(path.join(os.tmpdir(), 'taxi-committer-live-'));
+        const rows = new Map<string, number>();
+        try {
+          for (const [i, f] of [...seen].entries()) {
+            try {
+              writeFileSync(path.join(dir, `${i}.parquet`), await getObject(pipeline, f));
+            } catch {
+              problems.push(`scenario ${index} ${when}: live file ${f} is gone`);
+            }
+          }
+          if (seen.size > 0) {
+            for (const r of await queryLake(
+              dir,
+              'SELECT source_partition AS p, source_position AS pos, count(*) AS n FROM lake GROUP BY ALL',
+            )) {
+              rows.set(`${r.p}/${r.pos}`, Number(r.n));
+              if (Number(r.n) > 1) problems.push(`scenario ${index} ${when}: ${r.p}/${r.pos} ${r.n} times`);
+            }
+          }
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+        let accounted = 0;
         for (const channel of await ledger.listChannels()) {
+          const shard = channel.split('/').pop() as string;
           for (const m of await ledger.history(channel)) {
-            const present = m.objects.filter((o) => seen.has(o.key)).length;
-            if (present !== 0 && present !== m.objects.length)
+            const first = BigInt(m.firstPosition);
+            const last = BigInt(m.lastPosition);
+            let present = 0;
+            for (const [k] of rows) {
+              const [p, pos] = k.split('/') as [string, string];
+              if (p === shard && BigInt(pos) >= first && BigInt(pos) <= last) present++;
+            }
+            accounted += present;
+            if (present !== 0 && present !== m.trips)
               problems.push(
-                `scenario ${index} ${when}: ${channel} commit ${m.commitNo} partly visible (${present}/${m.objects.length})`,
+                `scenario ${index} ${when}: ${channel} commit ${m.commitNo} partly visible (${present}/${m.trips} rows)`,
               );
           }
         }
+        if (accounted !== rows.size)
+          problems.push(`scenario ${index} ${when}: ${rows.size - accounted} rows of no ledger commit`);
       };
 
       const runCommitter = async (): Promise<void> => {
@@ -245,6 +302,64 @@ describe('table committer exactly-once property', () => {
         await check(plan ? `after a crash ${plan.when} ${plan.target}#${plan.nth}` : 'after a run');
       };
 
+      const maintenanceEnv = (grace: string) => ({
+        ...env,
+        COMPACT_QUIET_MINUTES: '0',
+        SNAPSHOT_RETENTION_HOURS: '0',
+        MIN_SNAPSHOTS: String(int(1, 3)),
+        ORPHAN_GRACE_HOURS: grace,
+      });
+      /**
+       * Compaction, then expiry and cleanup, as the maintenance function runs them; sometimes
+       * crashing, sometimes beside a committer run (then with a grace period: the committer's
+       * files are unreferenced until its catalog commit, which is what the grace is for).
+       */
+      const runMaintenance = async (): Promise<void> => {
+        figures.maintenanceRuns++;
+        const beside = random() < 0.3;
+        const config = loadTableMaintenanceConfig(maintenanceEnv(beside ? '24' : '0'));
+        const plan =
+          random() < 0.5
+            ? {
+                target: MAINTENANCE_TARGETS[int(0, MAINTENANCE_TARGETS.length - 1)] as Target,
+                nth: int(0, 3),
+                when: random() < 0.5 ? ('before' as const) : ('after' as const),
+              }
+            : null;
+        const s3 = new S3TableFiles(createS3Client(config.table.aws));
+        const wrapped = crashing({ catalog: baseDeps.catalog, files: s3, ledger: baseDeps.ledger }, plan);
+        const maintain = async () => {
+          const compaction = await createTableCompactor(config, {
+            catalog: wrapped.deps.catalog,
+            files: wrapped.deps.files,
+          }).run(NO_DEADLINE);
+          if (compaction.outcome === 'compacted') figures.compactions++;
+          const cleanup = await createTableJanitor(config, wrapped.deps).run(NO_DEADLINE);
+          figures.snapshotsExpired += cleanup.snapshotsExpired;
+          figures.orphansRemoved += cleanup.orphansRemoved;
+        };
+        const runs = [maintain()];
+        if (beside) {
+          figures.concurrent++;
+          runs.push(
+            createTableCommitter(loadTableCommitterConfig(env), baseDeps)
+              .run(NO_DEADLINE)
+              .then(() => undefined),
+          );
+        }
+        for (const r of await Promise.allSettled(runs)) {
+          if (r.status === 'rejected') {
+            const error = r.reason as Error;
+            if (error.name === 'Crash') figures.crashes++;
+            else if (error.name !== 'CatalogConflictError')
+              problems.push(`scenario ${index}: maintenance failed: ${error.name}: ${error.message}`);
+          }
+        }
+        await check(
+          plan ? `after maintenance crashed ${plan.when} ${plan.target}#${plan.nth}` : 'after maintenance',
+        );
+      };
+
       // Deliver the channels in random batches (sometimes again), with committer runs between.
       while ([...positions].some(([c, p]) => p < (channels[c] as unknown[]).length)) {
         const open = [...positions].filter(([c, p]) => p < (channels[c] as unknown[]).length);
@@ -257,6 +372,7 @@ describe('table committer exactly-once property', () => {
           problems.push(`scenario ${index}: sink failed ${JSON.stringify(report.failures)}`);
         positions.set(c, Math.max(from, start + batch.length));
         if (random() < 0.4) await runCommitter();
+        if (random() < 0.15) await runMaintenance();
       }
       // Clean runs until everything is in (a per-snapshot file limit may need several).
       for (let i = 0; i < 50; i++) {
@@ -264,6 +380,20 @@ describe('table committer exactly-once property', () => {
         if (report.outcome === 'nothing-to-do') break;
       }
       await check('at the end');
+      // One clean maintenance run at the end: the table must still read whole.
+      const finalMaintenance = loadTableMaintenanceConfig(maintenanceEnv('0'));
+      try {
+        if ((await createTableCompactor(finalMaintenance).run(NO_DEADLINE)).outcome === 'compacted')
+          figures.compactions++;
+        figures.orphansRemoved += (
+          await createTableJanitor(finalMaintenance).run(NO_DEADLINE)
+        ).orphansRemoved;
+      } catch (error) {
+        problems.push(
+          `scenario ${index}: the final maintenance failed: ${(error as Error).name}: ${(error as Error).message}`,
+        );
+      }
+      await check('after the final maintenance');
       for (const channel of await ledger.listChannels())
         figures.ledgerCommits += (await ledger.history(channel)).length;
 
@@ -292,5 +422,7 @@ describe('table committer exactly-once property', () => {
     expect(figures.scenarios).toBe(SCENARIOS);
     expect(figures.crashes).toBeGreaterThan(0);
     expect(figures.manifestMerges).toBeGreaterThan(0);
+    expect(figures.compactions).toBeGreaterThan(0);
+    expect(figures.orphansRemoved).toBeGreaterThan(0);
   });
 });
