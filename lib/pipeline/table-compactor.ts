@@ -80,6 +80,14 @@ export interface CompactionReport {
   partitionsCompacted: number;
   /** Partitions with small files left for later (still written to, or past maxRewriteBytes). */
   partitionsWaiting: number;
+  /** Per compacted partition: the files and bytes replaced, and those written instead. */
+  partitions: Array<{
+    partition: string;
+    filesBefore: number;
+    bytesBefore: number;
+    filesAfter: number;
+    bytesAfter: number;
+  }>;
   conflicts: number;
   unknownOutcomes: number;
 }
@@ -164,6 +172,7 @@ export class TableCompactor {
       rowsRewritten: 0,
       partitionsCompacted: 0,
       partitionsWaiting: 0,
+      partitions: [],
       conflicts: 0,
       unknownOutcomes: 0,
     };
@@ -235,7 +244,23 @@ export class TableCompactor {
     liveBefore: number,
   ): CompactionReport {
     const replaced = rewrites.reduce((n, r) => n + r.replaced.length, 0);
+    const perDay = new Map<number, CompactionReport['partitions'][number]>();
+    for (const r of rewrites) {
+      const p = perDay.get(r.partitionDay) ?? {
+        partition: partitionPath(r.partitionDay),
+        filesBefore: 0,
+        bytesBefore: 0,
+        filesAfter: 0,
+        bytesAfter: 0,
+      };
+      p.filesBefore += r.replaced.length;
+      p.bytesBefore += r.replaced.reduce((n, e) => n + sizeOf(e), 0);
+      p.filesAfter++;
+      p.bytesAfter += r.file.sizeBytes;
+      perDay.set(r.partitionDay, p);
+    }
     return Object.assign(report, {
+      partitions: [...perDay.values()],
       outcome,
       snapshotId,
       filesReplaced: replaced,

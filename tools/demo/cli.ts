@@ -54,6 +54,7 @@ import {
   maintainTable,
   ScheduledCommitter,
   startDemoCatalog,
+  tableVisibilityLags,
 } from './iceberg-lake';
 import { exportRun, lakeTripIds, type Reconciliation, type RunExport, reconcile } from './outputs';
 import { formatReport, lakeInsights } from './report';
@@ -406,6 +407,11 @@ async function main(): Promise<number> {
       await watch.guard(committer.finish());
     }
     const pipelineSeconds = (Date.now() - replayStarted) / 1000;
+    const lags = committer
+      ? await watch.guard(
+          tableVisibilityLags(committer.config, await scanLedger(clients, created.ledgerTable)),
+        )
+      : [];
     const maintained = committer
       ? await watch.guard(maintainTable(process.env as Record<string, string>))
       : undefined;
@@ -419,13 +425,7 @@ async function main(): Promise<number> {
 
     const table = committer
       ? await watch.guard(
-          exportTable(
-            clients,
-            committer.config,
-            options.out,
-            stack.endpoints.s3sqs as string,
-            await scanLedger(clients, created.ledgerTable),
-          ),
+          exportTable(clients, committer.config, options.out, stack.endpoints.s3sqs as string),
         )
       : undefined;
     say('exporting the lake, dead letters and ledger');
@@ -489,8 +489,8 @@ async function main(): Promise<number> {
             orphansRemoved: maintained?.cleanup.orphansRemoved ?? 0,
             // Ledger commit -> first snapshot holding it, ms (the committer runs every second here).
             tableVisibilityLagMs: {
-              max: Math.max(0, ...table.visibilityLagsMs),
-              median: medianOf(table.visibilityLagsMs),
+              max: Math.max(0, ...lags),
+              median: medianOf(lags),
             },
           }
         : {}),
@@ -501,13 +501,15 @@ async function main(): Promise<number> {
       searchRunner: searchRunnerStats,
       outDir: options.out,
     };
+    // Files and bytes before and after, per compacted partition: report.json and the report.
+    const maintenancePartitions = maintenance?.partitions ?? [];
     writeFileSync(
       path.join(options.out, 'report.json'),
-      `${JSON.stringify({ ...summary, insights, reconciliation, search: { perIndex: search.perIndex, reconciliation: searchReconciliation, insights: searchInsights }, metrics: Object.fromEntries(capture.metrics) }, null, 2)}\n`,
+      `${JSON.stringify({ ...summary, maintenancePartitions, insights, reconciliation, search: { perIndex: search.perIndex, reconciliation: searchReconciliation, insights: searchInsights }, metrics: Object.fromEntries(capture.metrics) }, null, 2)}\n`,
     );
     capture.print(
       formatReport({
-        summary,
+        summary: { ...summary, maintenancePartitions },
         insights,
         reconciliation,
         metrics: capture.metrics,

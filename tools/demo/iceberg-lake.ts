@@ -161,13 +161,20 @@ export function visibilityLags(
   return lags;
 }
 
+/** The visibility lags of every ledger commit, read before maintenance expires the snapshots. */
+export async function tableVisibilityLags(
+  config: TableCommitterConfig,
+  ledgerItems: readonly unknown[],
+): Promise<number[]> {
+  const table = await createRestCatalog(config).loadTable(config.namespace, config.table);
+  return table ? visibilityLags(table.metadata.snapshots, ledgerItems) : [];
+}
+
 export interface TableExport {
   readonly tableSnapshots: number;
   readonly tableDataFiles: number;
   readonly tableRows: number;
   readonly tableDuplicates: number;
-  /** Milliseconds from each ledger commit to the first snapshot holding it. */
-  readonly visibilityLagsMs: number[];
   /** Keys of the live data files of the current snapshot. */
   readonly liveKeys: string[];
 }
@@ -178,7 +185,6 @@ export async function exportTable(
   config: TableCommitterConfig,
   outDir: string,
   s3Endpoint: string,
-  ledgerItems: readonly unknown[],
 ): Promise<TableExport> {
   const table = await createRestCatalog(config).loadTable(config.namespace, config.table);
   if (!table) throw new Error(`no table ${config.namespace}.${config.table}`);
@@ -207,7 +213,6 @@ export async function exportTable(
     tableDataFiles: liveKeys.length,
     tableRows: report.rows,
     tableDuplicates: report.duplicateKeys,
-    visibilityLagsMs: visibilityLags(table.metadata.snapshots, ledgerItems),
     liveKeys,
   };
 }

@@ -67,6 +67,13 @@ export interface ReportInput {
     dataFilesAfterMaintenance?: number;
     snapshotsExpired?: number;
     orphansRemoved?: number;
+    maintenancePartitions?: ReadonlyArray<{
+      partition: string;
+      filesBefore: number;
+      bytesBefore: number;
+      filesAfter: number;
+      bytesAfter: number;
+    }>;
     runner: { invocations: number; partialFailures: number; errors: number; retries: number };
     outDir: string;
   };
@@ -115,6 +122,15 @@ export function formatReport(r: ReportInput): string {
       lines.push(
         `table maintenance after the drain: ${n(s.dataFilesBeforeMaintenance)} data files compacted to ${n(s.dataFilesAfterMaintenance ?? 0)} (one replace snapshot), ${n(s.snapshotsExpired ?? 0)} snapshots expired, ${n(s.orphansRemoved ?? 0)} unreferenced files deleted (docs/maintenance.md)`,
       );
+      const parts = s.maintenancePartitions ?? [];
+      const kb = (bytes: number) => `${(bytes / 1024).toFixed(0)} KB`;
+      for (const p of parts.slice(0, 5)) {
+        lines.push(
+          `  ${p.partition.replace('pickup_datetime_day=', '')}  ${n(p.filesBefore).padStart(4)} files ${kb(p.bytesBefore).padStart(8)} -> ${n(p.filesAfter)} file ${kb(p.bytesAfter).padStart(8)}`,
+        );
+      }
+      if (parts.length > 5)
+        lines.push(`  ... ${parts.length - 5} more partitions (report.json: maintenancePartitions)`);
     }
     if (s.tableVisibilityLagMs) {
       lines.push(
