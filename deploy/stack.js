@@ -18,6 +18,8 @@
  *   msk               the two MSK functions and their mapping failure controls, only when
  *                     `mskClusterArn` is set
  *   tableCommitter    the scheduled Iceberg table committer, only with lakeFormat iceberg
+ *   maintenance       compaction of the Iceberg table (`tableMaintenance`): the scheduled
+ *                     tableMaintenance function, or the Glue table optimizer and its role
  *
  * Everything here is plain data: `npx serverless print --stage dev` shows the result and
  * `serverless package` (offline) writes it into the CloudFormation template.
@@ -33,7 +35,11 @@ const FUNCTIONS = {
   lakeSinkMsk: { service: 'taxi-stream-lake-sink-msk', kind: 'lake', source: 'msk' },
   searchSinkMsk: { service: 'taxi-stream-search-sink-msk', kind: 'search', source: 'msk' },
   tableCommitter: { service: 'taxi-stream-table-committer', kind: 'table', source: 'schedule' },
+  tableMaintenance: { service: 'taxi-stream-table-maintenance', kind: 'maintenance', source: 'schedule' },
 };
+
+/** The scheduled functions of the Iceberg table: no stream, no mapping, not on stage `local`. */
+const scheduled = (fn) => FUNCTIONS[fn].source === 'schedule';
 
 const LOCAL = tsx.require('../tools/local-stack/defaults.ts', __filename);
 const { PARQUET_COMPRESSIONS, PARQUET_ENCODINGS } = tsx.require('../lib/lake/parquet-options.ts', __filename);
@@ -71,6 +77,13 @@ const RATE_UNITS = { minute: 60, hour: 3600, day: 86400 };
 /** What the committer's timeout leaves of the schedule interval, and Lambda's maximum. */
 const COMMIT_TIMEOUT_SLACK_SECONDS = 10;
 const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
+/** Lambda's memory bounds (MB). */
+const LAMBDA_MEMORY_MB = { min: 128, max: 10240 };
+/**
+ * Compaction holds the rows it rewrites as objects, about 10x their Parquet bytes
+ * (docs/maintenance.md, Settings): the memory a run's largest rewrite needs per MB of input.
+ */
+const COMPACT_MEMORY_PER_INPUT_MB = 10;
 
 /** Stream retention bounds (hours) and the mapping's record age bounds (seconds). */
 const RETENTION_HOURS = { min: 24, max: 8760 };
@@ -139,6 +152,16 @@ async function settings({ resolveVariable }) {
     'tableBucketArn',
     'tableCommitSchedule',
     'lakeFormationDataAccess',
+    'tableMaintenance',
+    'tableMaintenanceSchedule',
+    'tableMaintenanceMemoryMb',
+    'compactTargetFileMb',
+    'compactQuietMinutes',
+    'compactMaxRewriteMb',
+    'snapshotRetentionHours',
+    'minSnapshots',
+    'orphanGraceHours',
+    'dataFilesAlarm',
   ];
   const s = {};
   for (const name of names) s[name] = await param(name);
@@ -147,6 +170,9 @@ async function settings({ resolveVariable }) {
   s.region = String(await resolveVariable('self:provider.region'));
   s.local = s.stage === 'local';
   s.iceberg = s.lakeFormat === 'iceberg';
+  // Compaction is a property of the Iceberg table: nothing to maintain in the prefix layout.
+  s.maintenanceFunction = s.iceberg && !s.local && s.tableMaintenance === 'function';
+  s.tableOptimizer = s.iceberg && !s.local && s.tableMaintenance === 'managed' && s.icebergCatalog === 'glue';
   s.tablePrefix = s.tablePrefix.replace(/^\/+|\/+$/g, '');
   s.msk = s.mskClusterArn !== '';
   s.vpc = list(s.vpcSubnetIds).length > 0;
@@ -287,6 +313,67 @@ function checkIceberg(s) {
   if (!['true', 'false'].includes(s.lakeFormationDataAccess))
     fail(`lakeFormationDataAccess must be true or false, got "${s.lakeFormationDataAccess}"`);
   commitSchedule(s);
+  checkMaintenance(s);
+}
+
+/** `tableMaintenance` and, for our function, its schedule, memory and compaction limits. */
+function checkMaintenance(s) {
+  if (!['function', 'managed', 'off'].includes(s.tableMaintenance))
+    fail(`tableMaintenance must be function, managed or off, got "${s.tableMaintenance}"`);
+  if (s.tableMaintenance !== 'function') return;
+  maintenanceSchedule(s);
+  const memory = integer(s, 'tableMaintenanceMemoryMb', LAMBDA_MEMORY_MB.min, LAMBDA_MEMORY_MB.max);
+  // The ranges COMPACT_TARGET_FILE_MB, COMPACT_QUIET_MINUTES and COMPACT_MAX_REWRITE_MB have in
+  // lib/config.ts, refused here by name rather than at the function's cold start.
+  const target = integer(s, 'compactTargetFileMb', 1, 1024);
+  integer(s, 'compactQuietMinutes', 0, 525600);
+  const maxRewrite = integer(s, 'compactMaxRewriteMb', 1, 10240);
+  integer(s, 'dataFilesAlarm', 1);
+  // SNAPSHOT_RETENTION_HOURS, MIN_SNAPSHOTS and ORPHAN_GRACE_HOURS as lib/config.ts takes them.
+  integer(s, 'snapshotRetentionHours', 0, 87600);
+  integer(s, 'minSnapshots', 1, 100000);
+  const grace = integer(s, 'orphanGraceHours', 0, 87600);
+  // A sink retries an uncommitted chunk, PUTting its data file again, until the mapping's
+  // maximum record age; cleanup must not delete such a file between that PUT and its ledger
+  // commit: the grace must outlast the record age plus a Lambda run (15 minutes).
+  const recordAge = Number(s.maximumRecordAgeSeconds);
+  if (grace * 3600 < recordAge + 900)
+    fail(
+      `orphanGraceHours (${grace}) must exceed maximumRecordAgeSeconds (${recordAge}) plus a Lambda run (900 s): at least ${Math.ceil((recordAge + 900) / 3600)}`,
+    );
+  // A run rewrites at most compactMaxRewriteMb of input (or one group of about the target size,
+  // when that is larger), and holds its rows at about 10x their Parquet bytes.
+  const input = Math.max(maxRewrite, target);
+  if (input * COMPACT_MEMORY_PER_INPUT_MB > memory)
+    fail(
+      `compactMaxRewriteMb (${maxRewrite}) and compactTargetFileMb (${target}) need about ${COMPACT_MEMORY_PER_INPUT_MB}x the larger of the two in memory (${input * COMPACT_MEMORY_PER_INPUT_MB} MB), more than tableMaintenanceMemoryMb (${memory}): lower them or raise the memory`,
+    );
+}
+
+/** EventBridge's rate(...) expressions, as seconds; refused by name otherwise. */
+function rateSeconds(s, name, why) {
+  const m = /^rate\(([1-9]\d*) (minute|hour|day)(s?)\)$/.exec(s[name]);
+  // EventBridge wants the singular for 1 and the plural otherwise.
+  if (!m || (m[1] === '1') !== (m[3] === ''))
+    fail(`${name} must be rate(1 minute), rate(<n> minutes), rate(1 hour), ... (${why}), got "${s[name]}"`);
+  return Number(m[1]) * RATE_UNITS[m[2]];
+}
+
+/**
+ * The maintenance function's interval and timeout: 900 s (Lambda's maximum; a run stops starting
+ * rewrites near its deadline), or 10 s below a shorter interval, so runs never overlap.
+ */
+function maintenanceSchedule(s) {
+  const interval = rateSeconds(
+    s,
+    'tableMaintenanceSchedule',
+    "the maintenance function's timeout and alarm periods are derived from the interval",
+  );
+  return {
+    interval,
+    timeout: Math.min(interval - COMMIT_TIMEOUT_SLACK_SECONDS, LAMBDA_MAX_TIMEOUT_SECONDS),
+    maximumEventAge: Math.min(interval, 21600),
+  };
 }
 
 /**
@@ -295,13 +382,11 @@ function checkIceberg(s) {
  * which a delayed invocation is dropped (the next one is on its way).
  */
 function commitSchedule(s) {
-  const m = /^rate\(([1-9]\d*) (minute|hour|day)(s?)\)$/.exec(s.tableCommitSchedule);
-  // EventBridge wants the singular for 1 and the plural otherwise.
-  if (!m || (m[1] === '1') !== (m[3] === ''))
-    fail(
-      `tableCommitSchedule must be rate(1 minute), rate(<n> minutes), rate(1 hour), ... (the committer's timeout is derived from the interval), got "${s.tableCommitSchedule}"`,
-    );
-  const interval = Number(m[1]) * RATE_UNITS[m[2]];
+  const interval = rateSeconds(
+    s,
+    'tableCommitSchedule',
+    "the committer's timeout is derived from the interval",
+  );
   return {
     interval,
     timeout: Math.min(interval - COMMIT_TIMEOUT_SLACK_SECONDS, LAMBDA_MAX_TIMEOUT_SECONDS),
@@ -339,8 +424,7 @@ async function environment(ctx) {
     for (const [name, value] of Object.entries(defaults)) local[name] = process.env[name] || value;
     for (const name of LOCAL_PASS_THROUGH) if (process.env[name]) local[name] = process.env[name];
     const out = {};
-    for (const fn of Object.keys(FUNCTIONS))
-      if (FUNCTIONS[fn].kind !== 'table') out[fn] = { ...local, ...common(fn) };
+    for (const fn of Object.keys(FUNCTIONS)) if (!scheduled(fn)) out[fn] = { ...local, ...common(fn) };
     return out;
   }
   const lake = {
@@ -375,6 +459,27 @@ async function environment(ctx) {
     lakeSinkMsk: { ...common('lakeSinkMsk'), ...lake },
     searchSinkMsk: { ...common('searchSinkMsk'), ...search },
     ...(s.iceberg ? { tableCommitter: { ...common('tableCommitter'), ...committerEnvironment(s) } } : {}),
+    ...(s.maintenanceFunction
+      ? { tableMaintenance: { ...common('tableMaintenance'), ...maintenanceEnvironment(s) } }
+      : {}),
+  };
+}
+
+/**
+ * The maintenance function's: the committer's table and catalog, the ledger (orphan cleanup
+ * reads it: files of ledger commits the table does not hold yet are never deleted), the Parquet
+ * compression of the files it writes, compaction's limits, and expiry's and cleanup's.
+ */
+function maintenanceEnvironment(s) {
+  return {
+    ...committerEnvironment(s),
+    PARQUET_COMPRESSION: s.parquetCompression,
+    COMPACT_TARGET_FILE_MB: s.compactTargetFileMb,
+    COMPACT_QUIET_MINUTES: s.compactQuietMinutes,
+    COMPACT_MAX_REWRITE_MB: s.compactMaxRewriteMb,
+    SNAPSHOT_RETENTION_HOURS: s.snapshotRetentionHours,
+    MIN_SNAPSHOTS: s.minSnapshots,
+    ORPHAN_GRACE_HOURS: s.orphanGraceHours,
   };
 }
 
@@ -432,7 +537,8 @@ const ownLogs = (s, fn) => ({
 
 function roleFor(s, fn) {
   const { kind, source } = FUNCTIONS[fn];
-  if (kind === 'table') return roleResource(fn, committerStatements(s));
+  if (fn === 'tableCommitter') return roleResource(fn, committerStatements(s));
+  if (fn === 'tableMaintenance') return roleResource(fn, maintenanceStatements(s));
   const statements = [
     ownLogs(s, fn),
     {
@@ -679,16 +785,7 @@ function committerStatements(s) {
         Resource: [catalog, database, table],
       },
     );
-    if (s.lakeFormationDataAccess === 'true') {
-      statements.push({
-        // With the table's location registered in Lake Formation, Glue asks Lake Formation for
-        // the caller's data access. GetDataAccess has no resource-level permissions.
-        Sid: 'LakeFormationDataAccess',
-        Effect: 'Allow',
-        Action: ['lakeformation:GetDataAccess'],
-        Resource: '*',
-      });
-    }
+    if (s.lakeFormationDataAccess === 'true') statements.push(lakeFormationDataAccess());
   } else {
     // S3 Tables keeps the table's files in the table bucket's own storage: every table action,
     // reading and writing its files included, is an s3tables action on the bucket or its tables
@@ -722,6 +819,109 @@ function committerStatements(s) {
   return statements;
 }
 
+/**
+ * The maintenance function: it reads manifest lists, manifests and data files, writes new data
+ * files, manifests and manifest lists, and commits through the catalog (load and commit only: it
+ * never creates the namespace or the table). No ledger: compaction does not touch it.
+ */
+function maintenanceStatements(s) {
+  const statements = [ownLogs(s, 'tableMaintenance')];
+  if (s.icebergCatalog === 'glue') {
+    const glueArn = (resource) =>
+      sub(`arn:\${AWS::Partition}:glue:\${AWS::Region}:\${AWS::AccountId}:${resource}`);
+    const catalog = glueArn('catalog');
+    statements.push(
+      {
+        Sid: 'ReadTableFiles',
+        Effect: 'Allow',
+        Action: ['s3:GetObject'],
+        Resource: sub(`\${LakeBucket.Arn}/${s.tablePrefix}/*`),
+      },
+      {
+        // New data files, and the manifests and manifest list of the replace snapshot.
+        Sid: 'WriteTableFiles',
+        Effect: 'Allow',
+        Action: ['s3:PutObject'],
+        Resource: [
+          sub(`\${LakeBucket.Arn}/${s.tablePrefix}/data/*`),
+          sub(`\${LakeBucket.Arn}/${s.tablePrefix}/metadata/*`),
+        ],
+      },
+      {
+        // Orphan cleanup: files no snapshot left references (replaced data files once their
+        // snapshots expired, leftovers of runs that died), past the grace period.
+        Sid: 'DeleteOrphanFiles',
+        Effect: 'Allow',
+        Action: ['s3:DeleteObject'],
+        Resource: sub(`\${LakeBucket.Arn}/${s.tablePrefix}/*`),
+      },
+      {
+        Sid: 'ListTableFiles',
+        Effect: 'Allow',
+        Action: ['s3:ListBucket'],
+        Resource: getAtt('LakeBucket', 'Arn'),
+        Condition: { StringLike: { 's3:prefix': `${s.tablePrefix}/*` } },
+      },
+      {
+        // Which ledger commits the table does not hold yet: their files are never orphans.
+        Sid: 'LedgerRead',
+        Effect: 'Allow',
+        Action: ['dynamodb:GetItem', 'dynamodb:Query'],
+        Resource: getAtt('LedgerTable', 'Arn'),
+      },
+      // GetConfig (glue:GetCatalog), LoadTable (glue:GetTable) and the commit (glue:UpdateTable):
+      // the committer's statements without the create actions.
+      { Sid: 'IcebergCatalogConfig', Effect: 'Allow', Action: ['glue:GetCatalog'], Resource: catalog },
+      {
+        Sid: 'IcebergTable',
+        Effect: 'Allow',
+        Action: ['glue:GetTable', 'glue:UpdateTable'],
+        Resource: [
+          catalog,
+          glueArn(`database/${s.glueDatabaseName}`),
+          glueArn(`table/${s.glueDatabaseName}/${s.glueTableName}`),
+        ],
+      },
+    );
+    if (s.lakeFormationDataAccess === 'true') statements.push(lakeFormationDataAccess());
+  } else {
+    // The committer's S3 Tables actions without the create ones: the table's files are read and
+    // written through the table bucket (s3tables:GetTableData / PutTableData).
+    statements.push(
+      {
+        Sid: 'S3TablesBucket',
+        Effect: 'Allow',
+        Action: ['s3tables:GetTableBucket'],
+        Resource: s.tableBucketArn,
+      },
+      {
+        Sid: 'S3TablesTable',
+        Effect: 'Allow',
+        Action: [
+          's3tables:GetTable',
+          's3tables:GetTableMetadataLocation',
+          's3tables:UpdateTableMetadataLocation',
+          's3tables:GetTableData',
+          's3tables:PutTableData',
+        ],
+        Resource: `${s.tableBucketArn}/table/*`,
+      },
+    );
+  }
+  return statements;
+}
+
+/**
+ * With the table's location registered in Lake Formation, Glue asks Lake Formation for the
+ * caller's data access. GetDataAccess has no resource-level permissions.
+ */
+const lakeFormationDataAccess = () => ({
+  Sid: 'LakeFormationDataAccess',
+  Effect: 'Allow',
+  Action: ['lakeformation:GetDataAccess'],
+  Resource: '*',
+});
+
 function roleResource(fn, statements) {
   return {
     Type: 'AWS::IAM::Role',
@@ -746,12 +946,16 @@ function roleResource(fn, statements) {
 const upperFirst = (x) => x.charAt(0).toUpperCase() + x.slice(1);
 const roleName = (fn) => `${upperFirst(fn)}Role`;
 
-/** The functions this deployment has: the MSK ones only with a cluster, the committer with Iceberg. */
+/**
+ * The functions this deployment has: the MSK ones only with a cluster, the committer with
+ * Iceberg, the maintenance function with Iceberg and tableMaintenance=function.
+ */
 const deployedFunctions = (s) =>
   Object.keys(FUNCTIONS).filter(
     (fn) =>
       (s.msk || FUNCTIONS[fn].source !== 'msk') &&
-      (FUNCTIONS[fn].kind !== 'table' || (s.iceberg && !s.local)),
+      (!scheduled(fn) || (s.iceberg && !s.local)) &&
+      (fn !== 'tableMaintenance' || s.maintenanceFunction),
   );
 
 async function iam(ctx) {
@@ -974,6 +1178,119 @@ async function tableCommitter(ctx) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Table maintenance (compaction)
+
+/**
+ * `tableMaintenance`: `function` deploys our scheduled compaction (functions/table-maintenance.ts,
+ * docs/maintenance.md) like the committer: one run at a time, a timeout below the interval, no
+ * retry of a failed run (the next one is the retry). `managed` creates the Glue table optimizer
+ * for compaction instead (with icebergCatalog s3tables nothing: S3 Tables compacts its tables
+ * itself). `off` deploys neither.
+ */
+async function maintenance(ctx) {
+  const s = await settings(ctx);
+  const functions = {};
+  const Resources = {};
+  if (s.maintenanceFunction) {
+    const env = await environment(ctx);
+    const { timeout, maximumEventAge } = maintenanceSchedule(s);
+    functions.tableMaintenance = {
+      handler: 'functions/table-maintenance.handler',
+      description:
+        'Iceberg table compaction: small files of quiet partitions -> large sorted files, one replace snapshot (scheduled)',
+      role: roleName('tableMaintenance'),
+      timeout,
+      // The rows of a rewrite are held in memory: about 10x the input's Parquet bytes.
+      memorySize: Number(s.tableMaintenanceMemoryMb),
+      reservedConcurrency: 1,
+      maximumRetryAttempts: 0,
+      maximumEventAge,
+      // It reads and writes Parquet: its zip keeps parquet-wasm's .wasm.
+      environment: env.tableMaintenance,
+      events: [{ schedule: { rate: [s.tableMaintenanceSchedule], enabled: true } }],
+    };
+  }
+  if (s.tableOptimizer) Object.assign(Resources, tableOptimizer(s));
+  return { functions, resources: { Resources } };
+}
+
+/**
+ * The Glue table optimizer (type compaction) on the committer's table, and the role Glue assumes
+ * for it: AWS Glue's "Table optimization prerequisites" policy, scoped to the table's location
+ * and the table. The table must exist when CloudFormation creates the optimizer: the committer
+ * creates it on its first run (docs/deploy.md, "Table maintenance").
+ */
+function tableOptimizer(s) {
+  const glueArn = (resource) =>
+    sub(`arn:\${AWS::Partition}:glue:\${AWS::Region}:\${AWS::AccountId}:${resource}`);
+  const statements = [
+    {
+      // Compaction reads and rewrites data files and writes manifests; the documented set also
+      // deletes (its own failed output), so the three are granted, on the table's location only.
+      Sid: 'TableFiles',
+      Effect: 'Allow',
+      Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+      Resource: sub(`\${LakeBucket.Arn}/${s.tablePrefix}/*`),
+    },
+    {
+      Sid: 'TableLocationListing',
+      Effect: 'Allow',
+      Action: ['s3:ListBucket'],
+      Resource: getAtt('LakeBucket', 'Arn'),
+    },
+    {
+      Sid: 'IcebergTable',
+      Effect: 'Allow',
+      Action: ['glue:GetTable', 'glue:UpdateTable'],
+      Resource: [
+        glueArn('catalog'),
+        glueArn(`database/${s.glueDatabaseName}`),
+        glueArn(`table/${s.glueDatabaseName}/${s.glueTableName}`),
+      ],
+    },
+    {
+      // Where Glue writes the compaction runs' logs.
+      Sid: 'CompactionLogs',
+      Effect: 'Allow',
+      Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
+      Resource: sub(
+        'arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws-glue/iceberg-compaction/logs:*',
+      ),
+    },
+  ];
+  if (s.lakeFormationDataAccess === 'true') statements.push(lakeFormationDataAccess());
+  return {
+    TableOptimizerRole: {
+      Type: 'AWS::IAM::Role',
+      Properties: {
+        AssumeRolePolicyDocument: {
+          Version: '2012-10-17',
+          Statement: [
+            { Effect: 'Allow', Principal: { Service: 'glue.amazonaws.com' }, Action: 'sts:AssumeRole' },
+          ],
+        },
+        Policies: [
+          {
+            PolicyName: 'table-optimizer-least-privilege',
+            PolicyDocument: { Version: '2012-10-17', Statement: statements },
+          },
+        ],
+      },
+    },
+    TableCompactionOptimizer: {
+      Type: 'AWS::Glue::TableOptimizer',
+      Properties: {
+        CatalogId: ref('AWS::AccountId'),
+        DatabaseName: ref('GlueDatabase'),
+        TableName: s.glueTableName,
+        Type: 'compaction',
+        TableOptimizerConfiguration: { Enabled: true, RoleArn: getAtt('TableOptimizerRole', 'Arn') },
+      },
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------
 // Dashboard and alarms
 
 const logicalFunctionId = (fn) => `${upperFirst(fn)}LambdaFunction`;
@@ -1052,7 +1369,7 @@ async function observability(ctx) {
     Dimensions: [{ Name: 'service', Value: FUNCTIONS[fn].service }],
     Statistic: 'Sum',
   });
-  for (const fn of fns.filter((x) => FUNCTIONS[x].kind !== 'table')) {
+  for (const fn of fns.filter((x) => !scheduled(x))) {
     const id = upperFirst(fn);
     const lake = FUNCTIONS[fn].kind === 'lake';
     alarm(`${id}ErrorsAlarm`, {
@@ -1150,6 +1467,35 @@ async function observability(ctx) {
       Threshold: 0,
     });
   }
+  if (fns.includes('tableMaintenance')) {
+    // One run per interval: one period per run, and two runs in a row before anyone is paged (a
+    // failed run is retried by the next one, and files wait a little longer meanwhile).
+    const { period, periods } = maintenanceAlarmPeriods(s);
+    alarm('TableMaintenanceErrorsAlarm', {
+      AlarmDescription: `tableMaintenance: ${periods === 2 ? 'two runs in a row failed' : 'a run failed'}; small files are not compacted (the log names the cause: catalog, permissions, memory, a rewrite refused)`,
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: lambdaDims('tableMaintenance'),
+      Statistic: 'Sum',
+      Period: period,
+      EvaluationPeriods: periods,
+      DatapointsToAlarm: periods,
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+    });
+    // DataFiles: the live data files after each run. Above the threshold run after run, compaction
+    // is not keeping up (partitions never quiet, compactMaxRewriteMb too small) and queries slow.
+    alarm('TableSmallFilesAlarm', {
+      AlarmDescription: `tableMaintenance: the Iceberg table kept more than ${s.dataFilesAlarm} live data files ${periods === 2 ? 'after two runs in a row' : 'after a run'}; compaction does not keep up (see PartitionsWaiting on the dashboard)`,
+      ...appMetric('tableMaintenance', 'DataFiles'),
+      Statistic: 'Minimum',
+      Period: period,
+      EvaluationPeriods: periods,
+      DatapointsToAlarm: periods,
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: Number(s.dataFilesAlarm),
+    });
+  }
   // Some dead letters are normal (the feed's poison); a burst above the normal rate is not.
   alarm('DeadLettersAlarm', {
     AlarmDescription: `more than ${s.deadLetterAlarmPerFiveMinutes} records dead-lettered in 5 minutes (poison records or rejected documents)`,
@@ -1189,6 +1535,16 @@ async function observability(ctx) {
       AlarmTopicArn: { Value: topic },
     },
   };
+}
+
+/**
+ * The maintenance alarms' period: the schedule interval, two periods in a row; CloudWatch wants
+ * periods times evaluation periods within a day, so an interval above 12 h gets one day-long
+ * period.
+ */
+function maintenanceAlarmPeriods(s) {
+  const { interval } = maintenanceSchedule(s);
+  return interval <= 43200 ? { period: interval, periods: 2 } : { period: 86400, periods: 1 };
 }
 
 function dashboardBody(s, fns) {
@@ -1295,6 +1651,47 @@ function dashboardBody(s, fns) {
       ),
     );
   }
+  if (fns.includes('tableMaintenance')) {
+    const { period } = maintenanceAlarmPeriods(s);
+    const maintenanceMetric = (metric, stat, extra = {}) => [
+      'TaxiStream',
+      metric,
+      'service',
+      FUNCTIONS.tableMaintenance.service,
+      { stat, label: `${metric} ${stat}`, ...extra },
+    ];
+    // One data point per run: the widgets' period is the schedule's.
+    widgets.push(
+      widget(
+        'Iceberg table maintenance: live data files before and after, partitions waiting',
+        [
+          maintenanceMetric('DataFilesBefore', 'Maximum'),
+          maintenanceMetric('DataFiles', 'Maximum'),
+          maintenanceMetric('PartitionsWaiting', 'Maximum'),
+        ],
+        { period },
+      ),
+      widget(
+        'Iceberg table maintenance: compactions, files replaced and written, rows, conflicts',
+        [
+          maintenanceMetric('CompactionSnapshots', 'Sum'),
+          maintenanceMetric('DataFilesReplaced', 'Sum'),
+          maintenanceMetric('DataFilesWritten', 'Sum'),
+          maintenanceMetric('RowsRewritten', 'Sum'),
+          maintenanceMetric('CatalogConflicts', 'Sum'),
+        ],
+        { period },
+      ),
+      widget(
+        'Iceberg table maintenance: bytes rewritten and run time (ms)',
+        [
+          maintenanceMetric('BytesRewritten', 'Sum'),
+          maintenanceMetric('CompactionRunMs', 'Maximum', { yAxis: 'right' }),
+        ],
+        { period },
+      ),
+    );
+  }
   if (s.msk) {
     widgets.push(
       widget(
@@ -1383,6 +1780,7 @@ module.exports = {
   observability,
   msk,
   tableCommitter,
+  maintenance,
   mskMappingLogicalId,
   FUNCTIONS,
 };

@@ -521,6 +521,22 @@ describe('serverless package --stage prod with MSK, SASL/SCRAM, a VPC and every 
 });
 
 const TABLE_BUCKET_ARN = 'arn:aws:s3tables:us-east-1:123456789012:bucket/taxi-tables';
+/** The scheduled function's EventInvokeConfig properties (retries, event age). */
+const invokeConfig = (t: Template, fn: string): Array<Record<string, unknown>> =>
+  ofType(t, 'AWS::Lambda::EventInvokeConfig')
+    .map(([, c]) => c.Properties)
+    .filter((p) => JSON.stringify(p.FunctionName) === JSON.stringify({ Ref: fn }));
+/** The EventBridge rules that invoke a function. */
+const scheduleOf = (t: Template, fn: string): Array<Record<string, unknown>> =>
+  ofType(t, 'AWS::Events::Rule')
+    .filter(([, r]) => JSON.stringify(r.Properties.Targets).includes(fn))
+    .map(([, r]) => r.Properties);
+const dashboardOf = (t: Template) =>
+  JSON.parse(
+    ((t.Resources.Dashboard as Resource).Properties.DashboardBody as { 'Fn::Sub': string })['Fn::Sub'],
+  ) as {
+    widgets: Array<{ x: number; y: number; properties: { metrics: string[][] } }>;
+  };
 const glueArn = (resource: string) => ({
   'Fn::Sub': `arn:\${AWS::Partition}:glue:\${AWS::Region}:\${AWS::AccountId}:${resource}`,
 });
@@ -549,6 +565,7 @@ describe('serverless package --stage dev (offline, defaults: the Iceberg table i
       'LakeSinkLambdaFunction',
       'SearchSinkLambdaFunction',
       'TableCommitterLambdaFunction',
+      'TableMaintenanceLambdaFunction',
     ]);
     const fn = t.Resources.TableCommitterLambdaFunction as Resource;
     expect(fn.Properties).toMatchObject({
@@ -565,13 +582,8 @@ describe('serverless package --stage dev (offline, defaults: the Iceberg table i
       expect.objectContaining({ ScheduleExpression: 'rate(1 minute)', State: 'ENABLED' }),
     ]);
     // A failed run is not retried (the next scheduled run is the retry); a late one is dropped.
-    const invoke = ofType(t, 'AWS::Lambda::EventInvokeConfig').map(([, c]) => c.Properties);
-    expect(invoke).toEqual([
-      expect.objectContaining({
-        FunctionName: { Ref: 'TableCommitterLambdaFunction' },
-        MaximumRetryAttempts: 0,
-        MaximumEventAgeInSeconds: 60,
-      }),
+    expect(invokeConfig(t, 'TableCommitterLambdaFunction')).toEqual([
+      expect.objectContaining({ MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 }),
     ]);
     const { stdout } = await run('unzip', ['-l', path.join(dir, 'iceberg-glue', 'tableCommitter.zip')]);
     expect(stdout).toContain('functions/table-committer.js');
@@ -690,8 +702,9 @@ describe('serverless package --stage dev (offline, defaults: the Iceberg table i
         Threshold: 0,
       }),
     ]);
-    // The sinks keep theirs; the committer has no stream lag or setup-failure alarm.
-    expect(alarms.filter((a) => a.MetricName === 'Errors')).toHaveLength(3);
+    // The sinks keep theirs; the committer has no stream lag or setup-failure alarm (the fourth
+    // Errors alarm is the maintenance function's).
+    expect(alarms.filter((a) => a.MetricName === 'Errors')).toHaveLength(4);
     expect(alarms.filter((a) => a.MetricName === 'IteratorAge')).toHaveLength(2);
     expect(alarms.filter((a) => a.MetricName === 'SetupFailures')).toHaveLength(2);
   });
@@ -726,6 +739,295 @@ describe('serverless package --stage dev (offline, defaults: the Iceberg table i
     ).toEqual(['Duration', 'Duration', 'Errors', 'Throttles']);
     expect(new Set(body.widgets.map((w) => `${w.x},${w.y}`)).size).toBe(body.widgets.length);
   });
+  it('adds the maintenance function: hourly, one run at a time, 900 s, 3008 MB, no retries, with the Parquet WebAssembly', async () => {
+    expect(t.Resources.TableMaintenanceLambdaFunction?.Properties).toMatchObject({
+      Handler: 'functions/table-maintenance.handler',
+      Runtime: 'nodejs24.x',
+      ReservedConcurrentExecutions: 1,
+      Timeout: 900,
+      MemorySize: 3008,
+      Role: { 'Fn::GetAtt': ['TableMaintenanceRole', 'Arn'] },
+    });
+    expect(scheduleOf(t, 'TableMaintenanceLambdaFunction')).toEqual([
+      expect.objectContaining({ ScheduleExpression: 'rate(1 hour)', State: 'ENABLED' }),
+    ]);
+    expect(invokeConfig(t, 'TableMaintenanceLambdaFunction')).toEqual([
+      expect.objectContaining({ MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 3600 }),
+    ]);
+    // It reads and writes Parquet: the zip carries parquet-wasm's .wasm beside the bundle.
+    const { stdout } = await run('unzip', ['-l', path.join(dir, 'iceberg-glue', 'tableMaintenance.zip')]);
+    expect(stdout).toContain('functions/table-maintenance.js');
+    expect(stdout).toContain('functions/parquet_wasm_bg.wasm');
+  });
+
+  it("gives the maintenance function the committer's table and catalog, the Parquet compression, the compaction limits and expiry's and cleanup's", () => {
+    const committer = envOf(t, 'TableCommitterLambdaFunction');
+    expect(envOf(t, 'TableMaintenanceLambdaFunction')).toEqual({
+      ...committer,
+      POWERTOOLS_SERVICE_NAME: 'taxi-stream-table-maintenance',
+      PARQUET_COMPRESSION: 'snappy',
+      COMPACT_TARGET_FILE_MB: '128',
+      COMPACT_QUIET_MINUTES: '60',
+      COMPACT_MAX_REWRITE_MB: '256',
+      SNAPSHOT_RETENTION_HOURS: '168',
+      MIN_SNAPSHOTS: '10',
+      ORPHAN_GRACE_HOURS: '24',
+    });
+  });
+
+  it('gives the maintenance function its own least-privilege role: table files read, new files written, orphans listed and deleted under the table only, the ledger read, load and commit only', () => {
+    const role = t.Resources.TableMaintenanceRole;
+    expect(statements(role as Resource)).toEqual([
+      {
+        Sid: 'OwnLogs',
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: {
+          'Fn::Sub':
+            'arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/taxi-stream-dev-tableMaintenance:*',
+        },
+      },
+      {
+        Sid: 'ReadTableFiles',
+        Effect: 'Allow',
+        Action: ['s3:GetObject'],
+        Resource: { 'Fn::Sub': '${LakeBucket.Arn}/warehouse/taxi_stream/trips/*' },
+      },
+      {
+        Sid: 'WriteTableFiles',
+        Effect: 'Allow',
+        Action: ['s3:PutObject'],
+        Resource: [
+          { 'Fn::Sub': '${LakeBucket.Arn}/warehouse/taxi_stream/trips/data/*' },
+          { 'Fn::Sub': '${LakeBucket.Arn}/warehouse/taxi_stream/trips/metadata/*' },
+        ],
+      },
+      {
+        Sid: 'DeleteOrphanFiles',
+        Effect: 'Allow',
+        Action: ['s3:DeleteObject'],
+        Resource: { 'Fn::Sub': '${LakeBucket.Arn}/warehouse/taxi_stream/trips/*' },
+      },
+      {
+        Sid: 'ListTableFiles',
+        Effect: 'Allow',
+        Action: ['s3:ListBucket'],
+        Resource: { 'Fn::GetAtt': ['LakeBucket', 'Arn'] },
+        Condition: { StringLike: { 's3:prefix': 'warehouse/taxi_stream/trips/*' } },
+      },
+      {
+        Sid: 'LedgerRead',
+        Effect: 'Allow',
+        Action: ['dynamodb:GetItem', 'dynamodb:Query'],
+        Resource: { 'Fn::GetAtt': ['LedgerTable', 'Arn'] },
+      },
+      {
+        Sid: 'IcebergCatalogConfig',
+        Effect: 'Allow',
+        Action: ['glue:GetCatalog'],
+        Resource: glueArn('catalog'),
+      },
+      {
+        Sid: 'IcebergTable',
+        Effect: 'Allow',
+        Action: ['glue:GetTable', 'glue:UpdateTable'],
+        Resource: [
+          glueArn('catalog'),
+          glueArn('database/taxi_stream_dev'),
+          glueArn('table/taxi_stream_dev/trips'),
+        ],
+      },
+    ]);
+  });
+
+  it('alarms on two failed maintenance runs in a row and on live data files piling up', () => {
+    const maintenance = alarmsOf(t).filter(
+      (a) =>
+        JSON.stringify(a).includes('TableMaintenance') || JSON.stringify(a).includes('table-maintenance'),
+    );
+    // One period per run (the hourly schedule), two in a row.
+    expect(maintenance).toEqual([
+      expect.objectContaining({
+        Namespace: 'AWS/Lambda',
+        MetricName: 'Errors',
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: 'TableMaintenanceLambdaFunction' } }],
+        Statistic: 'Sum',
+        Period: 3600,
+        EvaluationPeriods: 2,
+        DatapointsToAlarm: 2,
+        ComparisonOperator: 'GreaterThanThreshold',
+        Threshold: 0,
+      }),
+      expect.objectContaining({
+        Namespace: 'TaxiStream',
+        MetricName: 'DataFiles',
+        Dimensions: [{ Name: 'service', Value: 'taxi-stream-table-maintenance' }],
+        Period: 3600,
+        EvaluationPeriods: 2,
+        DatapointsToAlarm: 2,
+        ComparisonOperator: 'GreaterThanThreshold',
+        Threshold: 10000,
+      }),
+    ]);
+  });
+
+  it('charts every maintenance metric on the dashboard', () => {
+    const body = dashboardOf(t);
+    const maintenance = body.widgets
+      .flatMap((w) => w.properties.metrics)
+      .filter((m) => m[3] === 'taxi-stream-table-maintenance')
+      .map((m) => m[1]);
+    // Every metric addCompactionMetrics publishes (lib/observability/table-metrics.ts).
+    expect(new Set(maintenance)).toEqual(
+      new Set([
+        'CompactionSnapshots',
+        'DataFilesBefore',
+        'DataFiles',
+        'DataFilesReplaced',
+        'DataFilesWritten',
+        'RowsRewritten',
+        'PartitionsWaiting',
+        'CatalogConflicts',
+        'BytesRewritten',
+        'CompactionRunMs',
+      ]),
+    );
+    expect(
+      body.widgets
+        .flatMap((w) => w.properties.metrics)
+        .filter((m) => m[0] === 'AWS/Lambda' && m[3] === 'taxi-stream-dev-tableMaintenance')
+        .map((m) => m[1])
+        .sort(),
+    ).toEqual(['Duration', 'Duration', 'Errors', 'Throttles']);
+    expect(new Set(body.widgets.map((w) => `${w.x},${w.y}`)).size).toBe(body.widgets.length);
+  });
+
+  it('creates no Glue table optimizer when the function compacts', () => {
+    expect(ofType(t, 'AWS::Glue::TableOptimizer')).toEqual([]);
+    expect(t.Resources.TableOptimizerRole).toBeUndefined();
+  });
+});
+
+describe('serverless package --stage dev --param tableMaintenance=managed (the Glue table optimizer, with Lake Formation)', () => {
+  let t: Template;
+  beforeAll(async () => {
+    t = await packageStack('iceberg-managed', [
+      '--stage',
+      'dev',
+      '--param=tableMaintenance=managed',
+      '--param=lakeFormationDataAccess=true',
+    ]);
+  });
+
+  it('is clean for cfn-lint', async () => {
+    expect(await cfnLint(path.join(dir, 'iceberg-managed'))).toBe('');
+  });
+
+  it('deploys no maintenance function, role, alarm or widget', () => {
+    expect(t.Resources.TableMaintenanceLambdaFunction).toBeUndefined();
+    expect(t.Resources.TableMaintenanceRole).toBeUndefined();
+    expect(JSON.stringify(alarmsOf(t))).not.toContain('aintenance');
+    expect(JSON.stringify(dashboardOf(t))).not.toContain('table-maintenance');
+    expect(t.Resources.TableCommitterLambdaFunction).toBeDefined();
+  });
+
+  it("creates the compaction optimizer on the committer's table, with a role Glue assumes", () => {
+    expect(ofType(t, 'AWS::Glue::TableOptimizer')).toEqual([
+      [
+        'TableCompactionOptimizer',
+        expect.objectContaining({
+          Properties: {
+            CatalogId: { Ref: 'AWS::AccountId' },
+            DatabaseName: { Ref: 'GlueDatabase' },
+            TableName: 'trips',
+            Type: 'compaction',
+            TableOptimizerConfiguration: {
+              Enabled: true,
+              RoleArn: { 'Fn::GetAtt': ['TableOptimizerRole', 'Arn'] },
+            },
+          },
+        }),
+      ],
+    ]);
+    const role = t.Resources.TableOptimizerRole as Resource;
+    expect(role.Properties.AssumeRolePolicyDocument).toEqual({
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Principal: { Service: 'glue.amazonaws.com' }, Action: 'sts:AssumeRole' },
+      ],
+    });
+  });
+
+  it("scopes the optimizer's role to the table's location, the table, its log group and Lake Formation's data access", () => {
+    expect(statements(t.Resources.TableOptimizerRole as Resource)).toEqual([
+      {
+        Sid: 'TableFiles',
+        Effect: 'Allow',
+        Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+        Resource: { 'Fn::Sub': '${LakeBucket.Arn}/warehouse/taxi_stream/trips/*' },
+      },
+      {
+        Sid: 'TableLocationListing',
+        Effect: 'Allow',
+        Action: ['s3:ListBucket'],
+        Resource: { 'Fn::GetAtt': ['LakeBucket', 'Arn'] },
+      },
+      {
+        Sid: 'IcebergTable',
+        Effect: 'Allow',
+        Action: ['glue:GetTable', 'glue:UpdateTable'],
+        Resource: [
+          glueArn('catalog'),
+          glueArn('database/taxi_stream_dev'),
+          glueArn('table/taxi_stream_dev/trips'),
+        ],
+      },
+      {
+        Sid: 'CompactionLogs',
+        Effect: 'Allow',
+        Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: {
+          'Fn::Sub':
+            'arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws-glue/iceberg-compaction/logs:*',
+        },
+      },
+      {
+        Sid: 'LakeFormationDataAccess',
+        Effect: 'Allow',
+        Action: ['lakeformation:GetDataAccess'],
+        Resource: '*',
+      },
+    ]);
+  });
+});
+
+describe('serverless package with table maintenance switched off, or left to S3 Tables', () => {
+  it.each([
+    ['off', ['--param=tableMaintenance=off']],
+    [
+      'managed with S3 Tables (which compacts its tables itself)',
+      [
+        '--param=tableMaintenance=managed',
+        '--param=icebergCatalog=s3tables',
+        // TABLE_BUCKET_ARN, spelled out: the table is built before that constant is defined.
+        '--param=tableBucketArn=arn:aws:s3tables:us-east-1:123456789012:bucket/taxi-tables',
+      ],
+    ],
+  ])('%s: deploys neither the function nor an optimizer, and keeps the committer', async (what, params) => {
+    const t = await packageStack(`maintenance-${what.replace(/\W+/g, '-')}`, ['--stage', 'dev', ...params]);
+    expect(
+      ofType(t, 'AWS::Lambda::Function')
+        .map(([id]) => id)
+        .sort(),
+    ).toEqual(['LakeSinkLambdaFunction', 'SearchSinkLambdaFunction', 'TableCommitterLambdaFunction']);
+    expect(ofType(t, 'AWS::Glue::TableOptimizer')).toEqual([]);
+    expect(
+      ofType(t, 'AWS::IAM::Role')
+        .map(([id]) => id)
+        .sort(),
+    ).toEqual(['LakeSinkRole', 'SearchSinkRole', 'TableCommitterRole']);
+    expect(JSON.stringify(alarmsOf(t))).not.toContain('aintenance');
+  });
 });
 
 describe('serverless package --stage prod --param lakeFormat=iceberg with MSK and Lake Formation', () => {
@@ -738,11 +1040,42 @@ describe('serverless package --stage prod --param lakeFormat=iceberg with MSK an
       '--param=tablePrefix=/tables/trips/',
       '--param=lakeFormationDataAccess=true',
       `--param=mskClusterArn=${MSK_ARN}`,
+      '--param=tableMaintenanceSchedule=rate(1 day)',
+      '--param=tableMaintenanceMemoryMb=10240',
+      '--param=compactMaxRewriteMb=1024',
     ]);
   });
 
   it('is clean for cfn-lint', async () => {
     expect(await cfnLint(path.join(dir, 'iceberg-prod'))).toBe('');
+  });
+
+  it('runs maintenance daily with the given memory and limits, alarming on a single day-long period', () => {
+    expect(t.Resources.TableMaintenanceLambdaFunction?.Properties).toMatchObject({
+      Timeout: 900,
+      MemorySize: 10240,
+    });
+    expect(envOf(t, 'TableMaintenanceLambdaFunction')).toMatchObject({
+      TABLE_PREFIX: 'tables/trips',
+      COMPACT_MAX_REWRITE_MB: '1024',
+    });
+    expect(scheduleOf(t, 'TableMaintenanceLambdaFunction')[0]?.ScheduleExpression).toBe('rate(1 day)');
+    expect(invokeConfig(t, 'TableMaintenanceLambdaFunction')[0]?.MaximumEventAgeInSeconds).toBe(21600);
+    // CloudWatch wants periods x evaluation periods within a day: one run, one day-long period.
+    const maintenance = alarmsOf(t).filter((a) => JSON.stringify(a).includes('aintenance'));
+    expect(maintenance.map((a) => [a.MetricName, a.Period, a.EvaluationPeriods])).toEqual([
+      ['Errors', 86400, 1],
+      ['DataFiles', 86400, 1],
+    ]);
+    expect(lakeBucketGrants(t.Resources.TableMaintenanceRole)).toEqual([
+      's3:DeleteObject {"Fn::Sub":"${LakeBucket.Arn}/tables/trips/*"}',
+      's3:GetObject {"Fn::Sub":"${LakeBucket.Arn}/tables/trips/*"}',
+      's3:ListBucket {"Fn::GetAtt":["LakeBucket","Arn"]}',
+      's3:PutObject [{"Fn::Sub":"${LakeBucket.Arn}/tables/trips/data/*"},{"Fn::Sub":"${LakeBucket.Arn}/tables/trips/metadata/*"}]',
+    ]);
+    expect(bySid(t.Resources.TableMaintenanceRole).ListTableFiles?.Condition).toEqual({
+      StringLike: { 's3:prefix': 'tables/trips/*' },
+    });
   });
 
   it('gives the MSK lake function the Iceberg settings and grants too, at the given table prefix', () => {
@@ -769,6 +1102,9 @@ describe('serverless package --stage prod --param lakeFormat=iceberg with MSK an
       Resource: '*',
     });
     expect(s.IcebergTable?.Resource).toContainEqual(glueArn('table/taxi_stream_prod/trips'));
+    expect(bySid(t.Resources.TableMaintenanceRole).LakeFormationDataAccess).toEqual(
+      s.LakeFormationDataAccess,
+    );
   });
 });
 
@@ -782,6 +1118,7 @@ describe('serverless package --stage dev --param lakeFormat=iceberg --param iceb
       '--param=icebergCatalog=s3tables',
       `--param=tableBucketArn=${TABLE_BUCKET_ARN}`,
       '--param=tableCommitSchedule=rate(5 minutes)',
+      '--param=tableMaintenanceSchedule=rate(10 minutes)',
     ]);
   });
 
@@ -798,7 +1135,35 @@ describe('serverless package --stage dev --param lakeFormat=iceberg --param iceb
       JSON.stringify(r.Properties.Targets).includes('TableCommitterLambdaFunction'),
     )?.[1];
     expect(rule?.Properties.ScheduleExpression).toBe('rate(5 minutes)');
-    expect(ofType(t, 'AWS::Lambda::EventInvokeConfig')[0]?.[1].Properties.MaximumEventAgeInSeconds).toBe(300);
+    expect(invokeConfig(t, 'TableCommitterLambdaFunction')[0]?.MaximumEventAgeInSeconds).toBe(300);
+  });
+
+  it('schedules maintenance at its own rate, with a timeout and alarm periods from it', () => {
+    expect(t.Resources.TableMaintenanceLambdaFunction?.Properties).toMatchObject({
+      Timeout: 590,
+      ReservedConcurrentExecutions: 1,
+    });
+    expect(scheduleOf(t, 'TableMaintenanceLambdaFunction')[0]?.ScheduleExpression).toBe('rate(10 minutes)');
+    expect(invokeConfig(t, 'TableMaintenanceLambdaFunction')[0]?.MaximumEventAgeInSeconds).toBe(600);
+    const maintenance = alarmsOf(t).filter((a) => JSON.stringify(a).includes('aintenance'));
+    expect(maintenance.map((a) => [a.MetricName, a.Period, a.EvaluationPeriods])).toEqual([
+      ['Errors', 600, 2],
+      ['DataFiles', 600, 2],
+    ]);
+  });
+
+  it("gives maintenance the committer's S3 Tables table actions without the create ones", () => {
+    const s = bySid(t.Resources.TableMaintenanceRole);
+    expect(Object.keys(s).sort()).toEqual(['OwnLogs', 'S3TablesBucket', 'S3TablesTable']);
+    expect(s.S3TablesBucket).toMatchObject({
+      Action: ['s3tables:GetTableBucket'],
+      Resource: TABLE_BUCKET_ARN,
+    });
+    expect(s.S3TablesTable?.Resource).toBe(`${TABLE_BUCKET_ARN}/table/*`);
+    expect(actions(s.S3TablesTable as Statement)).toEqual(
+      actions(bySid(t.Resources.TableCommitterRole).S3TablesTable as Statement),
+    );
+    expect(lakeBucketGrants(t.Resources.TableMaintenanceRole)).toEqual([]);
   });
 
   it("points the committer at S3 Tables' endpoint with the table bucket as warehouse", () => {
@@ -935,6 +1300,57 @@ describe('serverless package refuses what it cannot deploy safely', () => {
       'a Lake Formation switch that is not a boolean',
       ['lakeFormat=iceberg', 'lakeFormationDataAccess=yes'],
       'lakeFormationDataAccess must be true or false, got "yes"',
+    ],
+    [
+      'an unknown table maintenance',
+      ['tableMaintenance=auto'],
+      'tableMaintenance must be function, managed or off, got "auto"',
+    ],
+    [
+      'a cron maintenance schedule the timeout and alarm periods cannot be derived from',
+      ['tableMaintenanceSchedule=cron(0 3 * * ? *)'],
+      'tableMaintenanceSchedule must be rate(1 minute), rate(<n> minutes)',
+    ],
+    [
+      'a maintenance rate EventBridge would refuse',
+      ['tableMaintenanceSchedule=rate(1 hours)'],
+      'got "rate(1 hours)"',
+    ],
+    [
+      'more memory than Lambda has',
+      ['tableMaintenanceMemoryMb=20000'],
+      'tableMaintenanceMemoryMb must be an integer from 128 to 10240, got "20000"',
+    ],
+    [
+      'a compaction target the function would refuse at cold start',
+      ['compactTargetFileMb=2048'],
+      'compactTargetFileMb must be an integer from 1 to 1024, got "2048"',
+    ],
+    [
+      'a negative quiet period',
+      ['compactQuietMinutes=-1'],
+      'compactQuietMinutes must be an integer from 0 to 525600, got "-1"',
+    ],
+    [
+      'a rewrite too large for the memory (about 10x its Parquet bytes)',
+      ['compactMaxRewriteMb=512'],
+      'compactMaxRewriteMb (512) and compactTargetFileMb (128) need about 10x the larger of the two in memory (5120 MB), more than tableMaintenanceMemoryMb (3008)',
+    ],
+    [
+      'a target file too large for a smaller memory',
+      ['tableMaintenanceMemoryMb=1024', 'compactMaxRewriteMb=64', 'compactTargetFileMb=128'],
+      'need about 10x the larger of the two in memory (1280 MB), more than tableMaintenanceMemoryMb (1024)',
+    ],
+    [
+      'an orphan grace period shorter than a sink may retry a chunk',
+      ['orphanGraceHours=6'],
+      'orphanGraceHours (6) must exceed maximumRecordAgeSeconds (21600) plus a Lambda run (900 s): at least 7',
+    ],
+    ['no snapshot kept', ['minSnapshots=0'], 'minSnapshots must be an integer from 1 to 100000, got "0"'],
+    [
+      'a small-files alarm threshold of zero',
+      ['dataFilesAlarm=0'],
+      'dataFilesAlarm must be an integer from 1',
     ],
   ])('refuses %s', async (what, params, message) => {
     const result = await sls([
