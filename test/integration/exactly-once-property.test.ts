@@ -277,6 +277,15 @@ const COMMITTER_CALLS: Readonly<Record<(typeof COMMITTER_TARGETS)[number], numbe
   'catalog.ensureTable': 1,
 };
 
+/** Calls a run makes only when it has something to append are aimed at more often. */
+const AIMED_COMMITTER_TARGETS: ReadonlyArray<(typeof COMMITTER_TARGETS)[number]> = [
+  ...COMMITTER_TARGETS,
+  'files.put',
+  'files.get',
+  'files.get',
+  'catalog.commit',
+];
+
 /** What the fault proxy does to one committer run's catalog traffic. */
 const CATALOG_FAULTS = [
   'commit 409',
@@ -307,6 +316,8 @@ interface TablePlan {
   readonly namespace: string;
   readonly table: string;
   readonly tablePrefix: string;
+  /** Days the trips are spread over (1-3): several data files per ledger commit. */
+  readonly spreadDays: number;
   /** The committer reaches the catalog through the fault proxy. */
   readonly viaProxy: boolean;
   readonly maxFilesPerSnapshot: number;
@@ -446,10 +457,22 @@ function generateScenario(index: number): Scenario {
   // Kafka channels are named by their cluster too (see kafkaEvent for the two clusters).
   const cluster = source === 'kafka' ? `${selfManagedKafka ? SELF_MANAGED_CLUSTER : MSK_CLUSTER_ARN}/` : '';
   const table = generateTablePlan(index, total, maxBatch);
-  // Data files are written in place in a table: no copy or delete to crash at; the put instead.
-  if (table)
+  if (table) {
+    // Data files are written in place in a table: no copy or delete to crash at; the put instead.
     for (const [i, c] of crashes.entries())
       if (c.target === 's3.copy' || c.target === 's3.delete') crashes[i] = { ...c, target: 's3.put' };
+    // Trips moved back 0 to spreadDays - 1 days (by trip_id, so a repeated payload stays the
+    // same): a table is partitioned by day, so a chunk then commits several data files at once.
+    for (const channel of channels)
+      channel.records.forEach((r, i) => {
+        if (r.kind !== 'trip' || table.spreadDays === 1) return;
+        const event = JSON.parse(Buffer.from(r.payload).toString()) as Record<string, string>;
+        const back = (Number(r.tripId) % table.spreadDays) * 86_400_000;
+        for (const field of ['pickup_datetime', 'dropoff_datetime'])
+          event[field] = new Date(Date.parse(event[field] as string) - back).toISOString();
+        channel.records[i] = { ...r, payload: Buffer.from(JSON.stringify(event)) };
+      });
+  }
   return {
     index,
     seed,
@@ -477,10 +500,11 @@ function generateScenario(index: number): Scenario {
 function generateTablePlan(index: number, records: number, maxBatch: number): TablePlan | null {
   const rng = new Rng(createHash('sha256').update(`${SEED}:${index}:table`).digest().readUInt32BE(0));
   if (!(rng.float() < ICEBERG_SHARE)) return null;
+  const spreadDays = rng.pick([1, 2, 3]);
   const viaProxy = rng.chance(0.4);
   const crash = (): CommitterCrash | null => {
     if (!rng.chance(0.5)) return null;
-    const target = rng.pick(COMMITTER_TARGETS);
+    const target = rng.pick(AIMED_COMMITTER_TARGETS);
     return {
       target,
       mode: rng.chance(0.5) ? 'before' : 'after',
@@ -500,6 +524,7 @@ function generateTablePlan(index: number, records: number, maxBatch: number): Ta
     namespace: TABLE_NAMESPACE,
     table: `s${index}`,
     tablePrefix: `warehouse/${TABLE_NAMESPACE}/s${index}`,
+    spreadDays,
     viaProxy,
     maxFilesPerSnapshot: rng.pick([2, 5, 10_000]),
     maxManifests: rng.pick([2, 4, 100]),
@@ -698,6 +723,8 @@ const figures = {
   catalogConflicts: 0,
   unknownOutcomes: 0,
   tableChecks: 0,
+  tableCommits: 0,
+  multiFileCommits: 0,
   manifestMerges: 0,
   tableFiles: 0,
   tableRows: 0,
@@ -1305,6 +1332,10 @@ class ScenarioRun {
       if (!ledger.has(channel))
         this.problem(`${where}: progress names ${channel}, not a channel of the scenario`);
     for (const [channel, { head, commits }] of ledger) {
+      if (end) {
+        figures.tableCommits += commits.size;
+        for (const m of commits.values()) if (m.objects.length > 1) figures.multiFileCommits++;
+      }
       const upTo = progress[channel] ?? 0;
       if (upTo > head)
         this.problem(`${where}: progress of ${channel} at commit ${upTo}, ledger head at ${head}`);
@@ -1967,7 +1998,7 @@ describe('exactly-once property', () => {
         `(${figures.concurrentCommitters} pairs at once), crashes ${figures.committerCrashes} (armed but not reached ${figures.committerCrashesNotReached}), ` +
         `refusals ${figures.committerRefusals}, catalog faults ${figures.catalogFaults}; snapshots ${figures.snapshots}, already appended ${figures.alreadyAppended}, ` +
         `catalog conflicts ${figures.catalogConflicts}, unknown outcomes ${figures.unknownOutcomes}, manifest merges ${figures.manifestMerges}; ` +
-        `table checks ${figures.tableChecks}; ${figures.tableRows} rows in ${figures.tableFiles} live data files, ${figures.orphanDataFiles} orphan data files; ` +
+        `table checks ${figures.tableChecks}; ${figures.tableCommits} ledger commits (${figures.multiFileCommits} of several files); ${figures.tableRows} rows in ${figures.tableFiles} live data files, ${figures.orphanDataFiles} orphan data files; ` +
         `Java reader ${figures.javaReads} tables\n` +
         `  committer crashes: ${[...committerCrashesAt]
           .sort()
