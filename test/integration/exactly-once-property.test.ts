@@ -33,20 +33,22 @@
  * writes data files in place under the scenario's own table prefix and commits them into a
  * ledger table of its own, and the table committer (lib/pipeline/table-committer.ts, wired as
  * lib/wiring/table-committer.ts) appends them through one Apache Iceberg REST catalog shared by
- * the whole test (tools/iceberg/, a table per scenario in one namespace). Committer runs come
- * at random points of the lake sink's deliveries (racing the sinks), some crashing before or
- * after the n-th call of a ledger read, a metadata/manifest file put or get, or a catalog call,
- * some two at once; in some scenarios the committer reaches the catalog through the fault
- * proxy (tools/faults/), which answers a run's commit with a 409 or a 503, loses the answer of a
- * commit that landed, holds a commit past the client's timeout, or fails or resets a table
- * load. After every committer run the table's current snapshot (manifest list and manifests
- * read from S3) must hold every ledger commit of the scenario whole or not at all, exactly those
- * the table's progress property names, no data file twice and no file the ledger never
- * committed. After the deliveries, clean runs until nothing is left; then the live data files
- * of the current snapshot (read by DuckDB) take the place of the lake prefix in the checks
- * below, with their sizes and SHA-256 against the ledger; Iceberg's own Java reader reads the
- * first Iceberg scenario's table and every failing one's. Crash boundaries of the lake sink that
- * the direct placement does not have (S3 copy and delete) are aimed at the S3 put instead.
+ * the whole test (tools/iceberg/, a table per scenario in one namespace). Trips are spread over
+ * 1-3 days, so a ledger commit often carries several data files (one per day partition).
+ * Committer runs start with a random lake sink invocation and race the sinks; some crash before
+ * or after the n-th call of a ledger read, a manifest or manifest-list put or get, or a catalog
+ * call; some run two at once; in some scenarios the committer reaches the catalog through the
+ * fault proxy (tools/faults/), which answers a run's commit with a 409 or a 503, loses the
+ * answer of a commit that landed, holds a commit past the client's timeout, or fails or resets
+ * a table load. After every committer run, every snapshot that became current since the last
+ * check (manifest list and manifests read from S3) must hold every ledger commit of the
+ * scenario whole or not at all, exactly those its progress names, no data file twice and no
+ * file the ledger never committed. After the deliveries, clean runs until nothing is left;
+ * then the live data files of the current snapshot (read by DuckDB) take the place of the lake
+ * prefix in the checks below, with their sizes and SHA-256 against the ledger; Iceberg's own
+ * Java reader reads the first table scenario's table and those of up to three failing ones.
+ * Lake sink crashes aimed at calls the direct placement does not make (S3 copy and delete) are
+ * aimed at the S3 put instead.
  *
  * A duplicate payload at a distinct position is a distinct source record: the lake is keyed by
  * source position (lineage columns, object names and the ledger all are), so it holds one row
@@ -84,6 +86,7 @@ import {
   CatalogConflictError,
   CatalogStateUnknownError,
   type RestCatalog,
+  type Snapshot,
 } from '../../lib/lake/iceberg/rest-catalog';
 import type { CommitManifest } from '../../lib/ledger/commit-ledger';
 import { DynamoDbCommitLedger } from '../../lib/ledger/dynamodb-commit-ledger';
@@ -91,7 +94,12 @@ import type { Deadline } from '../../lib/pipeline/deadline';
 import { NO_DEADLINE } from '../../lib/pipeline/deadline';
 import { LakeSink, type LakeSinkDeps, type LakeSinkOptions } from '../../lib/pipeline/lake-sink';
 import { SearchSink } from '../../lib/pipeline/search-sink';
-import { type TableCommitterDeps, tableProgress } from '../../lib/pipeline/table-committer';
+import {
+  type Progress,
+  progressOf,
+  type TableCommitterDeps,
+  tableProgress,
+} from '../../lib/pipeline/table-committer';
 import type { TripTransform } from '../../lib/pipeline/trip-transform';
 import { compileIndexTemplate } from '../../lib/search/index-names';
 import { indexTemplateFor } from '../../lib/search/index-template';
@@ -723,6 +731,7 @@ const figures = {
   catalogConflicts: 0,
   unknownOutcomes: 0,
   tableChecks: 0,
+  snapshotsChecked: 0,
   tableCommits: 0,
   multiFileCommits: 0,
   manifestMerges: 0,
@@ -859,6 +868,9 @@ class ScenarioRun {
   private readonly committerConfig: TableCommitterConfig | null = null;
   /** Table scenarios: the current snapshot's data files once the committer is done. */
   live: LiveFile[] = [];
+  /** Table scenarios: snapshots already checked, and the data files of each manifest read. */
+  private readonly checkedSnapshots = new Set<bigint>();
+  private readonly manifestFiles = new Map<string, Array<{ key: string; rows: number }>>();
   private lakeInvocations = 0;
   private lakeDone = false;
   private readonly lakeWaiters: Array<{ n: number; resolve: () => void }> = [];
@@ -1271,9 +1283,31 @@ class ScenarioRun {
     return out;
   }
 
+  /** The data files a snapshot's manifest list names (manifests are immutable: read once). */
+  private async snapshotFiles(manifestList: string): Promise<Array<{ key: string; rows: number }>> {
+    const iceberg = this.world.iceberg as IcebergWorld;
+    const bucketUri = `s3://${this.world.pipeline.resources.bucket}/`;
+    const files: Array<{ key: string; rows: number }> = [];
+    for (const m of readManifestList(await iceberg.files.get(manifestList))) {
+      let entries = this.manifestFiles.get(m.manifest_path);
+      if (!entries) {
+        entries = readManifestDataFiles(await iceberg.files.get(m.manifest_path)).map((f) => {
+          if (!f.path.startsWith(bucketUri)) this.problem(`data file ${f.path} outside the lake bucket`);
+          return { key: f.path.slice(bucketUri.length), rows: Number(f.recordCount) };
+        });
+        this.manifestFiles.set(m.manifest_path, entries);
+      }
+      files.push(...entries);
+    }
+    return files;
+  }
+
   /**
-   * The table's current snapshot holds every ledger commit whole or not at all, exactly the
-   * ones its progress property counts, no file twice and none that no commit names.
+   * Every snapshot that became the table's current one since the last check (main's ancestry
+   * back to a checked one: what a reader could have seen in between, two runs at once
+   * included) holds every ledger commit whole or not at all, exactly the ones its progress
+   * counts, no file twice and none that no commit names. The current one's progress is the
+   * table property, and its summary says the same.
    */
   private async checkTable(when: string, end = false): Promise<LiveFile[]> {
     figures.tableChecks++;
@@ -1285,57 +1319,86 @@ class ScenarioRun {
       if (end) this.problem(`${where}: no table`);
       return [];
     }
-    const current = table.metadata.snapshots.find((s) => s.snapshotId === table.metadata.currentSnapshotId);
-    const files: Array<{ key: string; rows: number }> = [];
-    const bucketUri = `s3://${this.world.pipeline.resources.bucket}/`;
-    if (current) {
-      for (const m of readManifestList(await iceberg.files.get(current.manifestList))) {
-        for (const f of readManifestDataFiles(await iceberg.files.get(m.manifest_path))) {
-          if (!f.path.startsWith(bucketUri))
-            this.problem(`${where}: data file ${f.path} outside the lake bucket`);
-          files.push({ key: f.path.slice(bucketUri.length), rows: Number(f.recordCount) });
-        }
-      }
+    const byId = new Map(table.metadata.snapshots.map((s) => [s.snapshotId, s]));
+    const currentId = table.metadata.currentSnapshotId;
+    const current = currentId === null ? undefined : byId.get(currentId);
+    const unchecked: Snapshot[] = [];
+    for (let id = currentId; id !== null && !this.checkedSnapshots.has(id); ) {
+      const snapshot = byId.get(id);
+      if (!snapshot) break;
+      unchecked.unshift(snapshot);
+      id = snapshot.parentSnapshotId;
     }
-    let progress: Record<string, number>;
+    let progress: Progress;
     try {
-      progress = { ...tableProgress(table, `${plan.namespace}.${plan.table}`) };
+      progress = tableProgress(table, `${plan.namespace}.${plan.table}`);
     } catch (error) {
       this.problem(`${where}: ${(error as Error).message}`);
       return [];
     }
+    if (current && JSON.stringify(progressOf(current)) !== JSON.stringify(progress))
+      this.problem(`${where}: the progress property differs from the current snapshot's summary`);
     if (end)
       figures.manifestMerges += table.metadata.snapshots.filter(
         (s) => s.summary['manifests-replaced'],
       ).length;
-    // The ledger after the table: whatever the snapshot holds was committed before it was read.
+    // The ledger after the table: whatever a snapshot holds was committed before it was read.
     const ledger = await this.ledgerCommits();
-    const owner = new Map<
-      string,
-      { channel: string; commitNo: number; object: CommitManifest['objects'][number] }
-    >();
-    for (const [channel, { commits }] of ledger)
-      for (const [commitNo, m] of commits)
-        for (const object of m.objects) owner.set(object.key, { channel, commitNo, object });
+    const owner = new Map<string, { object: CommitManifest['objects'][number] }>();
+    for (const { commits } of ledger.values())
+      for (const m of commits.values()) for (const object of m.objects) owner.set(object.key, { object });
+    if (end)
+      for (const { commits } of ledger.values()) {
+        figures.tableCommits += commits.size;
+        for (const m of commits.values()) if (m.objects.length > 1) figures.multiFileCommits++;
+      }
+    for (const snapshot of unchecked) {
+      const isCurrent = snapshot === current;
+      const at = isCurrent ? where : `${where}, snapshot ${snapshot.snapshotId} (current before it)`;
+      const files = await this.snapshotFiles(snapshot.manifestList);
+      this.checkSnapshot(
+        at,
+        files,
+        isCurrent ? progress : progressOf(snapshot),
+        ledger,
+        owner,
+        end && isCurrent,
+      );
+      this.checkedSnapshots.add(snapshot.snapshotId);
+      figures.snapshotsChecked++;
+    }
+    if (!end) return [];
+    if (!current) {
+      this.checkSnapshot(where, [], progress, ledger, owner, true);
+      return [];
+    }
+    return (await this.snapshotFiles(current.manifestList)).map((f) => ({
+      ...f,
+      object: owner.get(f.key)?.object ?? null,
+    }));
+  }
+
+  private checkSnapshot(
+    where: string,
+    files: ReadonlyArray<{ key: string; rows: number }>,
+    progress: Progress,
+    ledger: Map<string, { head: number; commits: Map<number, CommitManifest> }>,
+    owner: Map<string, { object: CommitManifest['objects'][number] }>,
+    end: boolean,
+  ): void {
     const seen = new Map<string, number>();
-    const live: LiveFile[] = [];
     for (const f of files) {
       seen.set(f.key, (seen.get(f.key) ?? 0) + 1);
       const o = owner.get(f.key);
       if (!o) this.problem(`${where}: ${f.key} is in the snapshot but in no ledger commit`);
       else if (o.object.rows !== f.rows)
         this.problem(`${where}: ${f.key} has ${f.rows} rows in the table, ${o.object.rows} in the ledger`);
-      live.push({ key: f.key, rows: f.rows, object: o?.object ?? null });
     }
     for (const [key, n] of seen) if (n > 1) this.problem(`${where}: ${key} ${n} times in the snapshot`);
     for (const channel of Object.keys(progress))
       if (!ledger.has(channel))
         this.problem(`${where}: progress names ${channel}, not a channel of the scenario`);
     for (const [channel, { head, commits }] of ledger) {
-      if (end) {
-        figures.tableCommits += commits.size;
-        for (const m of commits.values()) if (m.objects.length > 1) figures.multiFileCommits++;
-      }
       const upTo = progress[channel] ?? 0;
       if (upTo > head)
         this.problem(`${where}: progress of ${channel} at commit ${upTo}, ledger head at ${head}`);
@@ -1353,7 +1416,6 @@ class ScenarioRun {
           this.problem(`${where}: ${channel} commit ${commitNo} missing, within the progress (${upTo})`);
       }
     }
-    return live;
   }
 
   private locate(id: unknown): { channel: number; index: number } | null {
@@ -1879,7 +1941,7 @@ describe('exactly-once property', () => {
   beforeAll(async () => {
     const pipeline = await newLocalPipeline('exactly-once');
     // The catalog's JVM starts while the rest is set up.
-    const tables = INDEXES.some((i) => generateScenario(i).table !== null);
+    const tables = INDEXES.some((i) => generateTablePlan(i, 1, 1) !== null);
     if (tables) icebergHome = mkdtempSync(path.join(os.tmpdir(), 'taxi-eo-catalog-'));
     const iceberg = icebergHome ? startIceberg(pipeline, icebergHome) : Promise.resolve(null);
     iceberg.catch(() => undefined);
@@ -1998,7 +2060,7 @@ describe('exactly-once property', () => {
         `(${figures.concurrentCommitters} pairs at once), crashes ${figures.committerCrashes} (armed but not reached ${figures.committerCrashesNotReached}), ` +
         `refusals ${figures.committerRefusals}, catalog faults ${figures.catalogFaults}; snapshots ${figures.snapshots}, already appended ${figures.alreadyAppended}, ` +
         `catalog conflicts ${figures.catalogConflicts}, unknown outcomes ${figures.unknownOutcomes}, manifest merges ${figures.manifestMerges}; ` +
-        `table checks ${figures.tableChecks}; ${figures.tableCommits} ledger commits (${figures.multiFileCommits} of several files); ${figures.tableRows} rows in ${figures.tableFiles} live data files, ${figures.orphanDataFiles} orphan data files; ` +
+        `table checks ${figures.tableChecks} (${figures.snapshotsChecked} snapshots); ${figures.tableCommits} ledger commits (${figures.multiFileCommits} of several files); ${figures.tableRows} rows in ${figures.tableFiles} live data files, ${figures.orphanDataFiles} orphan data files; ` +
         `Java reader ${figures.javaReads} tables\n` +
         `  committer crashes: ${[...committerCrashesAt]
           .sort()
