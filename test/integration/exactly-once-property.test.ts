@@ -1354,7 +1354,7 @@ class ScenarioRun {
       }
     for (const snapshot of unchecked) {
       const isCurrent = snapshot === current;
-      const at = isCurrent ? where : `${where}, snapshot ${snapshot.snapshotId} (current before it)`;
+      const at = isCurrent ? where : `${where}, earlier snapshot ${snapshot.snapshotId}`;
       const files = await this.snapshotFiles(snapshot.manifestList);
       this.checkSnapshot(
         at,
