@@ -866,6 +866,8 @@ class ScenarioRun {
   readonly lake: ScenarioLake;
   /** Table scenarios: the committer's configuration, straight to the catalog or through the proxy. */
   private readonly committerConfig: TableCommitterConfig | null = null;
+  /** Table scenarios: the final clean runs' configuration (straight to the catalog). */
+  private readonly finalConfig: TableCommitterConfig | null = null;
   /** Table scenarios: the current snapshot's data files once the committer is done. */
   live: LiveFile[] = [];
   /** Table scenarios: snapshots already checked, and the data files of each manifest read. */
@@ -900,18 +902,25 @@ class ScenarioRun {
       ledger,
       ledgerTable,
     };
-    this.committerConfig = loadTableCommitterConfig({
+    const env = {
       ...world.pipeline.env,
       LEDGER_TABLE: ledgerTable,
-      ICEBERG_CATALOG_URI: table.viaProxy ? iceberg.proxy.url : iceberg.catalog.url,
+      ICEBERG_CATALOG_URI: iceberg.catalog.url,
       ICEBERG_NAMESPACE: table.namespace,
       ICEBERG_TABLE: table.table,
       TABLE_PREFIX: table.tablePrefix,
       MAX_FILES_PER_SNAPSHOT: String(table.maxFilesPerSnapshot),
       MAX_MANIFESTS: String(table.maxManifests),
-      // Only the catalog client uses it: the ledger and files adapters are the test's own.
-      ...(table.viaProxy ? { AWS_REQUEST_TIMEOUT_MS: String(FAULT_CATALOG_TIMEOUT_MS) } : {}),
-    });
+    };
+    this.finalConfig = loadTableCommitterConfig(env);
+    this.committerConfig = table.viaProxy
+      ? loadTableCommitterConfig({
+          ...env,
+          ICEBERG_CATALOG_URI: iceberg.proxy.url,
+          // Only the catalog client uses it: the ledger and files adapters are the test's own.
+          AWS_REQUEST_TIMEOUT_MS: String(FAULT_CATALOG_TIMEOUT_MS),
+        })
+      : this.finalConfig;
   }
 
   /** Creates what the scenario has of its own: a table scenario's ledger table. */
@@ -1244,15 +1253,17 @@ class ScenarioRun {
   /** After the deliveries: clean runs until nothing is left, then the table holds the whole ledger. */
   async finishTable(): Promise<void> {
     if (!this.scn.table) return;
-    const config = this.committerConfig as TableCommitterConfig;
     // Straight to the catalog, no fault and no crash: what the next scheduled run would do.
-    const committer = createTableCommitter(
-      { ...config, catalogUri: (this.world.iceberg as IcebergWorld).catalog.url },
-      { ledger: this.lake.ledger, files: (this.world.iceberg as IcebergWorld).files },
-    );
+    const committer = createTableCommitter(this.finalConfig as TableCommitterConfig, {
+      ledger: this.lake.ledger,
+      files: (this.world.iceberg as IcebergWorld).files,
+    });
+    // Each run that appends takes at least one ledger commit: never more runs than commits.
+    let commits = 0;
+    for (const { head } of (await this.ledgerCommits()).values()) commits += head;
     for (let i = 0; ; i++) {
-      if (i === 50) {
-        this.problem('the committer still appends after 50 clean runs');
+      if (i > commits) {
+        this.problem(`the committer still appends after ${i} clean runs, ${commits} ledger commits`);
         break;
       }
       const report = await committer.run(NO_DEADLINE);
