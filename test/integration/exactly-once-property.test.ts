@@ -28,6 +28,28 @@
  * right after every crash every object the sinks had put or copied under the lake prefix is
  * already covered by a commit (no uncommitted object is ever visible).
  *
+ * A share of the scenarios (TAXI_STREAM_PROPERTY_ICEBERG, drawn from each scenario's seed) runs
+ * the lake as an Apache Iceberg table (LAKE_FORMAT=iceberg, docs/iceberg.md): the lake sink
+ * writes data files in place under the scenario's own table prefix and commits them into a
+ * ledger table of its own, and the table committer (lib/pipeline/table-committer.ts, wired as
+ * lib/wiring/table-committer.ts) appends them through one Apache Iceberg REST catalog shared by
+ * the whole test (tools/iceberg/, a table per scenario in one namespace). Trips are spread over
+ * 1-3 days, so a ledger commit often carries several data files (one per day partition).
+ * Committer runs start with a random lake sink invocation and race the sinks; some crash before
+ * or after the n-th call of a ledger read, a manifest or manifest-list put or get, or a catalog
+ * call; some run two at once; in some scenarios the committer reaches the catalog through the
+ * fault proxy (tools/faults/), which answers a run's commit with a 409 or a 503, loses the
+ * answer of a commit that landed, holds a commit past the client's timeout, or fails or resets
+ * a table load. After every committer run, every snapshot that became current since the last
+ * check (manifest list and manifests read from S3) must hold every ledger commit of the
+ * scenario whole or not at all, exactly those its progress names, no data file twice and no
+ * file the ledger never committed. After the deliveries, clean runs until nothing is left;
+ * then the live data files of the current snapshot (read by DuckDB) take the place of the lake
+ * prefix in the checks below, with their sizes and SHA-256 against the ledger; Iceberg's own
+ * Java reader reads the first table scenario's table and those of up to three failing ones.
+ * Lake sink crashes aimed at calls the direct placement does not make (S3 copy and delete) are
+ * aimed at the S3 put instead.
+ *
  * A duplicate payload at a distinct position is a distinct source record: the lake is keyed by
  * source position (lineage columns, object names and the ledger all are), so it holds one row
  * per position, two rows with the same trip_id; the search indexes key documents by trip_id
@@ -36,7 +58,9 @@
  *
  * TAXI_STREAM_PROPERTY_SEED (default 20260101), TAXI_STREAM_PROPERTY_SCENARIOS (default 200),
  * TAXI_STREAM_PROPERTY_ONLY (comma-separated scenario indexes: run just those, to reproduce a
- * failure), TAXI_STREAM_PROPERTY_PARALLEL (scenarios in flight, default 12). A failure names the
+ * failure), TAXI_STREAM_PROPERTY_PARALLEL (scenarios in flight, default 12),
+ * TAXI_STREAM_PROPERTY_ICEBERG (share of scenarios whose lake is an Iceberg table, 0 to 1,
+ * default 0.5; 0 runs no catalog). A failure names the
  * seed and the scenario index and carries the scenario's delivery trace. What a scenario
  * generates and every decision of its mappings are drawn from its seed (each mapping has its
  * own random stream); only the interleaving of concurrent calls on the real services, and so
@@ -46,17 +70,36 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import type { Client } from '@opensearch-project/opensearch';
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { createSqsClient } from '../../lib/aws-clients';
-import type { SearchSinkConfig } from '../../lib/config';
+import {
+  loadLakeSinkConfig,
+  loadTableCommitterConfig,
+  type SearchSinkConfig,
+  type TableCommitterConfig,
+} from '../../lib/config';
 import { SqsDeadLetterSink } from '../../lib/dead-letters/sqs-dead-letter-sink';
+import { readManifestDataFiles, readManifestList } from '../../lib/lake/iceberg/manifests';
+import {
+  CatalogConflictError,
+  CatalogStateUnknownError,
+  type RestCatalog,
+  type Snapshot,
+} from '../../lib/lake/iceberg/rest-catalog';
 import type { CommitManifest } from '../../lib/ledger/commit-ledger';
 import { DynamoDbCommitLedger } from '../../lib/ledger/dynamodb-commit-ledger';
 import type { Deadline } from '../../lib/pipeline/deadline';
 import { NO_DEADLINE } from '../../lib/pipeline/deadline';
-import { LakeSink, type LakeSinkDeps } from '../../lib/pipeline/lake-sink';
+import { LakeSink, type LakeSinkDeps, type LakeSinkOptions } from '../../lib/pipeline/lake-sink';
 import { SearchSink } from '../../lib/pipeline/search-sink';
+import {
+  type Progress,
+  progressOf,
+  type TableCommitterDeps,
+  tableProgress,
+} from '../../lib/pipeline/table-committer';
 import type { TripTransform } from '../../lib/pipeline/trip-transform';
 import { compileIndexTemplate } from '../../lib/search/index-names';
 import { indexTemplateFor } from '../../lib/search/index-template';
@@ -64,6 +107,7 @@ import { OpenSearchIndex, type SearchIndex } from '../../lib/search/search-index
 import { decodeSourceEvent, toBatchResponse } from '../../lib/sources/decode-event';
 import type { LambdaKafkaEvent } from '../../lib/sources/kafka';
 import type { ObjectStore } from '../../lib/storage/object-store';
+import { S3TableFiles } from '../../lib/storage/s3-table-files';
 import { mapLimit } from '../../lib/util/concurrency';
 import {
   createLakeSinkDeps,
@@ -71,6 +115,14 @@ import {
   createTripTransform,
   lakeSinkOptions,
 } from '../../lib/wiring';
+import { createRestCatalog, createTableCommitter } from '../../lib/wiring/table-committer';
+import { FaultProxy, type FaultRule, type RequestView } from '../../tools/faults/fault-proxy';
+import {
+  buildIcebergLauncher,
+  type IcebergCatalog,
+  readIcebergTable,
+  startIcebergCatalog,
+} from '../../tools/iceberg/iceberg-catalog';
 import { seededRandom, syntheticTrips } from '../../tools/replay/synthetic';
 import { type CrashMode, CrashSwitch, crashing, SimulatedCrash } from '../support/crash';
 import {
@@ -104,7 +156,18 @@ const ONLY = (process.env.TAXI_STREAM_PROPERTY_ONLY ?? '')
   .filter((s) => s !== '')
   .map(Number);
 const INDEXES = ONLY.length > 0 ? ONLY : Array.from({ length: SCENARIOS }, (_, i) => i);
+const ICEBERG_SHARE = shareEnv('TAXI_STREAM_PROPERTY_ICEBERG', 0.5);
 const THIS_FILE = 'test/integration/exactly-once-property.test.ts';
+const LOG_DIR = path.join(__dirname, '..', '..', '.local', 'test-logs');
+
+function shareEnv(name: string, fallback: number): number {
+  const raw = process.env[name]?.trim();
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0 || value > 1)
+    throw new Error(`${name} must be a number from 0 to 1`);
+  return value;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Randomness
@@ -194,7 +257,85 @@ interface Scenario {
   readonly maxBulkActions: number;
   readonly selfManagedKafka: boolean;
   readonly crashes: CrashPlan[];
+  /** The lake as an Iceberg table with its committer runs; null: the prefix layout. */
+  readonly table: TablePlan | null;
 }
+
+/** Where a committer run dies: before or after the n-th call of one of its ports' methods. */
+const COMMITTER_TARGETS = [
+  'ledger.listChannels',
+  'ledger.readHead',
+  'ledger.historySince',
+  'files.put',
+  'files.get',
+  'catalog.loadTable',
+  'catalog.commit',
+  'catalog.ensureTable',
+] as const;
+
+/** The most calls of each kind a run makes that a crash is aimed at. */
+const COMMITTER_CALLS: Readonly<Record<(typeof COMMITTER_TARGETS)[number], number>> = {
+  'ledger.listChannels': 1,
+  'ledger.readHead': 2,
+  'ledger.historySince': 2,
+  'files.put': 3,
+  'files.get': 1,
+  'catalog.loadTable': 1,
+  'catalog.commit': 1,
+  'catalog.ensureTable': 1,
+};
+
+/** Calls a run makes only when it has something to append are aimed at more often. */
+const AIMED_COMMITTER_TARGETS: ReadonlyArray<(typeof COMMITTER_TARGETS)[number]> = [
+  ...COMMITTER_TARGETS,
+  'files.put',
+  'files.get',
+  'files.get',
+  'catalog.commit',
+];
+
+/** What the fault proxy does to one committer run's catalog traffic. */
+const CATALOG_FAULTS = [
+  'commit 409',
+  'commit 503',
+  'commit answer lost',
+  'commit timeout',
+  'load 500',
+  'load reset',
+] as const;
+type CatalogFault = (typeof CATALOG_FAULTS)[number];
+
+interface CommitterCrash {
+  readonly target: (typeof COMMITTER_TARGETS)[number];
+  readonly mode: CrashMode;
+  readonly occurrence: number;
+}
+
+interface CommitterRunPlan {
+  /** Starts once the scenario's lake sink has been invoked this many times (or is done). */
+  readonly afterLakeInvocations: number;
+  readonly crash: CommitterCrash | null;
+  /** A second run at the same time, with its own crash or none. */
+  readonly concurrent: { readonly crash: CommitterCrash | null } | null;
+  readonly fault: CatalogFault | null;
+}
+
+interface TablePlan {
+  readonly namespace: string;
+  readonly table: string;
+  readonly tablePrefix: string;
+  /** Days the trips are spread over (1-3): several data files per ledger commit. */
+  readonly spreadDays: number;
+  /** The committer reaches the catalog through the fault proxy. */
+  readonly viaProxy: boolean;
+  readonly maxFilesPerSnapshot: number;
+  readonly maxManifests: number;
+  readonly runs: readonly CommitterRunPlan[];
+}
+
+const TABLE_NAMESPACE = 'exactly_once';
+/** The client's catalog timeout in fault scenarios; a held commit outlasts it. */
+const FAULT_CATALOG_TIMEOUT_MS = 2_000;
 
 const LAKE_TARGETS = [
   's3.put',
@@ -323,6 +464,23 @@ function generateScenario(index: number): Scenario {
   const selfManagedKafka = rng.chance(0.3);
   // Kafka channels are named by their cluster too (see kafkaEvent for the two clusters).
   const cluster = source === 'kafka' ? `${selfManagedKafka ? SELF_MANAGED_CLUSTER : MSK_CLUSTER_ARN}/` : '';
+  const table = generateTablePlan(index, total, maxBatch);
+  if (table) {
+    // Data files are written in place in a table: no copy or delete to crash at; the put instead.
+    for (const [i, c] of crashes.entries())
+      if (c.target === 's3.copy' || c.target === 's3.delete') crashes[i] = { ...c, target: 's3.put' };
+    // Trips moved back 0 to spreadDays - 1 days (by trip_id, so a repeated payload stays the
+    // same): a table is partitioned by day, so a chunk then commits several data files at once.
+    for (const channel of channels)
+      channel.records.forEach((r, i) => {
+        if (r.kind !== 'trip' || table.spreadDays === 1) return;
+        const event = JSON.parse(Buffer.from(r.payload).toString()) as Record<string, string>;
+        const back = (Number(r.tripId) % table.spreadDays) * 86_400_000;
+        for (const field of ['pickup_datetime', 'dropoff_datetime'])
+          event[field] = new Date(Date.parse(event[field] as string) - back).toISOString();
+        channel.records[i] = { ...r, payload: Buffer.from(JSON.stringify(event)) };
+      });
+  }
   return {
     index,
     seed,
@@ -339,6 +497,46 @@ function generateScenario(index: number): Scenario {
     maxBulkActions: rng.pick([3, 10, 1000]),
     selfManagedKafka,
     crashes,
+    table,
+  };
+}
+
+/**
+ * The Iceberg side of a scenario, from a random stream of its own: the draws above stay what
+ * they were, so a prefix scenario is the same whatever TAXI_STREAM_PROPERTY_ICEBERG says.
+ */
+function generateTablePlan(index: number, records: number, maxBatch: number): TablePlan | null {
+  const rng = new Rng(createHash('sha256').update(`${SEED}:${index}:table`).digest().readUInt32BE(0));
+  if (!(rng.float() < ICEBERG_SHARE)) return null;
+  const spreadDays = rng.pick([1, 2, 3]);
+  const viaProxy = rng.chance(0.4);
+  const crash = (): CommitterCrash | null => {
+    if (!rng.chance(0.5)) return null;
+    const target = rng.pick(AIMED_COMMITTER_TARGETS);
+    return {
+      target,
+      mode: rng.chance(0.5) ? 'before' : 'after',
+      // How often a run makes that call: once per channel (1-3), three puts when merging.
+      occurrence: rng.int(1, COMMITTER_CALLS[target]),
+    };
+  };
+  // Roughly how many times the lake sink is invoked: runs are spread over that.
+  const invocations = Math.max(1, Math.ceil(records / Math.max(1, maxBatch / 2)));
+  const runs: CommitterRunPlan[] = Array.from({ length: rng.int(2, 4) }, () => ({
+    afterLakeInvocations: rng.int(1, invocations),
+    crash: crash(),
+    concurrent: rng.chance(0.2) ? { crash: crash() } : null,
+    fault: viaProxy && rng.chance(0.6) ? rng.pick(CATALOG_FAULTS) : null,
+  })).sort((a, b) => a.afterLakeInvocations - b.afterLakeInvocations);
+  return {
+    namespace: TABLE_NAMESPACE,
+    table: `s${index}`,
+    tablePrefix: `warehouse/${TABLE_NAMESPACE}/s${index}`,
+    spreadDays,
+    viaProxy,
+    maxFilesPerSnapshot: rng.pick([2, 5, 10_000]),
+    maxManifests: rng.pick([2, 4, 100]),
+    runs,
   };
 }
 
@@ -520,8 +718,31 @@ const figures = {
   deadLetters: 0,
   lost: 0,
   duplicated: 0,
+  tableScenarios: 0,
+  proxiedTables: 0,
+  committerRuns: 0,
+  concurrentCommitters: 0,
+  committerCrashes: 0,
+  committerCrashesNotReached: 0,
+  committerRefusals: 0,
+  catalogFaults: 0,
+  snapshots: 0,
+  alreadyAppended: 0,
+  catalogConflicts: 0,
+  unknownOutcomes: 0,
+  tableChecks: 0,
+  snapshotsChecked: 0,
+  tableCommits: 0,
+  multiFileCommits: 0,
+  manifestMerges: 0,
+  tableFiles: 0,
+  tableRows: 0,
+  orphanDataFiles: 0,
+  javaReads: 0,
 };
 const crashesAt = new Map<string, number>();
+const committerCrashesAt = new Map<string, number>();
+const catalogFaultsAt = new Map<string, number>();
 
 // ---------------------------------------------------------------------------------------------
 // Delivery: an event source mapping per sink, until every record is acknowledged
@@ -543,6 +764,35 @@ interface World {
   readonly searchDeadLetters: SqsDeadLetterSink;
   readonly searchPrefix: string;
   readonly searchClient: Client;
+  readonly iceberg: IcebergWorld | null;
+}
+
+/** The Iceberg side of the test: one catalog for every table scenario, and what they share. */
+interface IcebergWorld {
+  readonly catalog: IcebergCatalog;
+  /** In front of the catalog for the scenarios that draw catalog faults. */
+  readonly proxy: FaultProxy;
+  /** Straight to the catalog: what the checks read the tables with. */
+  readonly rest: RestCatalog;
+  /** The lake sink's ports for LAKE_FORMAT=iceberg (day partitions, Iceberg Parquet). */
+  readonly lakeDeps: LakeSinkDeps;
+  readonly lakeOptions: LakeSinkOptions;
+  readonly files: S3TableFiles;
+}
+
+/** A data file of a table's current snapshot and the ledger object it came from. */
+interface LiveFile {
+  readonly key: string;
+  readonly rows: number;
+  readonly object: CommitManifest['objects'][number] | null;
+}
+
+/** The lake sink's ports and options as one scenario uses them. */
+interface ScenarioLake {
+  readonly deps: LakeSinkDeps;
+  readonly options: LakeSinkOptions;
+  readonly ledger: DynamoDbCommitLedger;
+  readonly ledgerTable: string;
 }
 
 /**
@@ -556,19 +806,165 @@ interface Mapping {
   invocations: number;
 }
 
+/** The fault proxy's rule for one committer run of one table (other tables pass untouched). */
+function catalogFaultRule(name: string, plan: TablePlan, fault: CatalogFault): FaultRule {
+  const table = `/namespaces/${plan.namespace}/tables/${plan.table}`;
+  const commit = (r: RequestView) => r.method === 'POST' && r.path.endsWith(table);
+  const load = (r: RequestView) => r.method === 'GET' && r.path.endsWith(table);
+  const error = (code: number, type: string) =>
+    JSON.stringify({ error: { message: `injected ${code}`, type, code } });
+  switch (fault) {
+    case 'commit 409':
+      return {
+        name,
+        match: commit,
+        times: 1,
+        action: { kind: 'respond', status: 409, body: error(409, 'CommitFailedException') },
+      };
+    case 'commit 503':
+      return {
+        name,
+        match: commit,
+        times: 1,
+        action: { kind: 'respond', status: 503, body: error(503, 'ServiceUnavailableException') },
+      };
+    case 'commit answer lost':
+      return { name, match: commit, times: 1, action: { kind: 'drop-response' } };
+    case 'commit timeout': {
+      // Held past the client's timeout, counted from the request's arrival (the first match):
+      // the client gives up and the catalog never sees the commit.
+      let arrived: () => void = () => undefined;
+      const release = new Promise<void>((resolve) => {
+        arrived = () => setTimeout(resolve, FAULT_CATALOG_TIMEOUT_MS + 500);
+      });
+      let held = false;
+      const match = (r: RequestView) => {
+        if (!commit(r)) return false;
+        if (!held) arrived();
+        held = true;
+        return true;
+      };
+      return { name, match, times: 1, action: { kind: 'hold', release } };
+    }
+    case 'load 500':
+      return {
+        name,
+        match: load,
+        times: 1,
+        action: { kind: 'respond', status: 500, body: error(500, 'RuntimeException') },
+      };
+    case 'load reset':
+      return { name, match: load, times: 1, action: { kind: 'reset' } };
+  }
+}
+
 class ScenarioRun {
   readonly trace: string[] = [];
   readonly problems: string[] = [];
   /** Invocations nobody waits for: timed out, or a duplicate that outlives its batch. */
   private readonly zombies: Array<Promise<void>> = [];
+  readonly lake: ScenarioLake;
+  /** Table scenarios: the committer's configuration, straight to the catalog or through the proxy. */
+  private readonly committerConfig: TableCommitterConfig | null = null;
+  /** Table scenarios: the final clean runs' configuration (straight to the catalog). */
+  private readonly finalConfig: TableCommitterConfig | null = null;
+  /** Table scenarios: the current snapshot's data files once the committer is done. */
+  live: LiveFile[] = [];
+  /** Table scenarios: snapshots already checked, and the data files of each manifest read. */
+  private readonly checkedSnapshots = new Set<bigint>();
+  private readonly manifestFiles = new Map<string, Array<{ key: string; rows: number }>>();
+  private lakeInvocations = 0;
+  private lakeDone = false;
+  private readonly lakeWaiters: Array<{ n: number; resolve: () => void }> = [];
 
   constructor(
     readonly scn: Scenario,
     readonly world: World,
-  ) {}
+  ) {
+    const { table } = scn;
+    if (!table) {
+      this.lake = {
+        deps: world.lakeDeps,
+        options: lakeSinkOptions(world.pipeline.config),
+        ledger: world.ledger,
+        ledgerTable: world.pipeline.resources.ledgerTable,
+      };
+      return;
+    }
+    const iceberg = world.iceberg;
+    if (!iceberg) throw new Error('a table scenario without the Iceberg catalog');
+    // A ledger of its own: the committer appends every channel of the ledger it reads.
+    const ledgerTable = `${world.pipeline.resources.ledgerTable}-${table.table}`;
+    const ledger = new DynamoDbCommitLedger(world.pipeline.clients.dynamodb, ledgerTable);
+    this.lake = {
+      deps: { ...iceberg.lakeDeps, ledger },
+      options: { ...iceberg.lakeOptions, lakePrefix: `${table.tablePrefix}/data` },
+      ledger,
+      ledgerTable,
+    };
+    const env = {
+      ...world.pipeline.env,
+      LEDGER_TABLE: ledgerTable,
+      ICEBERG_CATALOG_URI: iceberg.catalog.url,
+      ICEBERG_NAMESPACE: table.namespace,
+      ICEBERG_TABLE: table.table,
+      TABLE_PREFIX: table.tablePrefix,
+      MAX_FILES_PER_SNAPSHOT: String(table.maxFilesPerSnapshot),
+      MAX_MANIFESTS: String(table.maxManifests),
+    };
+    this.finalConfig = loadTableCommitterConfig(env);
+    this.committerConfig = table.viaProxy
+      ? loadTableCommitterConfig({
+          ...env,
+          ICEBERG_CATALOG_URI: iceberg.proxy.url,
+          // Only the catalog client uses it: the ledger and files adapters are the test's own.
+          AWS_REQUEST_TIMEOUT_MS: String(FAULT_CATALOG_TIMEOUT_MS),
+        })
+      : this.finalConfig;
+  }
+
+  /** Creates what the scenario has of its own: a table scenario's ledger table. */
+  async prepare(): Promise<void> {
+    if (!this.scn.table) return;
+    await this.world.pipeline.clients.dynamodb.send(
+      new CreateTableCommand({
+        TableName: this.lake.ledgerTable,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+      }),
+    );
+  }
 
   problem(text: string): void {
     this.problems.push(text);
+  }
+
+  /** The lake mappings are done: committer runs still waiting for an invocation start now. */
+  lakeDelivered(): void {
+    this.lakeDone = true;
+    this.wakeCommitters();
+  }
+
+  private wakeCommitters(): void {
+    for (let i = this.lakeWaiters.length - 1; i >= 0; i--) {
+      const w = this.lakeWaiters[i] as (typeof this.lakeWaiters)[number];
+      if (this.lakeDone || this.lakeInvocations >= w.n) {
+        this.lakeWaiters.splice(i, 1);
+        w.resolve();
+      }
+    }
+  }
+
+  private lakeInvocationsReach(n: number): Promise<void> {
+    if (this.lakeDone || this.lakeInvocations >= n) return Promise.resolve();
+    return new Promise((resolve) => this.lakeWaiters.push({ n, resolve }));
   }
 
   /** The crash to arm for this invocation of the mapping, if one is due. */
@@ -581,16 +977,19 @@ class ScenarioRun {
   }
 
   private lakeSink(sw: CrashSwitch): LakeSink {
-    const { lakeDeps, recording, pipeline } = this.world;
+    const { deps, options } = this.lake;
+    // The prefix layout records what its sinks put (the visibility check); a table's data
+    // files are invisible until a snapshot names them (the table check).
+    const store = this.scn.table ? deps.store : this.world.recording;
     return new LakeSink(
       {
-        ...lakeDeps,
-        store: crashing(recording, 's3', sw),
-        ledger: crashing(lakeDeps.ledger, 'ledger', sw),
-        deadLetters: crashing(lakeDeps.deadLetters, 'sqs', sw),
+        ...deps,
+        store: crashing(store, 's3', sw),
+        ledger: crashing(deps.ledger, 'ledger', sw),
+        deadLetters: crashing(deps.deadLetters, 'sqs', sw),
       },
       {
-        ...lakeSinkOptions(pipeline.config),
+        ...options,
         maxRecordsPerCommit: this.scn.maxRecordsPerCommit,
         maxObjectsPerCommit: this.scn.maxObjectsPerCommit,
       },
@@ -632,8 +1031,11 @@ class ScenarioRun {
   ): Promise<InvokeResult> {
     const { scn } = this;
     const { sink, rng } = m;
-    if (sink === 'lake') figures.lakeInvocations++;
-    else figures.searchInvocations++;
+    if (sink === 'lake') {
+      figures.lakeInvocations++;
+      this.lakeInvocations++;
+      this.wakeCommitters();
+    } else figures.searchInvocations++;
     // A timed-out invocation: the mapping sees an error at once and redelivers while the
     // handler still runs (the local runners behave so); it carries no planned crash.
     const timeout = rng.chance(scn.timeoutRate);
@@ -754,6 +1156,279 @@ class ScenarioRun {
     await Promise.all(this.zombies);
   }
 
+  // -------------------------------------------------------------------------------------------
+  // The table committer (table scenarios)
+
+  private committerDeps(sw: CrashSwitch, catalog: RestCatalog): TableCommitterDeps {
+    const files = (this.world.iceberg as IcebergWorld).files;
+    return {
+      ledger: crashing(this.lake.ledger, 'ledger', sw),
+      catalog: crashing(catalog, 'catalog', sw),
+      files: crashing(files, 'files', sw),
+    };
+  }
+
+  /** The planned committer runs, each when the lake sink has been invoked often enough. */
+  async raceCommitters(): Promise<void> {
+    const plan = this.scn.table;
+    if (!plan) return;
+    for (const [k, run] of plan.runs.entries()) {
+      await this.lakeInvocationsReach(run.afterLakeInvocations);
+      await this.commitOnce(run, k + 1);
+    }
+  }
+
+  /** One planned run (maybe two at once), then the table check. */
+  private async commitOnce(run: CommitterRunPlan, k: number): Promise<void> {
+    const plan = this.scn.table as TablePlan;
+    const iceberg = this.world.iceberg as IcebergWorld;
+    const config = this.committerConfig as TableCommitterConfig;
+    const catalog = createRestCatalog(config);
+    const rule = run.fault ? `s${this.scn.index}-run${k}` : null;
+    if (run.fault && rule) iceberg.proxy.inject(catalogFaultRule(rule, plan, run.fault));
+    const crashes = [run.crash, ...(run.concurrent ? [run.concurrent.crash] : [])];
+    const switches = crashes.map(
+      (c) => new PortCrash(c?.target ?? null, c?.occurrence ?? 0, c?.mode ?? 'before'),
+    );
+    figures.committerRuns += switches.length;
+    if (run.concurrent) figures.concurrentCommitters++;
+    const outcomes = await Promise.allSettled(
+      switches.map((sw) => createTableCommitter(config, this.committerDeps(sw, catalog)).run(NO_DEADLINE)),
+    );
+    let faulted = false;
+    if (rule) {
+      faulted = iceberg.proxy.injected(rule) > 0;
+      iceberg.proxy.clear(rule);
+      if (faulted) {
+        figures.catalogFaults++;
+        catalogFaultsAt.set(run.fault as string, (catalogFaultsAt.get(run.fault as string) ?? 0) + 1);
+      }
+    }
+    const said: string[] = [];
+    outcomes.forEach((o, i) => {
+      const sw = switches[i] as PortCrash;
+      const planned = crashes[i];
+      if (planned && !sw.fired) figures.committerCrashesNotReached++;
+      if (o.status === 'fulfilled') {
+        const r = o.value;
+        if (r.outcome === 'appended') figures.snapshots++;
+        if (r.outcome === 'already-appended') figures.alreadyAppended++;
+        figures.catalogConflicts += r.conflicts;
+        figures.unknownOutcomes += r.unknownOutcomes;
+        said.push(`${r.outcome}${r.ledgerCommits > 0 ? ` ${r.ledgerCommits} commits` : ''}`);
+        return;
+      }
+      const error = o.reason as Error;
+      if (sw.fired && planned) {
+        figures.committerCrashes++;
+        const key = `${planned.mode} ${planned.target}`;
+        committerCrashesAt.set(key, (committerCrashesAt.get(key) ?? 0) + 1);
+        said.push(`crash ${key} #${planned.occurrence}`);
+      } else if (
+        // Two runs at once may use up each other's attempts; a catalog that fails or does not
+        // answer fails the run. Both refusals, not breaches: the table is checked all the same.
+        (error instanceof CatalogConflictError && run.concurrent) ||
+        (error instanceof CatalogStateUnknownError && plan.viaProxy)
+      ) {
+        figures.committerRefusals++;
+        said.push(error.name);
+      } else {
+        this.problem(`committer run ${k} threw ${error.stack ?? String(error)}`);
+        said.push(`threw ${error.name}`);
+      }
+    });
+    const what = [
+      run.crash ? `crash ${run.crash.mode} ${run.crash.target}#${run.crash.occurrence}` : '',
+      run.concurrent
+        ? `+concurrent${run.concurrent.crash ? ` (crash ${run.concurrent.crash.mode} ${run.concurrent.crash.target})` : ''}`
+        : '',
+      run.fault ? `fault ${run.fault}${faulted ? '' : ' (not reached)'}` : '',
+    ]
+      .filter((w) => w !== '')
+      .join(' ');
+    this.trace.push(`committer#${k}${what ? ` [${what}]` : ''} -> ${said.join(' / ')}`);
+    await this.checkTable(`after committer run ${k}${what ? ` (${what})` : ''}`);
+  }
+
+  /** After the deliveries: clean runs until nothing is left, then the table holds the whole ledger. */
+  async finishTable(): Promise<void> {
+    if (!this.scn.table) return;
+    // Straight to the catalog, no fault and no crash: what the next scheduled run would do.
+    const committer = createTableCommitter(this.finalConfig as TableCommitterConfig, {
+      ledger: this.lake.ledger,
+      files: (this.world.iceberg as IcebergWorld).files,
+    });
+    // Each run that appends takes at least one ledger commit: never more runs than commits.
+    let commits = 0;
+    for (const { head } of (await this.ledgerCommits()).values()) commits += head;
+    for (let i = 0; ; i++) {
+      if (i > commits) {
+        this.problem(`the committer still appends after ${i} clean runs, ${commits} ledger commits`);
+        break;
+      }
+      const report = await committer.run(NO_DEADLINE);
+      if (report.outcome === 'appended') figures.snapshots++;
+      if (report.outcome === 'nothing-to-do') {
+        if (report.channelsWaiting > 0)
+          this.problem(`${report.channelsWaiting} channels wait for history at the end`);
+        break;
+      }
+    }
+    this.live = await this.checkTable('at the end', true);
+  }
+
+  /** Every commit of the scenario's ledger, per channel ID and number (head first, see `committed`). */
+  private async ledgerCommits(): Promise<
+    Map<string, { head: number; commits: Map<number, CommitManifest> }>
+  > {
+    const out = new Map<string, { head: number; commits: Map<number, CommitManifest> }>();
+    await Promise.all(
+      this.scn.channels.map(async (channel) => {
+        const head = await this.lake.ledger.readHead(channel.id);
+        const history = await this.lake.ledger.history(channel.id);
+        const commits = new Map(history.map((m) => [m.commitNo, m]));
+        if (head.last) commits.set(head.last.commitNo, head.last);
+        out.set(channel.id, { head: head.commitNo, commits });
+      }),
+    );
+    return out;
+  }
+
+  /** The data files a snapshot's manifest list names (manifests are immutable: read once). */
+  private async snapshotFiles(manifestList: string): Promise<Array<{ key: string; rows: number }>> {
+    const iceberg = this.world.iceberg as IcebergWorld;
+    const bucketUri = `s3://${this.world.pipeline.resources.bucket}/`;
+    const files: Array<{ key: string; rows: number }> = [];
+    for (const m of readManifestList(await iceberg.files.get(manifestList))) {
+      let entries = this.manifestFiles.get(m.manifest_path);
+      if (!entries) {
+        entries = readManifestDataFiles(await iceberg.files.get(m.manifest_path)).map((f) => {
+          if (!f.path.startsWith(bucketUri)) this.problem(`data file ${f.path} outside the lake bucket`);
+          return { key: f.path.slice(bucketUri.length), rows: Number(f.recordCount) };
+        });
+        this.manifestFiles.set(m.manifest_path, entries);
+      }
+      files.push(...entries);
+    }
+    return files;
+  }
+
+  /**
+   * Every snapshot that became the table's current one since the last check (main's ancestry
+   * back to a checked one: what a reader could have seen in between, two runs at once
+   * included) holds every ledger commit whole or not at all, exactly the ones its progress
+   * counts, no file twice and none that no commit names. The current one's progress is the
+   * table property, and its summary says the same.
+   */
+  private async checkTable(when: string, end = false): Promise<LiveFile[]> {
+    figures.tableChecks++;
+    const plan = this.scn.table as TablePlan;
+    const iceberg = this.world.iceberg as IcebergWorld;
+    const where = `table ${plan.namespace}.${plan.table} ${when}`;
+    const table = await iceberg.rest.loadTable(plan.namespace, plan.table);
+    if (!table) {
+      if (end) this.problem(`${where}: no table`);
+      return [];
+    }
+    const byId = new Map(table.metadata.snapshots.map((s) => [s.snapshotId, s]));
+    const currentId = table.metadata.currentSnapshotId;
+    const current = currentId === null ? undefined : byId.get(currentId);
+    const unchecked: Snapshot[] = [];
+    for (let id = currentId; id !== null && !this.checkedSnapshots.has(id); ) {
+      const snapshot = byId.get(id);
+      if (!snapshot) break;
+      unchecked.unshift(snapshot);
+      id = snapshot.parentSnapshotId;
+    }
+    let progress: Progress;
+    try {
+      progress = tableProgress(table, `${plan.namespace}.${plan.table}`);
+    } catch (error) {
+      this.problem(`${where}: ${(error as Error).message}`);
+      return [];
+    }
+    if (current && JSON.stringify(progressOf(current)) !== JSON.stringify(progress))
+      this.problem(`${where}: the progress property differs from the current snapshot's summary`);
+    if (end)
+      figures.manifestMerges += table.metadata.snapshots.filter(
+        (s) => s.summary['manifests-replaced'],
+      ).length;
+    // The ledger after the table: whatever a snapshot holds was committed before it was read.
+    const ledger = await this.ledgerCommits();
+    const owner = new Map<string, { object: CommitManifest['objects'][number] }>();
+    for (const { commits } of ledger.values())
+      for (const m of commits.values()) for (const object of m.objects) owner.set(object.key, { object });
+    if (end)
+      for (const { commits } of ledger.values()) {
+        figures.tableCommits += commits.size;
+        for (const m of commits.values()) if (m.objects.length > 1) figures.multiFileCommits++;
+      }
+    for (const snapshot of unchecked) {
+      const isCurrent = snapshot === current;
+      const at = isCurrent ? where : `${where}, earlier snapshot ${snapshot.snapshotId}`;
+      const files = await this.snapshotFiles(snapshot.manifestList);
+      this.checkSnapshot(
+        at,
+        files,
+        isCurrent ? progress : progressOf(snapshot),
+        ledger,
+        owner,
+        end && isCurrent,
+      );
+      this.checkedSnapshots.add(snapshot.snapshotId);
+      figures.snapshotsChecked++;
+    }
+    if (!end) return [];
+    if (!current) {
+      this.checkSnapshot(where, [], progress, ledger, owner, true);
+      return [];
+    }
+    return (await this.snapshotFiles(current.manifestList)).map((f) => ({
+      ...f,
+      object: owner.get(f.key)?.object ?? null,
+    }));
+  }
+
+  private checkSnapshot(
+    where: string,
+    files: ReadonlyArray<{ key: string; rows: number }>,
+    progress: Progress,
+    ledger: Map<string, { head: number; commits: Map<number, CommitManifest> }>,
+    owner: Map<string, { object: CommitManifest['objects'][number] }>,
+    end: boolean,
+  ): void {
+    const seen = new Map<string, number>();
+    for (const f of files) {
+      seen.set(f.key, (seen.get(f.key) ?? 0) + 1);
+      const o = owner.get(f.key);
+      if (!o) this.problem(`${where}: ${f.key} is in the snapshot but in no ledger commit`);
+      else if (o.object.rows !== f.rows)
+        this.problem(`${where}: ${f.key} has ${f.rows} rows in the table, ${o.object.rows} in the ledger`);
+    }
+    for (const [key, n] of seen) if (n > 1) this.problem(`${where}: ${key} ${n} times in the snapshot`);
+    for (const channel of Object.keys(progress))
+      if (!ledger.has(channel))
+        this.problem(`${where}: progress names ${channel}, not a channel of the scenario`);
+    for (const [channel, { head, commits }] of ledger) {
+      const upTo = progress[channel] ?? 0;
+      if (upTo > head)
+        this.problem(`${where}: progress of ${channel} at commit ${upTo}, ledger head at ${head}`);
+      if (end && upTo !== head)
+        this.problem(`${where}: ${channel} appended up to commit ${upTo}, ledger head at ${head}`);
+      for (const [commitNo, m] of commits) {
+        const present = m.objects.filter((o) => seen.has(o.key)).length;
+        if (present > 0 && present < m.objects.length)
+          this.problem(
+            `${where}: ${channel} commit ${commitNo} partly visible (${present}/${m.objects.length} files)`,
+          );
+        else if (present > 0 && commitNo > upTo)
+          this.problem(`${where}: ${channel} commit ${commitNo} visible, past the progress (${upTo})`);
+        else if (present === 0 && m.objects.length > 0 && commitNo <= upTo)
+          this.problem(`${where}: ${channel} commit ${commitNo} missing, within the progress (${upTo})`);
+      }
+    }
+  }
+
   private locate(id: unknown): { channel: number; index: number } | null {
     const { scn } = this;
     if (typeof id === 'string') {
@@ -870,8 +1545,8 @@ class ScenarioRun {
         // Head first, then history: every commit before the head's was promoted, so its
         // history item exists by then. Read the other way round, a commit promoted and
         // superseded in between would be in neither.
-        const head = await this.world.ledger.readHead(channel.id);
-        const history = await this.world.ledger.history(channel.id);
+        const head = await this.lake.ledger.readHead(channel.id);
+        const history = await this.lake.ledger.history(channel.id);
         for (const m of [...history, ...(head.last ? [head.last] : [])])
           for (const o of m.objects) keys.set(o.key, o);
       }),
@@ -895,8 +1570,8 @@ class ScenarioRun {
     const { scn } = this;
     await Promise.all(
       scn.channels.map(async (channel) => {
-        const head = await this.world.ledger.readHead(channel.id);
-        const history = await this.world.ledger.history(channel.id);
+        const head = await this.lake.ledger.readHead(channel.id);
+        const history = await this.lake.ledger.history(channel.id);
         const records = channel.records;
         const lastRecord = records[records.length - 1] as StreamRecord;
         const where = `ledger ${channel.id}`;
@@ -1002,48 +1677,127 @@ async function checkLake(world: World, runs: readonly ScenarioRun[]): Promise<vo
          FROM read_parquet('${path.join(lake.dir, '**', '*.parquet')}', hive_partitioning = true)`,
     );
     figures.lakeRows = rows.length;
-    const seen = new Map<string, number>();
-    for (const row of rows) {
-      const key = `${row.source_kind}/${row.source_stream}/${row.source_partition}@${row.source_position}`;
-      seen.set(key, (seen.get(key) ?? 0) + 1);
-    }
-    for (const run of runs) {
-      const { scn } = run;
-      for (const channel of scn.channels) {
-        for (const r of channel.records) {
-          // Lake rows name their source by lineage columns (kind, stream, partition), which do
-          // not hold the Kafka cluster: one cluster per scenario.
-          const key = `${scn.source}/${scn.stream}/${channel.partition}@${r.position}`;
-          const count = seen.get(key) ?? 0;
-          seen.delete(key);
-          if (r.kind !== 'trip') {
-            if (count > 0) run.problem(`lake holds the ${r.kind} record ${key}`);
-          } else if (count === 0) {
-            figures.lost++;
-            run.problem(`lake lost ${key} (trip ${r.tripId})`);
-          } else if (count > 1) {
-            figures.duplicated += count - 1;
-            run.problem(`lake holds ${key} (trip ${r.tripId}) ${count} times`);
-          }
+    checkRows('lake', runs, rows);
+  } finally {
+    lake.cleanup();
+  }
+}
+
+type LineageRow = Record<string, unknown>;
+
+/** Each valid record of `runs` once in `rows` (lineage columns and trip_id), nothing else. */
+function checkRows(what: 'lake' | 'table', runs: readonly ScenarioRun[], rows: readonly LineageRow[]): void {
+  const byStream = new Map(runs.map((r) => [r.scn.stream, r]));
+  const seen = new Map<string, number>();
+  for (const row of rows) {
+    const key = `${row.source_kind}/${row.source_stream}/${row.source_partition}@${row.source_position}`;
+    seen.set(key, (seen.get(key) ?? 0) + 1);
+  }
+  for (const run of runs) {
+    const { scn } = run;
+    for (const channel of scn.channels) {
+      for (const r of channel.records) {
+        // Lake rows name their source by lineage columns (kind, stream, partition), which do
+        // not hold the Kafka cluster: one cluster per scenario.
+        const key = `${scn.source}/${scn.stream}/${channel.partition}@${r.position}`;
+        const count = seen.get(key) ?? 0;
+        seen.delete(key);
+        if (r.kind !== 'trip') {
+          if (count > 0) run.problem(`${what} holds the ${r.kind} record ${key}`);
+        } else if (count === 0) {
+          figures.lost++;
+          run.problem(`${what} lost ${key} (trip ${r.tripId})`);
+        } else if (count > 1) {
+          figures.duplicated += count - 1;
+          run.problem(`${what} holds ${key} (trip ${r.tripId}) ${count} times`);
         }
       }
     }
-    for (const row of rows) {
-      const key = `${row.source_kind}/${row.source_stream}/${row.source_partition}@${row.source_position}`;
-      const run = byStream.get(String(row.source_stream));
-      if (!run) continue;
-      const channel = run.scn.channels.find(
-        (c) => `${run.scn.source}/${run.scn.stream}/${c.partition}` === key.split('@')[0],
-      );
-      const record = channel?.records.find((r) => r.position === row.source_position);
-      if (!record) run.problem(`lake row from nowhere: ${key}`);
-      else if (record.tripId !== row.trip_id)
-        run.problem(`lake row ${key} holds trip ${row.trip_id}, expected ${record.tripId}`);
-    }
-    for (const key of seen.keys())
-      if (!byStream.has(key.split('/')[1] ?? '')) runs[0]?.problem(`stray lake row ${key}`);
+  }
+  for (const row of rows) {
+    const key = `${row.source_kind}/${row.source_stream}/${row.source_partition}@${row.source_position}`;
+    const run = byStream.get(String(row.source_stream));
+    if (!run) continue;
+    const channel = run.scn.channels.find(
+      (c) => `${run.scn.source}/${run.scn.stream}/${c.partition}` === key.split('@')[0],
+    );
+    const record = channel?.records.find((r) => r.position === row.source_position);
+    if (!record) run.problem(`${what} row from nowhere: ${key}`);
+    else if (record.tripId !== row.trip_id)
+      run.problem(`${what} row ${key} holds trip ${row.trip_id}, expected ${record.tripId}`);
+  }
+  for (const key of seen.keys())
+    if (!byStream.has(key.split('/')[1] ?? '')) runs[0]?.problem(`stray ${what} row ${key}`);
+}
+
+/**
+ * The table scenarios: the live data files of each current snapshot (as the committer left it
+ * at the end) hold each valid record once, byte for byte what the ledger committed; the data
+ * files no snapshot names are counted (left by crashed sinks, invisible by design).
+ */
+async function checkTables(world: World, runs: readonly ScenarioRun[]): Promise<void> {
+  const iceberg = world.iceberg;
+  if (!iceberg || runs.length === 0) return;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'taxi-eo-tables-'));
+  try {
+    const files = runs.flatMap((run) => run.live.map((f) => ({ run, f })));
+    figures.tableFiles = files.length;
+    await mapLimit([...files.entries()], 16, async ([i, { run, f }]) => {
+      const bytes = await getObject(world.pipeline, f.key);
+      if (f.object && (bytes.byteLength !== f.object.bytes || sha256(bytes) !== f.object.sha256))
+        run.problem(`table data file ${f.key} differs from its ledger commit (${bytes.byteLength} bytes)`);
+      writeFileSync(path.join(dir, `${i}.parquet`), bytes);
+    });
+    const live = new Set(files.map(({ f }) => f.key));
+    const data = (await listKeys(world.pipeline, `warehouse/${TABLE_NAMESPACE}`)).filter((k) =>
+      k.includes('/data/'),
+    );
+    figures.orphanDataFiles = data.filter((k) => !live.has(k)).length;
+    if (files.length === 0) return;
+    const rows = await queryLake(
+      dir,
+      `SELECT source_kind, source_stream, source_partition, source_position, CAST(trip_id AS VARCHAR) AS trip_id
+         FROM read_parquet('${path.join(dir, '*.parquet')}')`,
+    );
+    figures.tableRows = rows.length;
+    checkRows('table', runs, rows);
   } finally {
-    lake.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Iceberg's own Java reader (about 4 s a table): the first table scenario's, and those of up to
+ * three failing ones. Every trip record once by source position, from the files we found.
+ */
+async function readTablesInJava(world: World, runs: readonly ScenarioRun[]): Promise<void> {
+  const iceberg = world.iceberg;
+  if (!iceberg) return;
+  const chosen = [
+    ...runs.slice(0, 1),
+    ...runs
+      .slice(1)
+      .filter((r) => r.problems.length > 0)
+      .slice(0, 3),
+  ];
+  for (const run of chosen) {
+    const plan = run.scn.table as TablePlan;
+    figures.javaReads++;
+    const report = await readIcebergTable({
+      catalogUri: iceberg.catalog.url,
+      table: `${plan.namespace}.${plan.table}`,
+      s3Endpoint: testEndpoints().s3sqs as string,
+      keyColumns: ['source_kind', 'source_stream', 'source_partition', 'source_position'],
+    });
+    const trips = run.scn.channels.reduce((n, c) => n + c.records.filter((r) => r.kind === 'trip').length, 0);
+    if (report.rows !== trips) run.problem(`Java reader: ${report.rows} rows, ${trips} trip records sent`);
+    if (report.duplicateKeys !== 0)
+      run.problem(`Java reader: ${report.duplicateKeys} source positions more than once`);
+    const bucketUri = `s3://${world.pipeline.resources.bucket}/`;
+    const read = report.dataFiles.map((f) => f.replace(bucketUri, '')).sort();
+    const ours = run.live.map((f) => f.key).sort();
+    if (JSON.stringify(read) !== JSON.stringify(ours))
+      run.problem(`Java reader: scans ${read.length} data files, the manifests name ${ours.length}`);
   }
 }
 
@@ -1157,11 +1911,51 @@ async function countOrphanStaged(world: World): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------
 
+/** The shared Iceberg catalog, its fault proxy and the lake sink's ports for tables. */
+async function startIceberg(pipeline: LocalPipeline, home: string): Promise<IcebergWorld> {
+  await buildIcebergLauncher();
+  const catalog = await startIcebergCatalog({
+    home,
+    logFile: path.join(LOG_DIR, 'exactly-once-property-catalog.log'),
+    s3Endpoint: testEndpoints().s3sqs as string,
+    warehouse: `s3://${pipeline.resources.bucket}/warehouse`,
+  });
+  try {
+    const env = { ...pipeline.env, ICEBERG_CATALOG_URI: catalog.url };
+    // Per scenario the sink writes under its own table prefix (ScenarioRun).
+    const lakeConfig = loadLakeSinkConfig({ ...env, LAKE_FORMAT: 'iceberg' });
+    const lakeDeps = await createLakeSinkDeps(lakeConfig);
+    return {
+      catalog,
+      proxy: await FaultProxy.start(catalog.url),
+      rest: createRestCatalog(loadTableCommitterConfig(env)),
+      lakeDeps,
+      lakeOptions: lakeSinkOptions(lakeConfig),
+      files: new S3TableFiles(pipeline.clients.s3),
+    };
+  } catch (error) {
+    await catalog.stop();
+    throw error;
+  }
+}
+
 describe('exactly-once property', () => {
   let world: World;
+  let icebergHome: string | undefined;
+
+  afterAll(async () => {
+    await world?.iceberg?.proxy.close();
+    await world?.iceberg?.catalog.stop();
+    if (icebergHome) rmSync(icebergHome, { recursive: true, force: true });
+  });
 
   beforeAll(async () => {
     const pipeline = await newLocalPipeline('exactly-once');
+    // The catalog's JVM starts while the rest is set up.
+    const tables = INDEXES.some((i) => generateTablePlan(i, 1, 1) !== null);
+    if (tables) icebergHome = mkdtempSync(path.join(os.tmpdir(), 'taxi-eo-catalog-'));
+    const iceberg = icebergHome ? startIceberg(pipeline, icebergHome) : Promise.resolve(null);
+    iceberg.catch(() => undefined);
     const lakeDeps = await createLakeSinkDeps(pipeline.config);
     const recording = new RecordingStore(lakeDeps.store, pipeline.config.lakePrefix);
     const endpoint = testEndpoints().opensearch;
@@ -1191,6 +1985,7 @@ describe('exactly-once property', () => {
       }),
       searchPrefix: prefix,
       searchClient: client,
+      iceberg: await iceberg,
     };
   });
 
@@ -1221,22 +2016,39 @@ describe('exactly-once property', () => {
       const all = scn.channels.map((_, c) => c);
       // Each sink has its own mapping; Kinesis mappings poll each shard on its own.
       const mappings = scn.source === 'kinesis' ? all.map((c) => [c]) : [all];
+      if (scn.table) {
+        figures.tableScenarios++;
+        if (scn.table.viaProxy) figures.proxiedTables++;
+      }
       try {
+        await run.prepare();
+        const lake = Promise.all(mappings.map((chans, i) => run.deliver('lake', i, chans))).finally(() =>
+          run.lakeDelivered(),
+        );
+        // A table's committer runs race the sinks: each starts with the n-th lake invocation.
         await Promise.all([
-          Promise.all(mappings.map((chans, i) => run.deliver('lake', i, chans))),
+          lake,
           Promise.all(mappings.map((chans, i) => run.deliver('search', i, chans))),
+          run.raceCommitters(),
         ]);
         await run.settleZombies();
         figures.crashesNotReached += scn.crashes.length;
         await run.checkLedger();
         await run.checkNothingUncommittedVisible('the end');
+        await run.finishTable();
       } catch (error) {
         run.problem(`the scenario threw ${(error as Error).stack}`);
       }
       return run;
     });
     const runs = settled.filter((r): r is ScenarioRun => r !== null);
-    await checkLake(world, runs);
+    const tableRuns = runs.filter((r) => r.scn.table !== null);
+    await checkLake(
+      world,
+      runs.filter((r) => r.scn.table === null),
+    );
+    await checkTables(world, tableRuns);
+    await readTablesInJava(world, tableRuns);
     await checkDeadLetters(world, runs);
     await checkSearch(world, runs);
     await countOrphanStaged(world);
@@ -1254,14 +2066,28 @@ describe('exactly-once property', () => {
         `rolled forward ${figures.rolledForward}, duplicates skipped ${figures.duplicatesSkipped}; visibility checks ${figures.crashChecks}; ` +
         `lake ${figures.lakeRows} rows in ${figures.lakeObjects} objects, ${figures.searchDocuments} documents, ${figures.deadLetters} dead letters, ` +
         `${figures.orphanStaged} orphan staged copies; lost ${figures.lost}, duplicated ${figures.duplicated}; ${seconds} s\n` +
-        `  crashes by boundary: ${where.join(', ')}`,
+        `  crashes by boundary: ${where.join(', ')}\n` +
+        `  Iceberg tables: ${figures.tableScenarios} scenarios (${figures.proxiedTables} through the fault proxy); committer runs ${figures.committerRuns} ` +
+        `(${figures.concurrentCommitters} pairs at once), crashes ${figures.committerCrashes} (armed but not reached ${figures.committerCrashesNotReached}), ` +
+        `refusals ${figures.committerRefusals}, catalog faults ${figures.catalogFaults}; snapshots ${figures.snapshots}, already appended ${figures.alreadyAppended}, ` +
+        `catalog conflicts ${figures.catalogConflicts}, unknown outcomes ${figures.unknownOutcomes}, manifest merges ${figures.manifestMerges}; ` +
+        `table checks ${figures.tableChecks} (${figures.snapshotsChecked} snapshots); ${figures.tableCommits} ledger commits (${figures.multiFileCommits} of several files); ${figures.tableRows} rows in ${figures.tableFiles} live data files, ${figures.orphanDataFiles} orphan data files; ` +
+        `Java reader ${figures.javaReads} tables\n` +
+        `  committer crashes: ${[...committerCrashesAt]
+          .sort()
+          .map(([k, n]) => `${k} ${n}`)
+          .join(', ')}\n` +
+        `  catalog faults: ${[...catalogFaultsAt]
+          .sort()
+          .map(([k, n]) => `${k} ${n}`)
+          .join(', ')}`,
     );
 
     const failures = runs
       .filter((r) => r.problems.length > 0)
       .map(
         (r) =>
-          `seed ${SEED} scenario ${r.scn.index} (${r.scn.source}, ${r.scn.channels.length} channels): ${r.problems.slice(0, 8).join('; ')}\n` +
+          `seed ${SEED} scenario ${r.scn.index} (${r.scn.source}, ${r.scn.channels.length} channels${r.scn.table ? `, Iceberg table ${r.scn.table.namespace}.${r.scn.table.table}${r.scn.table.viaProxy ? ' through the fault proxy' : ''}` : ''}): ${r.problems.slice(0, 8).join('; ')}\n` +
           `  reproduce: TAXI_STREAM_PROPERTY_SEED=${SEED} TAXI_STREAM_PROPERTY_ONLY=${r.scn.index} npx jest --selectProjects integration ${THIS_FILE}\n` +
           `  trace: ${r.trace.slice(0, 60).join(' | ')}`,
       );
@@ -1270,9 +2096,14 @@ describe('exactly-once property', () => {
     expect(figures.duplicated).toBe(0);
     expect(figures.scenarios).toBe(INDEXES.length);
     if (INDEXES.length >= 100) {
-      // The generator really reaches every boundary, before and after, and every delivery shape.
+      // The generator really reaches every boundary, before and after, and every delivery shape
+      // (S3 copies and deletes only where enough scenarios use the prefix layout).
+      const staged = figures.scenarios - figures.tableScenarios >= 50;
       const boundaries = [
-        ...LAKE_TARGETS.flatMap((t) => [`before ${t}`, `after ${t}`]),
+        ...LAKE_TARGETS.filter((t) => staged || (t !== 's3.copy' && t !== 's3.delete')).flatMap((t) => [
+          `before ${t}`,
+          `after ${t}`,
+        ]),
         ...SEARCH_TARGETS.flatMap((t) => [`search before ${t}`, `search after ${t}`]),
       ];
       expect(boundaries.filter((b) => !crashesAt.has(b))).toEqual([]);
@@ -1282,6 +2113,19 @@ describe('exactly-once property', () => {
       expect(figures.duplicatePayloads).toBeGreaterThan(0);
       expect(figures.kinesis).toBeGreaterThan(0);
       expect(figures.kafka).toBeGreaterThan(0);
+    }
+    if (figures.tableScenarios >= 50) {
+      // The committer met a crash at each of its boundaries both ways, every catalog fault,
+      // runs two at once, and merged manifests.
+      const boundaries = COMMITTER_TARGETS.filter((t) => t !== 'catalog.ensureTable').flatMap((t) => [
+        `before ${t}`,
+        `after ${t}`,
+      ]);
+      expect(boundaries.filter((b) => !committerCrashesAt.has(b))).toEqual([]);
+      expect(CATALOG_FAULTS.filter((f) => !catalogFaultsAt.has(f))).toEqual([]);
+      expect(figures.concurrentCommitters).toBeGreaterThan(0);
+      expect(figures.manifestMerges).toBeGreaterThan(0);
+      expect(figures.javaReads).toBeGreaterThan(0);
     }
   });
 });
