@@ -1690,6 +1690,18 @@ function dashboardBody(s, fns) {
         ],
         { period },
       ),
+      widget(
+        'Iceberg table maintenance: snapshots expired and kept, orphan files removed, in grace, kept for the ledger',
+        [
+          maintenanceMetric('SnapshotsExpired', 'Sum'),
+          maintenanceMetric('SnapshotsKept', 'Maximum'),
+          maintenanceMetric('OrphansRemoved', 'Sum'),
+          maintenanceMetric('OrphansInGrace', 'Maximum'),
+          maintenanceMetric('FilesProtectedByLedger', 'Maximum'),
+          maintenanceMetric('OrphanBytesRemoved', 'Sum', { yAxis: 'right' }),
+        ],
+        { period },
+      ),
     );
   }
   if (s.msk) {

@@ -877,9 +877,15 @@ describe('serverless package --stage dev (offline, defaults: the Iceberg table i
       .flatMap((w) => w.properties.metrics)
       .filter((m) => m[3] === 'taxi-stream-table-maintenance')
       .map((m) => m[1]);
-    // Every metric addCompactionMetrics publishes (lib/observability/table-metrics.ts).
+    // Every metric addCompactionMetrics and addJanitorMetrics publish (lib/observability/table-metrics.ts).
     expect(new Set(maintenance)).toEqual(
       new Set([
+        'SnapshotsExpired',
+        'SnapshotsKept',
+        'OrphansRemoved',
+        'OrphansInGrace',
+        'FilesProtectedByLedger',
+        'OrphanBytesRemoved',
         'CompactionSnapshots',
         'DataFilesBefore',
         'DataFiles',

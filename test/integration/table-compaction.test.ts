@@ -177,7 +177,13 @@ describe('table compaction', () => {
         },
       },
     });
+    // Iceberg's Java reader scans the table while the compaction runs: whichever snapshot it
+    // reads, it sees every row of it once (before the racing append, after it, or compacted).
+    const concurrentRead = javaReader();
     const report = await racing.run(NO_DEADLINE);
+    const during = await concurrentRead;
+    expect([payloads.length, payloads.length + 30]).toContain(during.rows);
+    expect(during.duplicateKeys).toBe(0);
     expect(report).toMatchObject({
       outcome: 'compacted',
       conflicts: 1,
