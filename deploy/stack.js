@@ -1663,11 +1663,13 @@ function dashboardBody(s, fns) {
     // One data point per run: the widgets' period is the schedule's.
     widgets.push(
       widget(
-        'Iceberg table maintenance: live data files before and after, partitions waiting',
+        'Iceberg table maintenance: live data files before and after, most files in a partition, partitions waiting, average file size',
         [
           maintenanceMetric('DataFilesBefore', 'Maximum'),
           maintenanceMetric('DataFiles', 'Maximum'),
+          maintenanceMetric('MaxFilesPerPartition', 'Maximum'),
           maintenanceMetric('PartitionsWaiting', 'Maximum'),
+          maintenanceMetric('AverageFileBytes', 'Minimum', { yAxis: 'right' }),
         ],
         { period },
       ),

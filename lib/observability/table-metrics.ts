@@ -26,6 +26,8 @@ export function addCompactionMetrics(metrics: Metrics, report: CompactionReport,
   count('DataFilesWritten', report.filesWritten);
   count('RowsRewritten', report.rowsRewritten);
   count('PartitionsWaiting', report.partitionsWaiting);
+  count('MaxFilesPerPartition', report.maxFilesPerPartition);
+  metrics.addMetric('AverageFileBytes', MetricUnit.Bytes, report.averageFileBytes);
   count('CatalogConflicts', report.conflicts);
   metrics.addMetric('BytesRewritten', MetricUnit.Bytes, report.bytesRewritten);
   metrics.addMetric('CompactionRunMs', MetricUnit.Milliseconds, durationMs);

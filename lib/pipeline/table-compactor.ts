@@ -80,6 +80,10 @@ export interface CompactionReport {
   partitionsCompacted: number;
   /** Partitions with small files left for later (still written to, or past maxRewriteBytes). */
   partitionsWaiting: number;
+  /** The table's live data files after the run: partitions, the most files in one, the average size. */
+  partitionsLive: number;
+  maxFilesPerPartition: number;
+  averageFileBytes: number;
   /** Per compacted partition: the files and bytes replaced, and those written instead. */
   partitions: Array<{
     partition: string;
@@ -131,6 +135,22 @@ const dayOf = (e: ResolvedEntry): number | null => {
   return typeof v === 'number' ? v : null;
 };
 
+/** Partitions, the most files in one, and the average file size of a set of live data files. */
+function layoutOf(files: ReadonlyArray<{ day: number | null; bytes: number }>): {
+  partitionsLive: number;
+  maxFilesPerPartition: number;
+  averageFileBytes: number;
+} {
+  const perDay = new Map<number | null, number>();
+  for (const f of files) perDay.set(f.day, (perDay.get(f.day) ?? 0) + 1);
+  const bytes = files.reduce((n, f) => n + f.bytes, 0);
+  return {
+    partitionsLive: perDay.size,
+    maxFilesPerPartition: Math.max(0, ...perDay.values()),
+    averageFileBytes: files.length === 0 ? 0 : Math.round(bytes / files.length),
+  };
+}
+
 /**
  * Groups of at least two small files of one partition, each group about `target` bytes, first
  * fit over the files largest first; files already at half the target or more are left alone.
@@ -172,6 +192,9 @@ export class TableCompactor {
       rowsRewritten: 0,
       partitionsCompacted: 0,
       partitionsWaiting: 0,
+      partitionsLive: 0,
+      maxFilesPerPartition: 0,
+      averageFileBytes: 0,
       partitions: [],
       conflicts: 0,
       unknownOutcomes: 0,
@@ -185,6 +208,7 @@ export class TableCompactor {
     let live = await this.liveEntries(table, budget);
     report.dataFilesBefore = live.entries.length;
     report.dataFilesAfter = live.entries.length;
+    Object.assign(report, layoutOf(live.entries.map((e) => ({ day: dayOf(e), bytes: sizeOf(e) }))));
     const base = live.snapshotId;
     if (base === null) return report;
 
@@ -194,7 +218,7 @@ export class TableCompactor {
     let expected: bigint | null = null;
     for (let attempt = 0; ; attempt++) {
       if (expected !== null && table.metadata.snapshots.some((s) => s.snapshotId === expected)) {
-        return this.done(report, 'already-compacted', expected, rewrites, live.entries.length);
+        return this.done(report, 'already-compacted', expected, rewrites, live.entries);
       }
       const livePaths = new Set(live.entries.map(pathOf));
       // An append meanwhile only adds files; a rewrite whose files are gone (another
@@ -219,7 +243,7 @@ export class TableCompactor {
             signal,
           ),
         );
-        return this.done(report, 'compacted', snapshotId, still, live.entries.length);
+        return this.done(report, 'compacted', snapshotId, still, live.entries);
       } catch (error) {
         const conflict = error instanceof CatalogConflictError;
         if (!conflict && !(error instanceof CatalogStateUnknownError)) throw error;
@@ -241,9 +265,18 @@ export class TableCompactor {
     outcome: CompactionOutcome,
     snapshotId: bigint,
     rewrites: readonly Rewrite[],
-    liveBefore: number,
+    liveBase: readonly ResolvedEntry[],
   ): CompactionReport {
+    const liveBefore = liveBase.length;
     const replaced = rewrites.reduce((n, r) => n + r.replaced.length, 0);
+    const gone = new Set(rewrites.flatMap((r) => r.replaced.map(pathOf)));
+    Object.assign(
+      report,
+      layoutOf([
+        ...liveBase.filter((e) => !gone.has(pathOf(e))).map((e) => ({ day: dayOf(e), bytes: sizeOf(e) })),
+        ...rewrites.map((r) => ({ day: r.partitionDay, bytes: r.file.sizeBytes })),
+      ]),
+    );
     const perDay = new Map<number, CompactionReport['partitions'][number]>();
     for (const r of rewrites) {
       const p = perDay.get(r.partitionDay) ?? {

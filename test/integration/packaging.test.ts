@@ -880,6 +880,8 @@ describe('serverless package --stage dev (offline, defaults: the Iceberg table i
     // Every metric addCompactionMetrics and addJanitorMetrics publish (lib/observability/table-metrics.ts).
     expect(new Set(maintenance)).toEqual(
       new Set([
+        'MaxFilesPerPartition',
+        'AverageFileBytes',
         'SnapshotsExpired',
         'SnapshotsKept',
         'OrphansRemoved',
