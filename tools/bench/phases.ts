@@ -5,7 +5,6 @@
  * collection lands wherever the heap happens to fill.
  */
 
-import { tableToIPC } from 'apache-arrow';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { Table as WasmTable, writeParquet } from 'parquet-wasm';
 import { TripEnricher } from '../../lib/domain/enrich';
@@ -95,8 +94,7 @@ export function measurePhases(event: KinesisStreamEvent, repetitions = 21): Phas
   const objects = texts.map((t) => JSON.parse(t) as Record<string, unknown>);
   const rows = pipeline.lakeRows(event);
   const parts = pipeline.byPartition(rows);
-  const tables = parts.map((p) => encoder.toArrow(p));
-  const ipcs = tables.map((t) => tableToIPC(t, 'stream'));
+  const ipcs = parts.map((p) => encoder.toIPC(p));
 
   const phase = (name: string, run: () => unknown): Phase => ({ name, ms: time(run, repetitions) });
   return [
@@ -135,13 +133,14 @@ export function measurePhases(event: KinesisStreamEvent, repetitions = 21): Phas
       return kept;
     }),
     phase('partition keys + grouping', () => pipeline.byPartition(rows)),
-    phase('Arrow columns', () => parts.map((p) => encoder.toArrow(p))),
-    phase('Arrow IPC stream', () => tables.map((t) => tableToIPC(t, 'stream'))),
+    phase('Arrow columns + IPC stream', () => parts.map((p) => encoder.toIPC(p))),
     phase('IPC into WebAssembly', () => {
       for (const ipc of ipcs) WasmTable.fromIPCStream(ipc).free();
     }),
     phase('IPC into WebAssembly + Parquet write (Snappy)', () => {
-      for (const ipc of ipcs) writeParquet(WasmTable.fromIPCStream(ipc), encoder.writerProperties());
+      parts.forEach((p, i) =>
+        writeParquet(WasmTable.fromIPCStream(ipcs[i] as Uint8Array), encoder.writerProperties(p.length)),
+      );
     }),
     phase('whole encode path (as encodePerSec)', () => pipeline.encode(event)),
   ];
@@ -171,24 +170,24 @@ export function measureManyPartitions(event: KinesisStreamEvent, repetitions = 2
   const { encoder } = many;
   const rows = many.lakeRows(event);
   const parts = many.byPartition(rows);
-  const tables = parts.map((p) => encoder.toArrow(p));
-  const ipcs = tables.map((t) => tableToIPC(t, 'stream'));
+  const ipcs = parts.map((p) => encoder.toIPC(p));
   const phase = (name: string, run: () => unknown): Phase => ({ name, ms: time(run, repetitions) });
   const whole = phase('whole encode path (as encodeManyPartitionsPerSec)', () => many.encode(event));
   const defaultWhole = time(() => few.encode(event), repetitions);
   const defaultObjects = few.byPartition(few.lakeRows(event)).length;
   const phases = [
     phase('partition keys + grouping', () => many.byPartition(rows)),
-    phase('Arrow columns', () => parts.map((p) => encoder.toArrow(p))),
-    phase('Arrow IPC stream', () => tables.map((t) => tableToIPC(t, 'stream'))),
+    phase('Arrow columns + IPC stream', () => parts.map((p) => encoder.toIPC(p))),
     phase('IPC into WebAssembly', () => {
       for (const ipc of ipcs) WasmTable.fromIPCStream(ipc).free();
     }),
     phase('writer properties', () => {
-      for (let i = 0; i < parts.length; i++) encoder.writerProperties().free();
+      for (const p of parts) encoder.writerProperties(p.length).free();
     }),
     phase('IPC into WebAssembly + Parquet write (Snappy)', () => {
-      for (const ipc of ipcs) writeParquet(WasmTable.fromIPCStream(ipc), encoder.writerProperties());
+      parts.forEach((p, i) =>
+        writeParquet(WasmTable.fromIPCStream(ipcs[i] as Uint8Array), encoder.writerProperties(p.length)),
+      );
     }),
     phase('Parquet objects (as the lake sink encodes them)', () => parts.map((p) => encoder.encode(p))),
     whole,
