@@ -138,9 +138,11 @@ export function measurePhases(event: KinesisStreamEvent, repetitions = 21): Phas
       for (const ipc of ipcs) WasmTable.fromIPCStream(ipc).free();
     }),
     phase('IPC into WebAssembly + Parquet write (Snappy)', () => {
-      parts.forEach((p, i) =>
-        writeParquet(WasmTable.fromIPCStream(ipcs[i] as Uint8Array), encoder.writerProperties(p.length)),
-      );
+      for (let i = 0; i < parts.length; i++)
+        writeParquet(
+          WasmTable.fromIPCStream(ipcs[i] as Uint8Array),
+          encoder.writerProperties((parts[i] as LakeRow[]).length),
+        );
     }),
     phase('whole encode path (as encodePerSec)', () => pipeline.encode(event)),
   ];
@@ -185,9 +187,11 @@ export function measureManyPartitions(event: KinesisStreamEvent, repetitions = 2
       for (const p of parts) encoder.writerProperties(p.length).free();
     }),
     phase('IPC into WebAssembly + Parquet write (Snappy)', () => {
-      parts.forEach((p, i) =>
-        writeParquet(WasmTable.fromIPCStream(ipcs[i] as Uint8Array), encoder.writerProperties(p.length)),
-      );
+      for (let i = 0; i < parts.length; i++)
+        writeParquet(
+          WasmTable.fromIPCStream(ipcs[i] as Uint8Array),
+          encoder.writerProperties((parts[i] as LakeRow[]).length),
+        );
     }),
     phase('Parquet objects (as the lake sink encodes them)', () => parts.map((p) => encoder.encode(p))),
     whole,
