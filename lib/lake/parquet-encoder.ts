@@ -24,12 +24,14 @@ import {
 } from 'apache-arrow';
 import {
   Compression,
+  EnabledStatistics,
   Encoding,
   Table as WasmTable,
   type WriterProperties,
   WriterPropertiesBuilder,
   writeParquet,
 } from 'parquet-wasm';
+import { type IpcColumn, recordBatchStream } from './arrow-ipc-stream';
 import type { LakeRow } from './lake-row';
 import type { ParquetCompression, ParquetEncoding } from './parquet-options';
 import { type ColumnSpec, type ColumnType, LAKE_COLUMNS } from './schema';
@@ -222,6 +224,19 @@ function arrowData(spec: ColumnSpec, fill: ColumnFill, length: number, flavor: P
   }
 }
 
+const NO_BUFFER = new Uint8Array(0);
+
+/** The IPC buffers of one filled column: validity (none without nulls), then its data. */
+function ipcColumn(spec: ColumnSpec, fill: ColumnFill, length: number): IpcColumn {
+  const nullCount = fill.nullCount;
+  const validity = nullCount === 0 ? NO_BUFFER : fill.validity;
+  if (spec.type === 'string') {
+    const text = utf8Column(fill.values as Array<string | undefined>, length);
+    return { nullCount, buffers: [validity, text.valueOffsets, text.data] };
+  }
+  return { nullCount, buffers: [validity, fill.values as Exclude<ColumnFill['values'], unknown[]>] };
+}
+
 /**
  * Columns written without dictionary encoding: nearly every value differs (timestamps,
  * amounts, coordinates, IDs, positions), so hashing them into a dictionary costs time and the
@@ -237,6 +252,18 @@ const NO_DICTIONARY: readonly string[] = LAKE_COLUMNS.filter(
     c.name === 'source_position' ||
     c.name === 'padding',
 ).map((c) => c.name);
+
+/**
+ * Objects of fewer rows than this (a fine-grained partition template, a quiet partition) are
+ * written without dictionary encoding and with statistics per column chunk rather than per
+ * page. Their fixed cost dominates: per object, parquet-wasm spent about 360 µs with the
+ * default settings against 260 µs with these (263 objects of 38 rows on average, the reference
+ * layout at batch 10,000), and the objects are 12% smaller: below about 100 rows the dictionary
+ * pages cost more bytes than they save, and each column is one page, whose page index would
+ * only repeat the chunk's statistics (min, max and null count stay in the footer, for pruning).
+ * The choice depends on the row count alone, so the same rows always give the same bytes.
+ */
+export const SMALL_OBJECT_ROWS = 100;
 
 /** Column encodings of `delta` (all of these are also in NO_DICTIONARY). */
 const DELTA_ENCODINGS: ReadonlyArray<readonly [string, Encoding]> = LAKE_COLUMNS.flatMap(
@@ -265,15 +292,26 @@ export const ICEBERG_ARROW_SCHEMA = new Schema(
   ),
 );
 
+/**
+ * The IPC schema message of each flavor, serialized by apache-arrow once at load: the stream
+ * of an empty table is that message and the 8-byte end-of-stream marker.
+ */
+const SCHEMA_MESSAGE: Record<ParquetFlavor, Uint8Array> = {
+  hive: tableToIPC(new Table(LAKE_ARROW_SCHEMA), 'stream').slice(0, -8),
+  iceberg: tableToIPC(new Table(ICEBERG_ARROW_SCHEMA), 'stream').slice(0, -8),
+};
+
 export class ParquetEncoder {
   private readonly compression: Compression;
   private readonly flavor: ParquetFlavor;
   private readonly schema: Schema;
+  private readonly schemaMessage: Uint8Array;
 
   constructor(private readonly options: ParquetEncoderOptions) {
     this.compression = options.compression === 'zstd' ? Compression.ZSTD : Compression.SNAPPY;
     this.flavor = options.flavor ?? 'hive';
     this.schema = this.flavor === 'iceberg' ? ICEBERG_ARROW_SCHEMA : LAKE_ARROW_SCHEMA;
+    this.schemaMessage = SCHEMA_MESSAGE[this.flavor];
   }
 
   /** Arrow table of the rows, in lake schema order. */
@@ -293,18 +331,36 @@ export class ParquetEncoder {
     return new Table([new RecordBatch(this.schema, struct)]);
   }
 
-  encode(rows: readonly LakeRow[]): Uint8Array {
-    const ipc = tableToIPC(this.toArrow(rows), 'stream');
-    return writeParquet(WasmTable.fromIPCStream(ipc), this.writerProperties());
+  /**
+   * The rows as an Arrow IPC stream (schema, one record batch), the same arrays as
+   * `tableToIPC(this.toArrow(rows), 'stream')` without apache-arrow's per-call cost.
+   */
+  toIPC(rows: readonly LakeRow[]): Uint8Array {
+    const length = rows.length;
+    const fills = LAKE_COLUMNS.map((spec) => emptyColumn(spec.type, length));
+    FILL[this.flavor](rows, fills);
+    const columns = LAKE_COLUMNS.map((spec, k) => ipcColumn(spec, fills[k] as ColumnFill, length));
+    return recordBatchStream(this.schemaMessage, length, columns);
   }
 
-  /** Fresh each time: writeParquet consumes them. */
-  writerProperties(): WriterProperties {
+  encode(rows: readonly LakeRow[]): Uint8Array {
+    return writeParquet(WasmTable.fromIPCStream(this.toIPC(rows)), this.writerProperties(rows.length));
+  }
+
+  /**
+   * Fresh each time: writeParquet consumes them. An object of fewer than SMALL_OBJECT_ROWS
+   * rows (`rows`) is written without dictionaries and with column chunk statistics only.
+   */
+  writerProperties(rows = Number.POSITIVE_INFINITY): WriterProperties {
     let builder = new WriterPropertiesBuilder()
       .setCompression(this.compression)
       .setMaxRowGroupSize(this.options.maxRowGroupSize ?? 1_000_000)
       .setCreatedBy(this.options.createdBy ?? 'taxi-stream');
-    for (const name of NO_DICTIONARY) builder = builder.setColumnDictionaryEnabled(name, false);
+    if (rows < SMALL_OBJECT_ROWS) {
+      builder = builder.setDictionaryEnabled(false).setStatisticsEnabled(EnabledStatistics.Chunk);
+    } else {
+      for (const name of NO_DICTIONARY) builder = builder.setColumnDictionaryEnabled(name, false);
+    }
     if (this.options.encoding === 'delta') {
       for (const [name, encoding] of DELTA_ENCODINGS) builder = builder.setColumnEncoding(name, encoding);
     }

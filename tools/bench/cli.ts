@@ -13,20 +13,25 @@ import type { KinesisStreamEvent } from 'aws-lambda';
 import { build } from 'esbuild';
 import { loadLakeSinkConfig, loadSearchSinkConfig } from '../../lib/config';
 import type { LakeRow } from '../../lib/lake/lake-row';
+import { REFERENCE_PARTITION_TEMPLATE } from '../../lib/lake/partitioning';
 import { LAKE_COLUMNS } from '../../lib/lake/schema';
 import { NO_DEADLINE } from '../../lib/pipeline/deadline';
 import { decodeSourceEvent } from '../../lib/sources/decode-event';
 import { createLakeSink, createSearchSink } from '../../lib/wiring';
 import { createPipelineResources, localClients, localEnv, startLocalStack } from '../local-stack/local-stack';
 import { syntheticRecords } from '../replay/sources';
-import { encodePath, measurePhases, median } from './phases';
+import { encodePath, measureManyPartitions, measurePhases, median } from './phases';
 
 const HELP = `Usage: npm run bench -- [--json] [--quick] [--phases]
 
 Measures, per core (one process): decodeOnlyPerSec (base64 + JSON.parse: the floor),
 transformPerSec (+ validate + enrich), encodePerSec (+ partition + Parquet encode),
 parquetSinkHandlerPerSec (the whole lake sink against the local S3/DynamoDB/SQS emulators,
-commit included; the Iceberg table's data files unless --lake prefix), searchSinkHandlerPerSec (the whole search sink against a real local
+commit included; the Iceberg table's data files unless --lake prefix),
+encodeManyPartitionsPerSec and parquetSinkManyPartitionsPerSec (the same with the reference
+Flink layout, pickup_location=.../year=.../month=..., where the synthetic trips' pickup zones
+spread over all 263 and a batch of 10,000 becomes about 260 objects; the sink in the prefix
+layout, since the Iceberg table is partitioned by day), searchSinkHandlerPerSec (the whole search sink against a real local
 OpenSearch node), projectWriterPerSec and parquetjsLitePerSec (the same rows), peakRssMb
 (the kernel's maxRSS of a fresh process running the bundled lake sink handler on one
 10,000-record, ~7 MB event) and coldStartMs (importing each handler's esbuild bundle in a
@@ -35,7 +40,8 @@ fresh Node process; the slowest). Batch sizes 100, 1,000 and 10,000.
   --json   print one JSON object with exactly those keys (figures at batch 10,000) last
   --quick  fewer runs (for a smoke check; figures are noisier)
   --phases only print where the time of the encode path goes at batch 10,000 (ms per
-           batch, each phase timed on its own; no services started), then stop
+           batch, each phase timed on its own; no services started), with the default
+           and the reference layout (its per-object part), then stop
   --lake L iceberg (default, as deployed): the lake sink writes the table's data files in
            place (one PUT each); prefix: the prefix layout (stage, copy, delete)
 `;
@@ -104,6 +110,8 @@ function withShard(event: KinesisStreamEvent, shard: string): KinesisStreamEvent
 }
 
 const pipeline = encodePath();
+/** The reference Flink layout: one object per pickup zone (synthetic trips use all 263). */
+const manyPartitions = encodePath(REFERENCE_PARTITION_TEMPLATE);
 const lakeRows = (event: KinesisStreamEvent): LakeRow[] => pipeline.lakeRows(event);
 
 async function parquetjsLite(rows: readonly LakeRow[]): Promise<number> {
@@ -240,6 +248,18 @@ async function main(): Promise<void> {
     const phases = measurePhases(kinesisEvent(10_000, 'shardId-bench'));
     process.stdout.write('encode path at batch 10,000 (ms per batch, median of 21 after warm-up)\n');
     for (const p of phases) process.stdout.write(`${p.name.padEnd(48)} ${p.ms.toFixed(1).padStart(6)}\n`);
+    const many = measureManyPartitions(kinesisEvent(10_000, 'shardId-bench'));
+    process.stdout.write(
+      `\nmany partitions: the reference layout (${REFERENCE_PARTITION_TEMPLATE}), ${many.objects} objects per batch of 10,000\n` +
+        `(ms per batch; µs per object)\n`,
+    );
+    for (const p of many.phases)
+      process.stdout.write(
+        `${p.name.padEnd(48)} ${p.ms.toFixed(1).padStart(6)} ${((1000 * p.ms) / many.objects).toFixed(0).padStart(6)}\n`,
+      );
+    process.stdout.write(
+      `fixed cost per object (whole path against the default layout's ${many.defaultObjects} objects): ${(1000 * many.perObjectMs).toFixed(0)} µs\n`,
+    );
     return;
   }
   const json = args.includes('--json');
@@ -273,6 +293,13 @@ async function main(): Promise<void> {
     });
     table.push(row);
   }
+  const event10k = events.get(10_000) as KinesisStreamEvent;
+  const encodeManyPartitionsPerSec = await rate(10_000, runs, () => {
+    manyPartitions.encode(event10k);
+  });
+  say(
+    `  many partitions (${REFERENCE_PARTITION_TEMPLATE}): ${manyPartitions.byPartition(manyPartitions.lakeRows(event10k)).length} objects per batch of 10,000, encode ${encodeManyPartitionsPerSec} records/s`,
+  );
 
   say('starting the local emulators and OpenSearch for the handler figures...');
   const logDir = mkdtempSync(path.join(os.tmpdir(), 'taxi-bench-'));
@@ -292,6 +319,16 @@ async function main(): Promise<void> {
       DEAD_LETTER_QUEUE_URL: created.deadLetterQueueUrl,
     };
     const lake = await createLakeSink(loadLakeSinkConfig(env));
+    // The reference layout needs the prefix layout (the Iceberg table is partitioned by day).
+    const manyLake = await createLakeSink(
+      loadLakeSinkConfig({
+        ...env,
+        LAKE_FORMAT: 'prefix',
+        PARTITION_TEMPLATE: REFERENCE_PARTITION_TEMPLATE,
+        LAKE_PREFIX: 'many-partitions',
+        STAGING_PREFIX: 'many-partitions-staging',
+      }),
+    );
     const search = await createSearchSink(
       loadSearchSinkConfig({ ...env, SEARCH_INDEX_TEMPLATE: 'bench-{service}-{pickup_datetime:yyyy.MM}' }),
     );
@@ -318,6 +355,16 @@ async function main(): Promise<void> {
       if (size === 10_000) Object.assign(at10k, row);
     }
 
+    let manyShard = 0;
+    const parquetSinkManyPartitionsPerSec = await rate(10_000, runsFor(10_000), async () => {
+      const report = await manyLake.process(
+        decodeSourceEvent(withShard(event10k, `shardId-many-${manyShard++}`)),
+        NO_DEADLINE,
+      );
+      if (report.failures.length > 0) throw new Error(`lake sink failed: ${report.failures[0]?.reason}`);
+    });
+    say(`  many partitions: parquet sink ${parquetSinkManyPartitionsPerSec} records/s`);
+
     say('writers: the project encoder against parquetjs-lite on the same 20,000 rows...');
     const rows = lakeRows(kinesisEvent(20_000, 'shardId-writers'));
     const projectWriterPerSec = await rate(rows.length, 3, () => {
@@ -343,6 +390,8 @@ async function main(): Promise<void> {
       encodePerSec: Number(at10k.encodePerSec),
       parquetSinkHandlerPerSec: Number(at10k.parquetSinkHandlerPerSec),
       searchSinkHandlerPerSec: Number(at10k.searchSinkHandlerPerSec),
+      encodeManyPartitionsPerSec,
+      parquetSinkManyPartitionsPerSec,
       projectWriterPerSec,
       parquetjsLitePerSec,
       peakRssMb,
@@ -362,6 +411,7 @@ async function main(): Promise<void> {
       '',
       `writers (20,000 rows, ${LAKE_COLUMNS.length} columns, Snappy): project ${n(projectWriterPerSec)} rows/s, parquetjs-lite ${n(parquetjsLitePerSec)} rows/s (${(projectWriterPerSec / parquetjsLitePerSec).toFixed(1)}x)`,
       `encode / decode-only at 10,000: ${((100 * result.encodePerSec) / result.decodeOnlyPerSec).toFixed(0)}%`,
+      `many partitions at 10,000 (${REFERENCE_PARTITION_TEMPLATE}): encode ${n(encodeManyPartitionsPerSec)} (${((100 * encodeManyPartitionsPerSec) / result.encodePerSec).toFixed(0)}% of encode), parquet sink ${n(parquetSinkManyPartitionsPerSec)} (prefix layout)`,
       `peak RSS handling a 10,000-record, ${(bytes / 1_048_576).toFixed(1)} MB batch: ${peakRssMb} MB`,
       `cold start (slowest handler bundle import): ${coldStartMs} ms`,
       '',

@@ -5,22 +5,29 @@
  * collection lands wherever the heap happens to fill.
  */
 
-import { tableToIPC } from 'apache-arrow';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { Table as WasmTable, writeParquet } from 'parquet-wasm';
 import { TripEnricher } from '../../lib/domain/enrich';
 import { type DecodedEvent, TripDecoder } from '../../lib/domain/trip';
 import { type LakeRow, toLakeRow } from '../../lib/lake/lake-row';
 import { ParquetEncoder } from '../../lib/lake/parquet-encoder';
-import { compilePartitionTemplate, DEFAULT_PARTITION_TEMPLATE } from '../../lib/lake/partitioning';
+import {
+  compilePartitionTemplate,
+  DEFAULT_PARTITION_TEMPLATE,
+  REFERENCE_PARTITION_TEMPLATE,
+} from '../../lib/lake/partitioning';
 import { TripTransform } from '../../lib/pipeline/trip-transform';
 import { decodeSourceEvent } from '../../lib/sources/decode-event';
 import type { SourceRecord } from '../../lib/sources/source-record';
 
-/** The CPU-only encode path that encodePerSec measures, shared by the bench and the phases. */
-export function encodePath() {
+/**
+ * The CPU-only encode path that encodePerSec measures (encodeManyPartitionsPerSec with the
+ * reference Flink layout, `template` = REFERENCE_PARTITION_TEMPLATE), shared by the bench and
+ * the phases.
+ */
+export function encodePath(template: string = DEFAULT_PARTITION_TEMPLATE) {
   const transform = new TripTransform(new TripDecoder(), new TripEnricher());
-  const partition = compilePartitionTemplate(DEFAULT_PARTITION_TEMPLATE);
+  const partition = compilePartitionTemplate(template);
   const encoder = new ParquetEncoder({ compression: 'snappy' });
   const lakeRows = (event: KinesisStreamEvent): LakeRow[] =>
     decodeSourceEvent(event).flatMap((r) => {
@@ -87,8 +94,7 @@ export function measurePhases(event: KinesisStreamEvent, repetitions = 21): Phas
   const objects = texts.map((t) => JSON.parse(t) as Record<string, unknown>);
   const rows = pipeline.lakeRows(event);
   const parts = pipeline.byPartition(rows);
-  const tables = parts.map((p) => encoder.toArrow(p));
-  const ipcs = tables.map((t) => tableToIPC(t, 'stream'));
+  const ipcs = parts.map((p) => encoder.toIPC(p));
 
   const phase = (name: string, run: () => unknown): Phase => ({ name, ms: time(run, repetitions) });
   return [
@@ -127,14 +133,73 @@ export function measurePhases(event: KinesisStreamEvent, repetitions = 21): Phas
       return kept;
     }),
     phase('partition keys + grouping', () => pipeline.byPartition(rows)),
-    phase('Arrow columns', () => parts.map((p) => encoder.toArrow(p))),
-    phase('Arrow IPC stream', () => tables.map((t) => tableToIPC(t, 'stream'))),
+    phase('Arrow columns + IPC stream', () => parts.map((p) => encoder.toIPC(p))),
     phase('IPC into WebAssembly', () => {
       for (const ipc of ipcs) WasmTable.fromIPCStream(ipc).free();
     }),
     phase('IPC into WebAssembly + Parquet write (Snappy)', () => {
-      for (const ipc of ipcs) writeParquet(WasmTable.fromIPCStream(ipc), encoder.writerProperties());
+      for (let i = 0; i < parts.length; i++)
+        writeParquet(
+          WasmTable.fromIPCStream(ipcs[i] as Uint8Array),
+          encoder.writerProperties((parts[i] as LakeRow[]).length),
+        );
     }),
     phase('whole encode path (as encodePerSec)', () => pipeline.encode(event)),
   ];
+}
+
+export interface ManyPartitions {
+  /** Parquet objects one batch becomes with the reference layout. */
+  readonly objects: number;
+  /** Objects with the default layout, for the fixed cost per object below. */
+  readonly defaultObjects: number;
+  readonly phases: readonly Phase[];
+  /**
+   * ms per extra object: (whole path, reference layout - whole path, default layout) /
+   * (objects - default objects), the cost that does not grow with rows.
+   */
+  readonly perObjectMs: number;
+}
+
+/**
+ * The encode path with the reference Flink layout (`pickup_location=.../year=.../month=...`),
+ * where a batch of 10,000 becomes one object per pickup zone (about 260 of the 263): the
+ * writer's phases over all of a batch's objects, and the fixed cost per object.
+ */
+export function measureManyPartitions(event: KinesisStreamEvent, repetitions = 21): ManyPartitions {
+  const many = encodePath(REFERENCE_PARTITION_TEMPLATE);
+  const few = encodePath();
+  const { encoder } = many;
+  const rows = many.lakeRows(event);
+  const parts = many.byPartition(rows);
+  const ipcs = parts.map((p) => encoder.toIPC(p));
+  const phase = (name: string, run: () => unknown): Phase => ({ name, ms: time(run, repetitions) });
+  const whole = phase('whole encode path (as encodeManyPartitionsPerSec)', () => many.encode(event));
+  const defaultWhole = time(() => few.encode(event), repetitions);
+  const defaultObjects = few.byPartition(few.lakeRows(event)).length;
+  const phases = [
+    phase('partition keys + grouping', () => many.byPartition(rows)),
+    phase('Arrow columns + IPC stream', () => parts.map((p) => encoder.toIPC(p))),
+    phase('IPC into WebAssembly', () => {
+      for (const ipc of ipcs) WasmTable.fromIPCStream(ipc).free();
+    }),
+    phase('writer properties', () => {
+      for (const p of parts) encoder.writerProperties(p.length).free();
+    }),
+    phase('IPC into WebAssembly + Parquet write (Snappy)', () => {
+      for (let i = 0; i < parts.length; i++)
+        writeParquet(
+          WasmTable.fromIPCStream(ipcs[i] as Uint8Array),
+          encoder.writerProperties((parts[i] as LakeRow[]).length),
+        );
+    }),
+    phase('Parquet objects (as the lake sink encodes them)', () => parts.map((p) => encoder.encode(p))),
+    whole,
+  ];
+  return {
+    objects: parts.length,
+    defaultObjects,
+    phases,
+    perObjectMs: (whole.ms - defaultWhole) / Math.max(1, parts.length - defaultObjects),
+  };
 }

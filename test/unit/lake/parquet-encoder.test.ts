@@ -2,11 +2,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { tableToIPC } from 'apache-arrow';
+import { Table as WasmTable, writeParquet } from 'parquet-wasm';
 import { TripEnricher } from '../../../lib/domain/enrich';
 import { TripDecoder } from '../../../lib/domain/trip';
 import { ZoneLookup } from '../../../lib/domain/zones';
 import type { LakeRow } from '../../../lib/lake/lake-row';
-import { ParquetEncoder } from '../../../lib/lake/parquet-encoder';
+import { ParquetEncoder, SMALL_OBJECT_ROWS } from '../../../lib/lake/parquet-encoder';
 import { LAKE_COLUMNS } from '../../../lib/lake/schema';
 import { TripTransform } from '../../../lib/pipeline/trip-transform';
 import { payload, records, tripEvent } from '../../support/trip-events';
@@ -28,6 +30,49 @@ function rows(): LakeRow[] {
   return records(events.map(payload)).map((r) => {
     const out = transform.apply(r);
     if (out.kind !== 'trip') throw new Error('not a trip');
+    return out.row;
+  });
+}
+
+function variedRows(): LakeRow[] {
+  // 300 varied rows: each nullable column is null in some rows, zone names carry non-ASCII
+  // text, airports make airport_trip both true and false, and trip IDs pass 2^53.
+  const zones = new ZoneLookup([
+    { locationId: 1, borough: 'EWR', zone: 'Newark Airport', serviceZone: 'EWR' },
+    { locationId: 132, borough: 'Queens', zone: 'JFK Airport', serviceZone: 'Airports' },
+    { locationId: 161, borough: 'Manhattan', zone: 'Midtown Center — “Ñ” ☃', serviceZone: 'Yellow Zone' },
+  ]);
+  const transform = new TripTransform(new TripDecoder(), new TripEnricher(zones));
+  const nullable = [
+    'vendor_id',
+    'passenger_count',
+    'ratecode_id',
+    'store_and_fwd_flag',
+    'payment_type',
+    'extra',
+    'mta_tax',
+    'tip_amount',
+    'tolls_amount',
+    'improvement_surcharge',
+  ];
+  const events = Array.from({ length: 300 }, (_, i) =>
+    tripEvent({
+      trip_id: i % 7 === 0 ? undefined : i % 11 === 0 ? String(2n ** 60n + BigInt(i)) : i,
+      pickup_datetime: new Date(Date.UTC(2019, 0, 1) + i * 61_001).toISOString(),
+      dropoff_datetime: new Date(Date.UTC(2019, 0, 1) + i * 61_001 + (i % 5) * 1000 - 1000).toISOString(),
+      pickup_location_id: [1, 132, 161, 200, null][i % 5],
+      dropoff_location_id: [161, 1, null, 132][i % 4],
+      pickup_longitude: i % 3 === 0 ? -73.78 - i / 1e4 : undefined,
+      pickup_latitude: i % 3 === 0 ? 40.64 : undefined,
+      fare_amount: (i * 37) / 100 - 1,
+      service: i % 4 === 0 ? undefined : ['yellow', 'green', 'fhv'][i % 3],
+      padding: i % 6 === 0 ? `pad-${'é'.repeat(i % 13)}` : undefined,
+      ...(i % 9 === 0 ? Object.fromEntries(nullable.map((name) => [name, null])) : {}),
+    }),
+  );
+  return records(events.map(payload)).map((r) => {
+    const out = transform.apply(r);
+    if (out.kind !== 'trip') throw new Error(`not a trip: ${JSON.stringify(out)}`);
     return out.row;
   });
 }
@@ -121,46 +166,7 @@ describe('ParquetEncoder', () => {
   it.each(['plain', 'delta'] as const)(
     'round-trips every column of every row with %s encodings: nulls, booleans, non-ASCII text, timestamps',
     async (encoding) => {
-      // 300 varied rows: each nullable column is null in some rows, zone names carry non-ASCII
-      // text, airports make airport_trip both true and false, and trip IDs pass 2^53.
-      const zones = new ZoneLookup([
-        { locationId: 1, borough: 'EWR', zone: 'Newark Airport', serviceZone: 'EWR' },
-        { locationId: 132, borough: 'Queens', zone: 'JFK Airport', serviceZone: 'Airports' },
-        { locationId: 161, borough: 'Manhattan', zone: 'Midtown Center — “Ñ” ☃', serviceZone: 'Yellow Zone' },
-      ]);
-      const transform = new TripTransform(new TripDecoder(), new TripEnricher(zones));
-      const nullable = [
-        'vendor_id',
-        'passenger_count',
-        'ratecode_id',
-        'store_and_fwd_flag',
-        'payment_type',
-        'extra',
-        'mta_tax',
-        'tip_amount',
-        'tolls_amount',
-        'improvement_surcharge',
-      ];
-      const events = Array.from({ length: 300 }, (_, i) =>
-        tripEvent({
-          trip_id: i % 7 === 0 ? undefined : i % 11 === 0 ? String(2n ** 60n + BigInt(i)) : i,
-          pickup_datetime: new Date(Date.UTC(2019, 0, 1) + i * 61_001).toISOString(),
-          dropoff_datetime: new Date(Date.UTC(2019, 0, 1) + i * 61_001 + (i % 5) * 1000 - 1000).toISOString(),
-          pickup_location_id: [1, 132, 161, 200, null][i % 5],
-          dropoff_location_id: [161, 1, null, 132][i % 4],
-          pickup_longitude: i % 3 === 0 ? -73.78 - i / 1e4 : undefined,
-          pickup_latitude: i % 3 === 0 ? 40.64 : undefined,
-          fare_amount: (i * 37) / 100 - 1,
-          service: i % 4 === 0 ? undefined : ['yellow', 'green', 'fhv'][i % 3],
-          padding: i % 6 === 0 ? `pad-${'é'.repeat(i % 13)}` : undefined,
-          ...(i % 9 === 0 ? Object.fromEntries(nullable.map((name) => [name, null])) : {}),
-        }),
-      );
-      const input = records(events.map(payload)).map((r) => {
-        const out = transform.apply(r);
-        if (out.kind !== 'trip') throw new Error(`not a trip: ${JSON.stringify(out)}`);
-        return out.row;
-      });
+      const input = variedRows();
       const select = LAKE_COLUMNS.map((c) =>
         c.type === 'timestamp' ? `epoch_ms(${c.name}) AS ${c.name}` : c.name,
       ).join(', ');
@@ -210,6 +216,53 @@ describe('ParquetEncoder', () => {
       source_position: expect.stringContaining('DELTA_BYTE_ARRAY'),
     });
     expect(`${delta.fare_amount},${delta.service}`).not.toContain('DELTA');
+  });
+
+  it.each([
+    ['hive', 3],
+    ['hive', 300],
+    ['iceberg', 3],
+    ['iceberg', 300],
+  ] as const)(
+    'hands parquet-wasm the same arrays as apache-arrow would (%s, %i rows): the same bytes',
+    (flavor, n) => {
+      // The IPC stream is written by hand (lib/lake/arrow-ipc-stream.ts); apache-arrow's writer
+      // over toArrow() is the reference. Nulls in every nullable column, non-ASCII text, 64-bit IDs.
+      const input = variedRows().slice(0, n);
+      for (const compression of ['snappy', 'zstd'] as const) {
+        const encoder = new ParquetEncoder({ compression, flavor });
+        const reference = writeParquet(
+          WasmTable.fromIPCStream(tableToIPC(encoder.toArrow(input), 'stream')),
+          encoder.writerProperties(input.length),
+        );
+        expect(Buffer.from(encoder.encode(input)).equals(Buffer.from(reference))).toBe(true);
+      }
+    },
+  );
+
+  it(`writes objects under ${SMALL_OBJECT_ROWS} rows without dictionaries, larger ones with them; both keep min/max statistics`, async () => {
+    const all = variedRows();
+    const encoder = new ParquetEncoder({ compression: 'snappy' });
+    const columnsOf = async (bytes: Uint8Array) =>
+      Object.fromEntries(
+        (
+          await query(
+            bytes,
+            `SELECT path_in_schema AS name, encodings, dictionary_page_offset, stats_min, stats_max FROM parquet_metadata('$FILE')`,
+          )
+        ).map((r) => [String(r.name), r]),
+      );
+    const small = await columnsOf(encoder.encode(all.slice(0, SMALL_OBJECT_ROWS - 1)));
+    const large = await columnsOf(encoder.encode(all.slice(0, SMALL_OBJECT_ROWS)));
+    for (const name of ['service', 'pickup_zone', 'vendor_id']) {
+      expect({ name, small: small[name]?.dictionary_page_offset ?? null }).toEqual({ name, small: null });
+      expect({ name, large: String(large[name]?.encodings) }).toEqual({
+        name,
+        large: expect.stringMatching(/DICTIONARY/),
+      });
+    }
+    for (const columns of [small, large])
+      expect(columns.fare_amount).toMatchObject({ stats_min: '-1.0', stats_max: expect.any(String) });
   });
 
   it('is deterministic: the same rows give the same bytes', () => {
