@@ -11,7 +11,7 @@ import {
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import type { RedriveMarks, RedriveState } from '../pipeline/dead-letter-redrive';
+import type { RedriveMarks, RedriveState } from './redrive-marks';
 
 const PK = 'REDRIVE';
 

@@ -11,15 +11,7 @@
  * unless the operator names it after checking the stream (`resend`).
  */
 import type { DeadLetterMessage } from '../dead-letters/dead-letter';
-
-export type RedriveState = 'new' | 'sending' | 'done';
-
-/** Where redrives are recorded, one mark per dead-letter ID. */
-export interface RedriveMarks {
-  /** Creates the `sending` mark when there is none; returns the state found before. */
-  begin(deadLetterId: string): Promise<RedriveState>;
-  finish(deadLetterId: string, position: string): Promise<void>;
-}
+import type { RedriveMarks } from '../ledger/redrive-marks';
 
 export interface RedrivePublisher {
   /** Publishes one record; returns its position (sequence number or offset). */
