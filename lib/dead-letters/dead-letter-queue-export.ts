@@ -8,39 +8,49 @@
 import { appendFileSync, closeSync, fsyncSync, openSync } from 'node:fs';
 import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 
-export async function exportDeadLetterQueue(
+/**
+ * Receives every message of a queue until two receives in a row come back empty, hands each
+ * body to `keep`, and deletes the message only once `keep` has returned.
+ */
+export async function drainMessages(
   sqs: SQSClient,
   queueUrl: string,
-  file: string,
-  options: { maxMessages?: number } = {},
+  keep: (body: string) => void | Promise<void>,
 ): Promise<number> {
-  const fd = openSync(file, 'a');
-  let exported = 0;
-  try {
-    for (let empty = 0; empty < 2 && exported < (options.maxMessages ?? Number.POSITIVE_INFINITY); ) {
-      const out = await sqs.send(
-        new ReceiveMessageCommand({
-          QueueUrl: queueUrl,
-          MaxNumberOfMessages: 10,
-          WaitTimeSeconds: 1,
-          VisibilityTimeout: 300,
-        }),
-      );
-      const messages = out.Messages ?? [];
-      if (messages.length === 0) {
-        empty++;
-        continue;
-      }
-      empty = 0;
-      for (const m of messages) {
-        appendFileSync(fd, `${(m.Body ?? '').replace(/\n/g, ' ')}\n`);
-        fsyncSync(fd);
-        await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
-        exported++;
-      }
+  let drained = 0;
+  for (let empty = 0; empty < 2; ) {
+    const out = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 0,
+        VisibilityTimeout: 300,
+      }),
+    );
+    const messages = out.Messages ?? [];
+    if (messages.length === 0) {
+      empty++;
+      continue;
     }
+    empty = 0;
+    for (const m of messages) {
+      await keep(m.Body ?? '');
+      await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
+      drained++;
+    }
+  }
+  return drained;
+}
+
+/** Appends every message of the queue to `file`, each flushed to disk before it is deleted. */
+export async function exportDeadLetterQueue(sqs: SQSClient, queueUrl: string, file: string): Promise<number> {
+  const fd = openSync(file, 'a');
+  try {
+    return await drainMessages(sqs, queueUrl, (body) => {
+      appendFileSync(fd, `${body.replace(/\n/g, ' ')}\n`);
+      fsyncSync(fd);
+    });
   } finally {
     closeSync(fd);
   }
-  return exported;
 }

@@ -9,12 +9,7 @@ import path from 'node:path';
 import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateStreamCommand, DescribeStreamCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
-import {
-  CreateQueueCommand,
-  DeleteMessageBatchCommand,
-  ReceiveMessageCommand,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import {
   createDynamoDbClient,
   createKinesisClient,
@@ -22,6 +17,7 @@ import {
   createSqsClient,
 } from '../../lib/aws-clients';
 import { type AwsEndpoints, loadAwsEndpoints } from '../../lib/config';
+import { drainMessages } from '../../lib/dead-letters/dead-letter-queue-export';
 import { buildOpenSearchLauncher, type OpenSearchNode, startOpenSearch } from '../opensearch/opensearch-node';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './defaults';
 import { type ServiceDiedError, SPAWN_DETACHED, type WatchedProcess, watchProcess } from './service-watch';
@@ -303,29 +299,8 @@ export async function createPipelineResources(
 /** Receives and deletes every message on a queue; message bodies parsed as JSON. */
 export async function drainQueue<T>(sqs: SQSClient, queueUrl: string): Promise<T[]> {
   const bodies: T[] = [];
-  // Two empty receives in a row: emulators answer at once, nothing is in flight.
-  for (let empty = 0; empty < 2; ) {
-    const out = await sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: queueUrl,
-        MaxNumberOfMessages: 10,
-        WaitTimeSeconds: 0,
-        VisibilityTimeout: 300,
-      }),
-    );
-    const messages = out.Messages ?? [];
-    if (messages.length === 0) {
-      empty++;
-      continue;
-    }
-    empty = 0;
-    for (const m of messages) bodies.push(JSON.parse(m.Body ?? '{}') as T);
-    await sqs.send(
-      new DeleteMessageBatchCommand({
-        QueueUrl: queueUrl,
-        Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
-      }),
-    );
-  }
+  await drainMessages(sqs, queueUrl, (body) => {
+    bodies.push(JSON.parse(body || '{}') as T);
+  });
   return bodies;
 }
