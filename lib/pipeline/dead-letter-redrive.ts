@@ -14,8 +14,11 @@ import type { DeadLetterMessage } from '../dead-letters/dead-letter';
 import type { RedriveMarks } from '../ledger/redrive-marks';
 
 export interface RedrivePublisher {
-  /** Publishes one record; returns its position (sequence number or offset). */
-  publish(partitionKey: string, data: Uint8Array): Promise<string>;
+  /**
+   * Publishes one record with `partitionKey`; `letter` says where it came from (a Kafka
+   * publisher puts it back into its topic and partition). Returns its new position.
+   */
+  publish(partitionKey: string, data: Uint8Array, letter: DeadLetterMessage): Promise<string>;
 }
 
 /** A dead letter's payload, wherever it is (inline base64 or parked in S3). */
@@ -65,7 +68,7 @@ export class DeadLetterRedrive {
         continue;
       }
       const bytes = options.edited?.get(id) ?? (await this.deps.payload(letter));
-      const position = await this.deps.publisher.publish(redriveKey(letter), bytes);
+      const position = await this.deps.publisher.publish(redriveKey(letter), bytes, letter);
       await this.deps.marks.finish(id, position);
       report.redriven.push({ deadLetterId: id, position });
     }

@@ -99,9 +99,9 @@ describe('dead-letter redrive', () => {
       const kinesis = kinesisRedrivePublisher(config);
       const crashing = createDeadLetterRedrive(config, {
         publisher: {
-          publish: async (key, data) => {
+          publish: async (key, data, letter) => {
             if (++published === 2) throw new Error('the process died');
-            return kinesis.publish(key, data);
+            return kinesis.publish(key, data, letter);
           },
         },
       });

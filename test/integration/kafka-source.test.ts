@@ -12,9 +12,12 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Context } from 'aws-lambda';
 import { Kafka, logLevel } from 'kafkajs';
+import { loadAwsEndpoints } from '../../lib/config';
 import { NO_DEADLINE } from '../../lib/pipeline/deadline';
 import { decodeSourceEvent, toBatchResponse } from '../../lib/sources/decode-event';
 import { createLakeSink } from '../../lib/wiring';
+import { createDeadLetterRedrive } from '../../lib/wiring/dead-letter-redrive';
+import { KafkaRedrivePublisher } from '../../tools/dead-letters/kafka-redrive-publisher';
 import { buildKafkaLauncher, type KafkaBroker, startKafka } from '../../tools/kafka/kafka-broker';
 import { KafkaPublisher } from '../../tools/replay/kafka-publisher';
 import type { Landed } from '../../tools/replay/pace';
@@ -177,6 +180,58 @@ describe('Kafka source on a real broker', () => {
     );
     expect(letters.map((l) => `${l.source.partition}/${l.source.position}`).sort()).toEqual(poisonAt.sort());
     expect(letters.every((l) => l.source.kind === 'kafka' && l.source.stream === TOPIC)).toBe(true);
+
+    // Redrive (npm run dead-letters -- redrive --kafka): each dead letter back into a topic,
+    // into its own partition, with its key and bytes, once; a second run sends nothing.
+    const redriveTopic = `${TOPIC}-redrive`;
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({
+      topics: [{ topic: redriveTopic, numPartitions: PARTITIONS, replicationFactor: 1 }],
+      waitForLeaders: true,
+    });
+    await admin.disconnect();
+    const redriveConfig = {
+      aws: loadAwsEndpoints(pipeline.env),
+      ledgerTable: pipeline.resources.ledgerTable,
+      stream: '',
+    };
+    const kafkaOut = new KafkaRedrivePublisher([broker.bootstrap], redriveTopic);
+    try {
+      const first = await createDeadLetterRedrive(redriveConfig, { publisher: kafkaOut }).run(letters);
+      expect(first.redriven).toHaveLength(letters.length);
+      const again = await createDeadLetterRedrive(redriveConfig, { publisher: kafkaOut }).run(letters);
+      expect(again).toMatchObject({ redriven: [], ambiguous: [] });
+      expect(again.alreadyDone).toHaveLength(letters.length);
+    } finally {
+      await kafkaOut.close();
+    }
+    const consumer = kafka.consumer({ groupId: `redrive-check-${process.pid}` });
+    await consumer.connect();
+    await consumer.subscribe({ topic: redriveTopic, fromBeginning: true });
+    const redriven: Array<{ partition: string; key: string; value: string }> = [];
+    await new Promise<void>((resolve) => {
+      void consumer.run({
+        eachMessage: async ({ partition, message }) => {
+          redriven.push({
+            partition: String(partition),
+            key: message.key?.toString('utf8') ?? '',
+            value: message.value?.toString('base64') ?? '',
+          });
+          if (redriven.length === letters.length) resolve();
+        },
+      });
+    });
+    await consumer.disconnect();
+    const expected = letters.map((l) => ({
+      partition: l.source.partition,
+      key: l.source.partitionKey ?? l.deadLetterId,
+      value: l.payload.encoding === 'base64' ? l.payload.data : '',
+    }));
+    const order = (r: { partition: string; key: string }) => `${r.partition}/${r.key}`;
+    expect([...redriven].sort((a, b) => order(a).localeCompare(order(b)))).toEqual(
+      [...expected].sort((a, b) => order(a).localeCompare(order(b))),
+    );
 
     // The search sink from the same topic, its own consumer group, as a self-managed mapping.
     const {

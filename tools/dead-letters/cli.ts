@@ -15,6 +15,7 @@ import {
 } from '../../lib/dead-letters/dead-letter-file';
 import { exportDeadLetterQueue } from '../../lib/dead-letters/dead-letter-queue-export';
 import { createDeadLetterRedrive } from '../../lib/wiring/dead-letter-redrive';
+import { KafkaRedrivePublisher } from './kafka-redrive-publisher';
 
 const HELP = `Usage: npm run dead-letters -- <command> [options]
 
@@ -24,8 +25,10 @@ Commands:
                               (the queue is FIFO: it cannot be paged through and put back)
   list FILE [filters]         one line per dead letter: ID, arrival time, channel, reason
   show FILE ID                one dead letter, whole
-  redrive FILE [filters] --stream NAME [--resend ID,...] [--edited FILE] [--yes]
-                              put the chosen records back into the Kinesis stream, exactly once
+  redrive FILE [filters] (--stream NAME | --kafka BOOTSTRAP [--topic T]) [--resend ID,...]
+                              [--edited FILE] [--yes]
+                              put the chosen records back into the Kinesis stream, or into their
+                              Kafka topic and partition (PLAINTEXT brokers), exactly once
                               per dead-letter ID (marks in the ledger table). A record an earlier
                               run may have sent is reported as ambiguous and not sent again
                               unless named with --resend. --edited FILE: an export whose payloads
@@ -57,6 +60,8 @@ function parseArgs(argv: readonly string[]): Args {
     '--channel',
     '--ids',
     '--stream',
+    '--kafka',
+    '--topic',
     '--resend',
     '--edited',
     '--queue',
@@ -152,9 +157,15 @@ async function main(): Promise<number> {
     }
     case 'redrive': {
       const stream = args.flags.get('--stream');
+      const bootstrap = args.flags.get('--kafka');
       const table = args.flags.get('--table') ?? process.env.LEDGER_TABLE;
-      if (!stream || !table)
-        throw new Error('redrive needs --stream NAME and --table NAME (or LEDGER_TABLE)');
+      if ((stream === undefined) === (bootstrap === undefined) || !table)
+        throw new Error(
+          'redrive needs one of --stream NAME (Kinesis) or --kafka BOOTSTRAP, and --table NAME (or LEDGER_TABLE)',
+        );
+      const into =
+        stream ??
+        `Kafka ${bootstrap}${args.flags.get('--topic') ? ` topic ${args.flags.get('--topic')}` : ''}`;
       const letters = filterDeadLetters(readLetters(args.positional[0]), filterOf(args));
       const editedFile = args.flags.get('--edited');
       const edited = new Map(
@@ -167,19 +178,26 @@ async function main(): Promise<number> {
       if (!args.yes) {
         out(
           { dryRun: true, chosen: letters.length, edited: edited.size },
-          `dry run: ${letters.length} dead letters chosen (${edited.size} with edited bytes); add --yes to redrive them into ${stream}`,
+          `dry run: ${letters.length} dead letters chosen (${edited.size} with edited bytes); add --yes to redrive them into ${into}`,
         );
         return 0;
       }
-      const report = await createDeadLetterRedrive({ aws, ledgerTable: table, stream }).run(letters, {
-        resend: list(args.flags.get('--resend')) ?? new Set(),
-        edited,
-      });
-      out(
-        report,
-        `${report.redriven.length} redriven into ${stream}, ${report.alreadyDone.length} already redriven before, ${report.ambiguous.length} ambiguous${report.ambiguous.length ? ` (an earlier run died after marking them; check the stream, then --resend ${report.ambiguous.join(',')})` : ''}`,
-      );
-      return report.ambiguous.length > 0 ? 3 : 0;
+      const kafka = bootstrap
+        ? new KafkaRedrivePublisher(bootstrap.split(','), args.flags.get('--topic'))
+        : undefined;
+      try {
+        const report = await createDeadLetterRedrive(
+          { aws, ledgerTable: table, stream: stream ?? '' },
+          kafka ? { publisher: kafka } : {},
+        ).run(letters, { resend: list(args.flags.get('--resend')) ?? new Set(), edited });
+        out(
+          report,
+          `${report.redriven.length} redriven into ${into}, ${report.alreadyDone.length} already redriven before, ${report.ambiguous.length} ambiguous${report.ambiguous.length ? ` (an earlier run died after marking them; check the stream, then --resend ${report.ambiguous.join(',')})` : ''}`,
+        );
+        return report.ambiguous.length > 0 ? 3 : 0;
+      } finally {
+        await kafka?.close();
+      }
     }
     default:
       throw new Error(`unknown command ${args.command ?? ''} (--help lists them)`);
