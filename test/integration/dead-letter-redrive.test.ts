@@ -142,6 +142,20 @@ describe('dead-letter redrive', () => {
       expect(third.redriven.map((r) => r.deadLetterId)).toEqual([letters[1]?.deadLetterId]);
       expect(third.alreadyDone).toHaveLength(3);
       expect((await createDeadLetterRedrive(config).run(letters)).redriven).toEqual([]);
+      // The CLI: a dry run without --yes; with it, every record is found already redriven.
+      const cli = (...args: string[]) =>
+        run(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['tools/dead-letters/cli.ts', ...args], {
+          cwd: ROOT,
+          env: { ...process.env, ...pipeline.env },
+        });
+      expect(JSON.parse((await cli('redrive', file, '--stream', stream, '--json')).stdout)).toEqual({
+        dryRun: true,
+        chosen: 4,
+        edited: 0,
+      });
+      const viaCli = JSON.parse((await cli('redrive', file, '--stream', stream, '--yes', '--json')).stdout);
+      expect(viaCli).toMatchObject({ redriven: [], ambiguous: [] });
+      expect(viaCli.alreadyDone).toHaveLength(4);
 
       // Every poison record once in the stream, byte-exact, with the key it arrived with.
       const sent = await inStream();

@@ -11,9 +11,11 @@
  * past the grace period, the files of a ledger commit the committer has not appended yet are
  * kept whatever their age, and the table still reads whole afterwards.
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { loadTableCommitterConfig, loadTableMaintenanceConfig } from '../../lib/config';
 import { readManifestDataFiles, readManifestList } from '../../lib/lake/iceberg/manifests';
 import { NO_DEADLINE } from '../../lib/pipeline/deadline';
@@ -229,6 +231,17 @@ describe('table compaction', () => {
     expect(again.maxFilesPerPartition).toBe(1);
     expect(await duck(final)).toEqual(await duck(after));
     expect((await createTableCompactor(maintenance()).run(NO_DEADLINE)).outcome).toBe('nothing-to-do');
+    // `npm run maintain` does the same from the environment, as an operator runs it.
+    const cli = await promisify(execFile)(
+      path.join(__dirname, '..', '..', 'node_modules', '.bin', 'tsx'),
+      ['tools/maintain/cli.ts', '--quiet-minutes', '0', '--json'],
+      { cwd: path.join(__dirname, '..', '..'), env: { ...process.env, ...env } },
+    );
+    expect(JSON.parse(cli.stdout.trim().split('\n').pop() as string)).toMatchObject({
+      outcome: 'nothing-to-do',
+      dataFilesBefore: final.length,
+      maxFilesPerPartition: 1,
+    });
     const last = await javaReader();
     expect(last).toMatchObject({ rows: payloads.length + 30, duplicateKeys: 0 });
 
