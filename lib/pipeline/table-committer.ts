@@ -21,9 +21,11 @@ import {
   addedManifestFile,
   type DataFile,
   existingManifestFile,
+  pickupBounds,
   type ResolvedEntry,
   readManifestEntries,
   readManifestList,
+  snapshotIdOf,
   writeAppendManifest,
   writeExistingManifest,
   writeManifestList,
@@ -35,7 +37,7 @@ import {
   type RestCatalog,
   type Snapshot,
 } from '../lake/iceberg/rest-catalog';
-import { fieldId, PARTITION_SPEC, pickupDay, TABLE_SCHEMA } from '../lake/iceberg/table-schema';
+import { PARTITION_SPEC, pickupDay, TABLE_SCHEMA } from '../lake/iceberg/table-schema';
 import type { CommitLog, CommitManifest, CommittedObject } from '../ledger/commit-ledger';
 import { type Deadline, IoBudget } from './deadline';
 
@@ -165,16 +167,8 @@ export class NotATableFileError extends Error {
 /** A positive 63-bit ID that depends only on what the snapshot is built from. */
 function snapshotIdFor(base: bigint | null, progress: Progress): bigint {
   const canonical = JSON.stringify([base?.toString() ?? null, Object.entries(progress).sort()]);
-  const digest = createHash('sha256').update(canonical).digest();
-  const id = digest.readBigUInt64BE(0) & 0x7fff_ffff_ffff_ffffn;
-  return id === 0n ? 1n : id;
+  return snapshotIdOf(createHash('sha256').update(canonical).digest());
 }
-
-const micros = (ms: number): Buffer => {
-  const buf = Buffer.alloc(8);
-  buf.writeBigInt64LE(BigInt(ms) * 1000n);
-  return buf;
-};
 
 /** A committed lake object as the Iceberg data file the table adds. */
 export function dataFileOf(bucket: string, object: CommittedObject): DataFile {
@@ -182,14 +176,12 @@ export function dataFileOf(bucket: string, object: CommittedObject): DataFile {
   if (pickupDay(object.maxEventTimeMs) !== day) {
     throw new Error(`${object.key} spans more than one pickup day: not written for the Iceberg table`);
   }
-  const pickup = fieldId('pickup_datetime');
   return {
     path: `s3://${bucket}/${object.key}`,
     recordCount: object.rows,
     sizeBytes: object.bytes,
     partition: [day],
-    lowerBounds: new Map([[pickup, micros(object.minEventTimeMs)]]),
-    upperBounds: new Map([[pickup, micros(object.maxEventTimeMs)]]),
+    ...pickupBounds(object.minEventTimeMs, object.maxEventTimeMs),
   };
 }
 

@@ -24,9 +24,11 @@ import {
   addedManifestFile,
   type DataFile,
   existingManifestFile,
+  pickupBounds,
   type ResolvedEntry,
   readManifestEntries,
   readManifestList,
+  snapshotIdOf,
   writeAppendManifest,
   writeExistingManifest,
   writeManifestList,
@@ -37,7 +39,7 @@ import {
   type LoadedTable,
   type TableUpdate,
 } from '../lake/iceberg/rest-catalog';
-import { fieldId, PARTITION_SPEC, partitionPath } from '../lake/iceberg/table-schema';
+import { PARTITION_SPEC, partitionPath } from '../lake/iceberg/table-schema';
 import type { LakeRow } from '../lake/lake-row';
 import type { ParquetEncoder } from '../lake/parquet-encoder';
 import { type Deadline, IoBudget } from './deadline';
@@ -117,16 +119,8 @@ type SnapshotToAdd = Extract<TableUpdate, { action: 'add-snapshot' }>['snapshot'
 
 const digest = (parts: readonly string[]): Buffer => createHash('sha256').update(parts.join('\n')).digest();
 
-function snapshotIdFor(base: bigint, replaced: readonly string[]): bigint {
-  const id = digest([base.toString(), ...replaced]).readBigUInt64BE(0) & 0x7fff_ffff_ffff_ffffn;
-  return id === 0n ? 1n : id;
-}
-
-const micros = (ms: number): Buffer => {
-  const buf = Buffer.alloc(8);
-  buf.writeBigInt64LE(BigInt(ms) * 1000n);
-  return buf;
-};
+const snapshotIdFor = (base: bigint, replaced: readonly string[]): bigint =>
+  snapshotIdOf(digest([base.toString(), ...replaced]));
 
 const pathOf = (e: ResolvedEntry): string => e.dataFile.file_path as string;
 const sizeOf = (e: ResolvedEntry): number => Number(e.dataFile.file_size_in_bytes as bigint);
@@ -354,7 +348,9 @@ export class TableCompactor {
     for (const e of entries) {
       const day = dayOf(e);
       if (day === null) continue;
-      byDay.set(day, [...(byDay.get(day) ?? []), e]);
+      const files = byDay.get(day);
+      if (files) files.push(e);
+      else byDay.set(day, [e]);
     }
     const quietBefore = this.now() - this.options.quietPeriodMs;
     const rewrites: Rewrite[] = [];
@@ -418,7 +414,6 @@ export class TableCompactor {
     const location = table.metadata.location.replace(/\/+$/, '');
     const path = `${location}/data/${partition}/compacted~${digest(paths).toString('hex').slice(0, 32)}.parquet`;
     await budget.run('files.put data file', (signal) => this.deps.files.put(path, bytes, signal));
-    const pickup = fieldId('pickup_datetime');
     return {
       partitionDay: day,
       replaced: group,
@@ -427,8 +422,7 @@ export class TableCompactor {
         recordCount: rows.length,
         sizeBytes: bytes.length,
         partition: [day],
-        lowerBounds: new Map([[pickup, micros((rows[0] as LakeRow).pickup_datetime)]]),
-        upperBounds: new Map([[pickup, micros((rows.at(-1) as LakeRow).pickup_datetime)]]),
+        ...pickupBounds((rows[0] as LakeRow).pickup_datetime, (rows.at(-1) as LakeRow).pickup_datetime),
       },
     };
   }

@@ -8,7 +8,7 @@
  * one. Both are deterministic functions of their inputs.
  */
 import { type AvroSchema, readAvroFile, writeAvroFile } from './avro-file';
-import { FORMAT_VERSION, PARTITION_SPEC, type PartitionSpec, TABLE_SCHEMA } from './table-schema';
+import { FORMAT_VERSION, fieldId, PARTITION_SPEC, type PartitionSpec, TABLE_SCHEMA } from './table-schema';
 
 /** One data file, as a snapshot adds it. */
 export interface DataFile {
@@ -171,6 +171,36 @@ export interface ManifestFile {
 const mapEntries = <V>(map: ReadonlyMap<number, V> | undefined, value: (v: V) => unknown) =>
   map ? [...map].sort((a, b) => a[0] - b[0]).map(([key, v]) => ({ key, value: value(v) })) : null;
 
+/** The header metadata every data manifest carries (Iceberg readers resolve columns by it). */
+const manifestMetadata = (spec: PartitionSpec): Record<string, string> => ({
+  schema: JSON.stringify(TABLE_SCHEMA),
+  'schema-id': String(TABLE_SCHEMA['schema-id']),
+  'partition-spec': JSON.stringify(spec.fields),
+  'partition-spec-id': String(spec['spec-id']),
+  'format-version': String(FORMAT_VERSION),
+  content: 'data',
+});
+
+/** A positive 63-bit snapshot ID from a digest of what the snapshot is built from. */
+export function snapshotIdOf(digest: Buffer): bigint {
+  const id = digest.readBigUInt64BE(0) & 0x7fff_ffff_ffff_ffffn;
+  return id === 0n ? 1n : id;
+}
+
+/** A data file's pickup-time bounds, as Iceberg serializes a timestamptz bound (micros, LE). */
+export function pickupBounds(
+  minMs: number,
+  maxMs: number,
+): Required<Pick<DataFile, 'lowerBounds' | 'upperBounds'>> {
+  const micros = (ms: number): Buffer => {
+    const buf = Buffer.alloc(8);
+    buf.writeBigInt64LE(BigInt(ms) * 1000n);
+    return buf;
+  };
+  const pickup = fieldId('pickup_datetime');
+  return { lowerBounds: new Map([[pickup, micros(minMs)]]), upperBounds: new Map([[pickup, micros(maxMs)]]) };
+}
+
 /** An ADDED-only manifest: its Avro bytes. */
 export function writeAppendManifest(
   files: readonly DataFile[],
@@ -178,14 +208,7 @@ export function writeAppendManifest(
 ): Buffer {
   return writeAvroFile({
     schema: manifestEntrySchema(spec),
-    metadata: {
-      schema: JSON.stringify(TABLE_SCHEMA),
-      'schema-id': String(TABLE_SCHEMA['schema-id']),
-      'partition-spec': JSON.stringify(spec.fields),
-      'partition-spec-id': String(spec['spec-id']),
-      'format-version': String(FORMAT_VERSION),
-      content: 'data',
-    },
+    metadata: manifestMetadata(spec),
     records: files.map((f) => ({
       status: 1,
       snapshot_id: null,
@@ -390,14 +413,7 @@ export function writeExistingManifest(
 ): Buffer {
   return writeAvroFile({
     schema: manifestEntrySchema(spec),
-    metadata: {
-      schema: JSON.stringify(TABLE_SCHEMA),
-      'schema-id': String(TABLE_SCHEMA['schema-id']),
-      'partition-spec': JSON.stringify(spec.fields),
-      'partition-spec-id': String(spec['spec-id']),
-      'format-version': String(FORMAT_VERSION),
-      content: 'data',
-    },
+    metadata: manifestMetadata(spec),
     records: [
       ...entries.map((e) => ({ e, status: 0, snapshotId: e.snapshotId })),
       ...(deleted?.entries ?? []).map((e) => ({ e, status: 2, snapshotId: deleted?.deletedBy })),
