@@ -360,15 +360,12 @@ function rateSeconds(s, name, why) {
 }
 
 /**
- * The maintenance function's interval and timeout: 900 s (Lambda's maximum; a run stops starting
- * rewrites near its deadline), or 10 s below a shorter interval, so runs never overlap.
+ * A scheduled function's interval, its timeout (below the interval, so that runs never overlap
+ * and a reserved concurrency of 1 never throttles a scheduled run; at most Lambda's 900 s) and
+ * the age after which a delayed invocation is dropped (the next one is on its way).
  */
-function maintenanceSchedule(s) {
-  const interval = rateSeconds(
-    s,
-    'tableMaintenanceSchedule',
-    "the maintenance function's timeout and alarm periods are derived from the interval",
-  );
+function scheduledRun(s, name, why) {
+  const interval = rateSeconds(s, name, why);
   return {
     interval,
     timeout: Math.min(interval - COMMIT_TIMEOUT_SLACK_SECONDS, LAMBDA_MAX_TIMEOUT_SECONDS),
@@ -376,23 +373,15 @@ function maintenanceSchedule(s) {
   };
 }
 
-/**
- * The committer's schedule interval, its timeout (below the interval, so that runs never
- * overlap and the reserved concurrency of 1 never throttles a scheduled run) and the age after
- * which a delayed invocation is dropped (the next one is on its way).
- */
-function commitSchedule(s) {
-  const interval = rateSeconds(
+const maintenanceSchedule = (s) =>
+  scheduledRun(
     s,
-    'tableCommitSchedule',
-    "the committer's timeout is derived from the interval",
+    'tableMaintenanceSchedule',
+    "the maintenance function's timeout and alarm periods are derived from the interval",
   );
-  return {
-    interval,
-    timeout: Math.min(interval - COMMIT_TIMEOUT_SLACK_SECONDS, LAMBDA_MAX_TIMEOUT_SECONDS),
-    maximumEventAge: Math.min(interval, 21600),
-  };
-}
+
+const commitSchedule = (s) =>
+  scheduledRun(s, 'tableCommitSchedule', "the committer's timeout is derived from the interval");
 
 // ---------------------------------------------------------------------------------------
 // Environment
