@@ -93,17 +93,19 @@ export async function reportAbortedRun(
   } else {
     if (death.service === 'dynamodb') unavailable.ledger = 'dynamodb is down';
     const tableDataPrefix = run.tableDataPrefix;
+    // One read of the ledger serves both: the table's committed files and ledger.jsonl agree.
+    let scan: Promise<unknown[]> | undefined;
+    const ledger = () =>
+      (scan ??=
+        death.service === 'dynamodb' ? Promise.resolve([]) : scanLedger(clients, created.ledgerTable));
     try {
       exported = await exportRun(clients, {
         outDir: run.outDir,
         bucket: created.bucket,
         lakePrefix: tableDataPrefix ?? 'lake/trips',
-        ...(tableDataPrefix
-          ? { lakeKeys: async () => ledgerCommittedKeys(await scanLedger(clients, created.ledgerTable)) }
-          : {}),
+        ...(tableDataPrefix ? { lakeKeys: async () => ledgerCommittedKeys(await ledger()) } : {}),
         deadLetterQueueUrl: created.deadLetterQueueUrl,
-        ledgerScan: () =>
-          death.service === 'dynamodb' ? Promise.resolve([]) : scanLedger(clients, created.ledgerTable),
+        ledgerScan: ledger,
         failures: run.failures,
       });
     } catch (error) {

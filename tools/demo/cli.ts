@@ -407,11 +407,10 @@ async function main(): Promise<number> {
       await watch.guard(committer.finish());
     }
     const pipelineSeconds = (Date.now() - replayStarted) / 1000;
-    const lags = committer
-      ? await watch.guard(
-          tableVisibilityLags(committer.config, await scanLedger(clients, created.ledgerTable)),
-        )
-      : [];
+    // The ledger is final once the stream is drained (maintenance only reads it): read it once,
+    // for the visibility lags and for the export.
+    const ledgerItems = await watch.guard(scanLedger(clients, created.ledgerTable));
+    const lags = committer ? await watch.guard(tableVisibilityLags(committer.config, ledgerItems)) : [];
     const maintained = committer
       ? await watch.guard(maintainTable(process.env as Record<string, string>))
       : undefined;
@@ -436,7 +435,7 @@ async function main(): Promise<number> {
         lakePrefix: table ? `${DEMO_TABLE_PREFIX}/data` : 'lake/trips',
         ...(table ? { lakeKeys: async () => table.liveKeys } : {}),
         deadLetterQueueUrl: created.deadLetterQueueUrl,
-        ledgerScan: () => scanLedger(clients, created.ledgerTable),
+        ledgerScan: async () => ledgerItems,
         failures,
       }),
     );
