@@ -29,12 +29,11 @@ import { createTripTransform } from '../../lib/wiring/transform';
 import { FaultProxy, type FaultRule, type RequestView } from '../../tools/faults/fault-proxy';
 import {
   appendIcebergDataFiles,
-  buildIcebergLauncher,
   type IcebergCatalog,
   readIcebergTable,
-  startIcebergCatalog,
 } from '../../tools/iceberg/iceberg-catalog';
 import { syntheticTrips } from '../../tools/replay/synthetic';
+import { startTestCatalog } from '../support/iceberg-test-catalog';
 import { batches, kinesisEvent, shardRecords } from '../support/kinesis-events';
 import { lambdaContext } from '../support/lambda-context';
 import {
@@ -47,8 +46,6 @@ import {
 import { tripEvent } from '../support/trip-events';
 
 jest.setTimeout(300_000);
-
-const LOG_DIR = path.join(__dirname, '..', '..', '.local', 'test-logs');
 
 type CommitterHandler = (
   event: unknown,
@@ -67,27 +64,22 @@ function tableCommitterHandler(env: Record<string, string>): CommitterHandler {
 
 describe('the Iceberg lake', () => {
   let catalog: IcebergCatalog;
-  let home: string;
+  let stopCatalog: (() => Promise<void>) | undefined;
   let pipeline: LocalPipeline;
 
   beforeAll(async () => {
-    await buildIcebergLauncher();
     pipeline = await newLocalPipeline('iceberg-lake', {
       LAKE_FORMAT: 'iceberg',
       MAX_RECORDS_PER_COMMIT: '150',
     });
-    home = mkdtempSync(path.join(os.tmpdir(), 'taxi-iceberg-lake-'));
-    catalog = await startIcebergCatalog({
-      home,
-      logFile: path.join(LOG_DIR, 'iceberg-lake-catalog.log'),
-      s3Endpoint: testEndpoints().s3sqs as string,
-      warehouse: `s3://${pipeline.resources.bucket}/warehouse`,
-    });
+    ({ catalog, stop: stopCatalog } = await startTestCatalog(
+      'iceberg-lake-catalog',
+      pipeline.resources.bucket,
+    ));
   }, 300_000);
 
   afterAll(async () => {
-    await catalog?.stop();
-    if (home) rmSync(home, { recursive: true, force: true });
+    await stopCatalog?.();
   });
 
   it('holds every valid trip once, read by Iceberg’s Java reader and by DuckDB from the live files', async () => {

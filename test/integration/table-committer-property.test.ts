@@ -27,13 +27,9 @@ import { S3TableFiles } from '../../lib/storage/s3-table-files';
 import { createLakeSinkDeps, lakeSinkOptions } from '../../lib/wiring';
 import { createRestCatalog, createTableCommitter } from '../../lib/wiring/table-committer';
 import { createTableCompactor, createTableJanitor } from '../../lib/wiring/table-maintenance';
-import {
-  buildIcebergLauncher,
-  type IcebergCatalog,
-  readIcebergTable,
-  startIcebergCatalog,
-} from '../../tools/iceberg/iceberg-catalog';
+import { type IcebergCatalog, readIcebergTable } from '../../tools/iceberg/iceberg-catalog';
 import { seededRandom } from '../../tools/replay/synthetic';
+import { startTestCatalog } from '../support/iceberg-test-catalog';
 import { kinesisEvent, shardRecords } from '../support/kinesis-events';
 import { getObject, newLocalPipeline, queryLake, testEndpoints } from '../support/local-pipeline';
 import { tripEvent } from '../support/trip-events';
@@ -42,7 +38,6 @@ jest.setTimeout(600_000);
 
 const SEED = Number(process.env.TAXI_STREAM_COMMITTER_SEED ?? 20261129);
 const SCENARIOS = Number(process.env.TAXI_STREAM_COMMITTER_SCENARIOS ?? 12);
-const LOG_DIR = path.join(__dirname, '..', '..', '.local', 'test-logs');
 
 /** Where a committer run dies: before or after the n-th call of one of its ports' methods. */
 type Target =
@@ -121,23 +116,18 @@ function crashing<D extends object>(
 
 describe('table committer exactly-once property', () => {
   let catalog: IcebergCatalog;
-  let home: string;
+  let stopCatalog: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    await buildIcebergLauncher();
     const bucketPipeline = await newLocalPipeline('committer-warehouse');
-    home = mkdtempSync(path.join(os.tmpdir(), 'taxi-committer-property-'));
-    catalog = await startIcebergCatalog({
-      home,
-      logFile: path.join(LOG_DIR, 'committer-property-catalog.log'),
-      s3Endpoint: testEndpoints().s3sqs as string,
-      warehouse: `s3://${bucketPipeline.resources.bucket}/warehouse`,
-    });
+    ({ catalog, stop: stopCatalog } = await startTestCatalog(
+      'committer-property-catalog',
+      bucketPipeline.resources.bucket,
+    ));
   }, 300_000);
 
   afterAll(async () => {
-    await catalog?.stop();
-    if (home) rmSync(home, { recursive: true, force: true });
+    await stopCatalog?.();
   });
 
   it(`holds every ledger commit whole and once, whatever the runs do (seed ${SEED})`, async () => {

@@ -26,13 +26,9 @@ import { S3TableFiles } from '../../lib/storage/s3-table-files';
 import { createLakeSinkDeps, lakeSinkOptions } from '../../lib/wiring';
 import { createRestCatalog, createTableCommitter } from '../../lib/wiring/table-committer';
 import { createTableCompactor, createTableJanitor } from '../../lib/wiring/table-maintenance';
-import {
-  buildIcebergLauncher,
-  type IcebergCatalog,
-  readIcebergTable,
-  startIcebergCatalog,
-} from '../../tools/iceberg/iceberg-catalog';
+import { type IcebergCatalog, readIcebergTable } from '../../tools/iceberg/iceberg-catalog';
 import { syntheticTrips } from '../../tools/replay/synthetic';
+import { startTestCatalog } from '../support/iceberg-test-catalog';
 import { batches, kinesisEvent, shardRecords } from '../support/kinesis-events';
 import {
   getObject,
@@ -44,31 +40,24 @@ import {
 
 jest.setTimeout(300_000);
 
-const LOG_DIR = path.join(__dirname, '..', '..', '.local', 'test-logs');
-
 describe('table compaction', () => {
   let catalog: IcebergCatalog;
-  let home: string;
+  let stopCatalog: (() => Promise<void>) | undefined;
   let pipeline: LocalPipeline;
 
   beforeAll(async () => {
-    await buildIcebergLauncher();
     pipeline = await newLocalPipeline('iceberg-compaction', {
       LAKE_FORMAT: 'iceberg',
       MAX_RECORDS_PER_COMMIT: '40',
     });
-    home = mkdtempSync(path.join(os.tmpdir(), 'taxi-iceberg-compaction-'));
-    catalog = await startIcebergCatalog({
-      home,
-      logFile: path.join(LOG_DIR, 'iceberg-compaction-catalog.log'),
-      s3Endpoint: testEndpoints().s3sqs as string,
-      warehouse: `s3://${pipeline.resources.bucket}/warehouse`,
-    });
+    ({ catalog, stop: stopCatalog } = await startTestCatalog(
+      'iceberg-compaction-catalog',
+      pipeline.resources.bucket,
+    ));
   }, 300_000);
 
   afterAll(async () => {
-    await catalog?.stop();
-    if (home) rmSync(home, { recursive: true, force: true });
+    await stopCatalog?.();
   });
 
   it('swaps each quiet partition’s small files for one, whole, with an append racing it, and the same rows before and after', async () => {
