@@ -415,6 +415,63 @@ export function loadTableMaintenanceConfig(env: Env = process.env): TableMainten
   });
 }
 
+/** The raw archive sink (docs/recovery.md): its bucket, prefixes and its own ledger table. */
+export interface RawArchiveConfig {
+  readonly aws: AwsEndpoints;
+  readonly bucket: string;
+  readonly archivePrefix: string;
+  readonly stagingPrefix: string;
+  readonly ledgerTable: string;
+  readonly maxRecordsPerCommit: number;
+  readonly maxObjectsPerCommit: number;
+  readonly ioConcurrency: number;
+  readonly maxCommitConflicts: number;
+  readonly deadlineMarginMs: number;
+  readonly functionName: string;
+}
+
+const overlaps = (a: string, b: string): boolean =>
+  `${a}/`.startsWith(`${b}/`) || `${b}/`.startsWith(`${a}/`);
+
+export function loadRawArchiveConfig(env: Env = process.env): RawArchiveConfig {
+  const ledgerTable = required(env, 'ARCHIVE_LEDGER_TABLE');
+  if (!/^[A-Za-z0-9_.-]{3,255}$/.test(ledgerTable)) {
+    throw new ConfigError('ARCHIVE_LEDGER_TABLE', `is not a valid DynamoDB table name: "${ledgerTable}"`);
+  }
+  // Sharing the lake's ledger would put archive channels in the table committer's registry.
+  if (env.LEDGER_TABLE?.trim() === ledgerTable) {
+    throw new ConfigError('ARCHIVE_LEDGER_TABLE', "must not be the lake sink's LEDGER_TABLE");
+  }
+  const archivePrefix = prefix(env, 'ARCHIVE_PREFIX', 'raw');
+  const stagingPrefix = prefix(env, 'ARCHIVE_STAGING_PREFIX', 'staging/raw');
+  if (overlaps(archivePrefix, stagingPrefix)) {
+    throw new ConfigError(
+      'ARCHIVE_STAGING_PREFIX',
+      'must not overlap ARCHIVE_PREFIX: readers would see staged objects',
+    );
+  }
+  // The table's orphan cleanup deletes what no snapshot references under the table prefix.
+  if (overlaps(archivePrefix, tablePrefix(env))) {
+    throw new ConfigError(
+      'ARCHIVE_PREFIX',
+      'must not overlap TABLE_PREFIX: table maintenance would delete it',
+    );
+  }
+  return Object.freeze({
+    aws: loadAwsEndpoints(env),
+    bucket: bucketName(env, 'LAKE_BUCKET'),
+    archivePrefix,
+    stagingPrefix,
+    ledgerTable,
+    maxRecordsPerCommit: integer(env, 'MAX_RECORDS_PER_COMMIT', 10_000, 1, 1_000_000),
+    maxObjectsPerCommit: integer(env, 'MAX_OBJECTS_PER_COMMIT', 100, 1, 500),
+    ioConcurrency: integer(env, 'IO_CONCURRENCY', 8, 1, 64),
+    maxCommitConflicts: integer(env, 'MAX_COMMIT_CONFLICTS', 3, 0, 100),
+    deadlineMarginMs: integer(env, 'DEADLINE_MARGIN_MS', 10_000, 0, 600_000),
+    functionName: optional(env, 'AWS_LAMBDA_FUNCTION_NAME', 'taxi-stream-local'),
+  });
+}
+
 export function loadTableCommitterConfig(env: Env = process.env): TableCommitterConfig {
   const catalogUri = endpoint(env, 'ICEBERG_CATALOG_URI');
   if (!catalogUri) throw new ConfigError('ICEBERG_CATALOG_URI', 'is required');

@@ -105,3 +105,11 @@ export class UnsupportedEventError extends Error {
     this.name = 'UnsupportedEventError';
   }
 }
+
+/** An object under the raw archive prefix that is not in the archive's format (docs/recovery.md). */
+export class ArchiveFormatError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ArchiveFormatError';
+  }
+}

@@ -32,15 +32,16 @@ export function objectFileName(
   firstPosition: string,
   lastPosition: string,
   epoch = 0,
+  extension = '.parquet',
 ): string {
   const tag = channel.cluster === '' ? '' : `~${clusterTag(channel.cluster)}`;
   // After an operator's reset (ChannelHead.epoch) the same positions name other records.
   const era = epoch > 0 ? `~e${epoch}` : '';
   const name = `${channel.kind}~${channel.stream}~${channel.partition}~${firstPosition}~${lastPosition}${era}${tag}`;
-  if (Buffer.byteLength(name) + '.parquet'.length <= MAX_FILE_NAME_BYTES) return `${name}.parquet`;
+  if (Buffer.byteLength(name) + extension.length <= MAX_FILE_NAME_BYTES) return `${name}${extension}`;
   // Too long to read anyway: keep the kind and the start of the stream name, and a digest of
   // the whole name, which is as unique and as deterministic as the name itself.
-  return `${channel.kind}~${channel.stream.slice(0, 40)}~h${sha256Hex(name).slice(0, 40)}.parquet`;
+  return `${channel.kind}~${channel.stream.slice(0, 40)}~h${sha256Hex(name).slice(0, 40)}${extension}`;
 }
 
 export function joinKey(...parts: string[]): string {

@@ -49,6 +49,8 @@ export interface ChunkBody<Row> {
   /** One object's bytes for a partition's rows, deterministic. */
   encode(rows: readonly Row[]): Uint8Array;
   readonly contentType: string;
+  /** The object names' extension, with its dot (at most 16 bytes: object names are bounded). */
+  readonly fileExtension: string;
   /** The row's event time (epoch ms), kept per object in the commit manifest. */
   eventTimeMs(row: Row): number;
 }
@@ -311,7 +313,10 @@ export class ChunkSink<Row> {
     const first = records[start] as SourceRecord;
     const last = records[records.length - 1] as SourceRecord;
     // 99,999 epochs: the widest era suffix a name can get.
-    const relative = joinKey(partition, objectFileName(first.channel, first.position, last.position, 99_999));
+    const relative = joinKey(
+      partition,
+      objectFileName(first.channel, first.position, last.position, 99_999, this.deps.body.fileExtension),
+    );
     const widest: CommittedObject = {
       key: joinKey(this.options.lakePrefix, relative),
       stagingKey: joinKey(this.options.stagingPrefix, relative),
@@ -417,7 +422,13 @@ export class ChunkSink<Row> {
 
     const lastRecord = records[chunk.end - 1] as SourceRecord;
     const channel = firstRecord.channel;
-    const fileName = objectFileName(channel, firstRecord.position, lastRecord.position, head.epoch ?? 0);
+    const fileName = objectFileName(
+      channel,
+      firstRecord.position,
+      lastRecord.position,
+      head.epoch ?? 0,
+      this.deps.body.fileExtension,
+    );
 
     const byPartition = new Map<string, Row[]>();
     for (const entry of chunk.entries) {

@@ -45,6 +45,7 @@ function tripBody(deps: LakeSinkDeps): ChunkBody<LakeRow> {
     partition,
     encode: (rows) => encoder.encode(rows),
     contentType: PARQUET,
+    fileExtension: '.parquet',
     eventTimeMs: (row) => row.pickup_datetime,
   };
 }

@@ -210,6 +210,8 @@ export function localAws(endpoints: LocalEndpoints): AwsEndpoints {
 export interface PipelineResources {
   readonly bucket: string;
   readonly ledgerTable: string;
+  /** The raw archive's own ledger, when the archive runs. */
+  readonly archiveLedgerTable?: string;
   readonly deadLetterQueue: string;
   readonly stream?: string;
   readonly shards?: number;
@@ -240,16 +242,12 @@ export function localClients(endpoints: LocalEndpoints): LocalClients {
   };
 }
 
-/** Creates (idempotently) the bucket, ledger table, dead-letter queue and stream. */
-export async function createPipelineResources(
-  clients: LocalClients,
-  names: PipelineResources,
-): Promise<CreatedResources> {
-  await clients.s3.send(new CreateBucketCommand({ Bucket: names.bucket }));
+/** A commit ledger table (the lake sink's, or the raw archive's), idempotently. */
+export async function createLedgerTable(clients: LocalClients, name: string): Promise<void> {
   try {
     await clients.dynamodb.send(
       new CreateTableCommand({
-        TableName: names.ledgerTable,
+        TableName: name,
         BillingMode: 'PAY_PER_REQUEST',
         AttributeDefinitions: [
           { AttributeName: 'pk', AttributeType: 'S' },
@@ -264,6 +262,16 @@ export async function createPipelineResources(
   } catch (error) {
     if ((error as { name?: string }).name !== 'ResourceInUseException') throw error;
   }
+}
+
+/** Creates (idempotently) the bucket, ledger table(s), dead-letter queue and stream. */
+export async function createPipelineResources(
+  clients: LocalClients,
+  names: PipelineResources,
+): Promise<CreatedResources> {
+  await clients.s3.send(new CreateBucketCommand({ Bucket: names.bucket }));
+  await createLedgerTable(clients, names.ledgerTable);
+  if (names.archiveLedgerTable) await createLedgerTable(clients, names.archiveLedgerTable);
   const fifo = names.deadLetterQueue.endsWith('.fifo');
   const queue = await clients.sqs.send(
     new CreateQueueCommand({
