@@ -110,6 +110,10 @@ describe('npm run demo', () => {
     expect(s.searchDocuments).toBe(s.validRecords);
     expect(Number(s.searchIndexes)).toBe(2); // yellow and green, one month
     expect(s.dlqMessages).toBe(s.poisonRecords);
+    // Every record, poison and watermarks included, is in the raw archive once (checked byte
+    // for byte against what the replay landed: a mismatch would make `reconciled` false).
+    expect(s.rawArchivedRecords).toBe(s.inputRecords);
+    expect(Number(s.rawArchiveObjects)).toBeGreaterThan(0);
     expect(result.stdout).toContain('RECONCILED');
     expect(result.stdout).toContain('top pickup zones');
     // Outputs stay for inspection.
@@ -157,6 +161,8 @@ describe('npm run demo', () => {
     expect(s.parquetRows).toBe(2 * Number(s.searchDocuments));
     expect(s.tableRows).toBe(s.parquetRows);
     expect(s.dlqMessages).toBe(s.poisonRecords);
+    // The archive holds each source's records apart (Kinesis shard and Kafka partition).
+    expect(s.rawArchivedRecords).toBe(s.inputRecords);
   });
 
   it('stops at once when a local service dies, says what died and writes what was reconciled so far', async () => {

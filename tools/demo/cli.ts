@@ -57,6 +57,7 @@ import {
   tableVisibilityLags,
 } from './iceberg-lake';
 import { exportRun, lakeTripIds, type Reconciliation, type RunExport, reconcile } from './outputs';
+import { checkRawArchive } from './raw-archive';
 import { formatReport, lakeInsights } from './report';
 import { exportSearch, reconcileSearch } from './search-export';
 
@@ -73,6 +74,8 @@ interface LocalKafka {
   readonly dir: string;
 }
 const SEARCH_FUNCTION = 'taxi-stream-local-searchSink';
+const ARCHIVE_FUNCTION = 'taxi-stream-local-rawArchive';
+const ARCHIVE_PREFIX = 'raw';
 const SHARED_ZONES = path.resolve(ROOT, '..', 'shared', 'data', 'zones', 'taxi_zone_lookup.csv');
 
 const HELP = `Usage: npm run demo -- [options]
@@ -288,6 +291,17 @@ async function main(): Promise<number> {
       SEARCH_FUNCTION,
       'taxi-stream-search-sink',
     );
+    const archiveHandler = loadHandler(
+      '../../functions/raw-archive',
+      ARCHIVE_FUNCTION,
+      'taxi-stream-raw-archive',
+    );
+    // One event source mapping per function: own checkpoints, failures isolated.
+    const mapped = [
+      { functionName: LAKE_FUNCTION, handler: lakeHandler },
+      { functionName: SEARCH_FUNCTION, handler: searchHandler },
+      { functionName: ARCHIVE_FUNCTION, handler: archiveHandler },
+    ];
 
     const inputs = withWatermarks(
       options.inputs.length > 0
@@ -309,8 +323,6 @@ async function main(): Promise<number> {
         new SendMessageCommand({ QueueUrl: failureQueue.QueueUrl, MessageBody: JSON.stringify(record) }),
       );
     };
-    const lakeKafkaHandler = lakeHandler as unknown as KafkaHandler;
-    const searchKafkaHandler = searchHandler as unknown as KafkaHandler;
     const mappingSettings = {
       batchSize: options.batchSize,
       timeoutMs: 120_000,
@@ -324,38 +336,40 @@ async function main(): Promise<number> {
     run.sources = sources;
     const replayStarted = Date.now();
     const consumed: Array<Promise<DeliveryStats>> = run.consumed;
+    // The function each of `consumed` delivers to.
+    const consumedBy: string[] = [];
     const replays: Array<Promise<Array<{ shardId: string; sequenceNumber: string }>>> = [];
     for (const source of sources) {
       let publisherDone = false;
       const mappings =
         source === 'kinesis'
-          ? [LAKE_FUNCTION, SEARCH_FUNCTION].map(
-              // One event source mapping per function: own checkpoints, failures isolated.
-              (functionName) =>
+          ? mapped.map(
+              ({ functionName, handler }) =>
                 new KinesisRunner({
                   kinesis: clients.kinesis,
                   stream,
                   region: 'us-east-1',
                   functionName,
-                  handler: functionName === LAKE_FUNCTION ? lakeHandler : searchHandler,
+                  handler,
                   batchWindowMs: options.batchWindowMs,
                   ...mappingSettings,
                 }),
             )
-          : [LAKE_FUNCTION, SEARCH_FUNCTION].map(
-              (functionName) =>
+          : mapped.map(
+              ({ functionName, handler }) =>
                 new KafkaRunner({
                   kafka: (kafka as LocalKafka).client,
                   bootstrapServers: (kafka as LocalKafka).broker.bootstrap,
                   topic: stream,
                   groupId: functionName,
                   functionName,
-                  handler: functionName === LAKE_FUNCTION ? lakeKafkaHandler : searchKafkaHandler,
+                  handler: handler as unknown as KafkaHandler,
                   ...mappingSettings,
                 }),
             );
       runners.push(...mappings);
-      for (const m of mappings) {
+      for (const [i, m] of mappings.entries()) {
+        consumedBy.push((mapped[i] as { functionName: string }).functionName);
         const done = m.runUntilDrained(() => publisherDone);
         // Awaited only after the replay; a runner failing before that (its service died) must
         // not count as an unhandled rejection meanwhile.
@@ -396,9 +410,9 @@ async function main(): Promise<number> {
         for (const k of Object.keys(total) as Array<keyof DeliveryStats>) total[k] += one[k];
       return total;
     };
-    // Mappings were started lake, search, lake, search...: one pair per source.
-    const runnerStats = sum(stats.filter((_, i) => i % 2 === 0));
-    const searchRunnerStats = sum(stats.filter((_, i) => i % 2 === 1));
+    const statsOf = (functionName: string) => sum(stats.filter((_, i) => consumedBy[i] === functionName));
+    const runnerStats = statsOf(LAKE_FUNCTION);
+    const searchRunnerStats = statsOf(SEARCH_FUNCTION);
     // Every source carries every input record once.
     const positions = landed.flat();
     const expectedRecords = sources.flatMap(() => inputs);
@@ -440,6 +454,9 @@ async function main(): Promise<number> {
       }),
     );
     const reconciliation: Reconciliation = await reconcile(expectedRecords, positions, exported);
+    const archive = await watch.guard(
+      checkRawArchive(clients, created.bucket, ARCHIVE_PREFIX, expectedRecords, positions),
+    );
     const insights = await lakeInsights(exported.lakeDir, exported.lakeObjects > 0);
     say('reading the search indexes');
     const searchClient = new Client({ node: stack.endpoints.opensearch as string });
@@ -463,10 +480,15 @@ async function main(): Promise<number> {
       searchIndexes: Object.keys(search.perIndex).length,
       dlqMessages: exported.deadLetters.length,
       mappingFailures: failures.length,
+      // Every landed record, byte-exact, once in the raw archive (docs/recovery.md).
+      rawArchivedRecords: archive.rawArchivedRecords,
+      rawArchiveObjects: archive.archiveObjects,
+      rawArchiveBytes: archive.archiveBytes,
       duplicatesInLake: reconciliation.duplicatesInLake,
       missing: reconciliation.missing,
       reconciled:
         reconciliation.reconciled &&
+        archive.reconciled &&
         searchReconciliation.reconciled &&
         (table === undefined || (table.tableRows === reconciliation.inLake && table.tableDuplicates === 0)),
       tableFormat: options.lake,
@@ -498,13 +520,14 @@ async function main(): Promise<number> {
       eventsPerSecond: Math.round(expectedRecords.length / Math.max(0.001, pipelineSeconds)),
       runner: runnerStats,
       searchRunner: searchRunnerStats,
+      archiveRunner: statsOf(ARCHIVE_FUNCTION),
       outDir: options.out,
     };
     // Files and bytes before and after, per compacted partition: report.json and the report.
     const maintenancePartitions = maintenance?.partitions ?? [];
     writeFileSync(
       path.join(options.out, 'report.json'),
-      `${JSON.stringify({ ...summary, maintenancePartitions, insights, reconciliation, search: { perIndex: search.perIndex, reconciliation: searchReconciliation, insights: searchInsights }, metrics: Object.fromEntries(capture.metrics) }, null, 2)}\n`,
+      `${JSON.stringify({ ...summary, maintenancePartitions, insights, reconciliation, archive, search: { perIndex: search.perIndex, reconciliation: searchReconciliation, insights: searchInsights }, metrics: Object.fromEntries(capture.metrics) }, null, 2)}\n`,
     );
     capture.print(
       formatReport({

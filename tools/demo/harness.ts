@@ -112,13 +112,14 @@ export function parseRunArgs<O extends RunOptions>(
 /** The environment the handlers read at cold start, pointing at the created resources. */
 export function handlerEnvironment(
   stackEnv: Record<string, string>,
-  created: { bucket: string; ledgerTable: string; deadLetterQueueUrl: string },
+  created: { bucket: string; ledgerTable: string; archiveLedgerTable?: string; deadLetterQueueUrl: string },
   extra: Record<string, string> = {},
 ): void {
   Object.assign(process.env, stackEnv, {
     LAKE_BUCKET: created.bucket,
     LEDGER_TABLE: created.ledgerTable,
     DEAD_LETTER_QUEUE_URL: created.deadLetterQueueUrl,
+    ...(created.archiveLedgerTable ? { ARCHIVE_LEDGER_TABLE: created.archiveLedgerTable } : {}),
     ...extra,
   });
 }

@@ -55,6 +55,9 @@ export interface ReportInput {
     partitions: number;
     dlqMessages: number;
     mappingFailures: number;
+    rawArchivedRecords?: number;
+    rawArchiveObjects?: number;
+    rawArchiveBytes?: number;
     reconciled: boolean;
     seconds: { replay: number; pipeline: number; total: number };
     eventsPerSecond: number;
@@ -104,6 +107,10 @@ export function formatReport(r: ReportInput): string {
   lines.push(`trips committed to the lake     ${n(s.parquetRows)}`);
   lines.push(`poison records dead-lettered    ${n(s.dlqMessages)}`);
   lines.push(`batches sent to on-failure      ${n(s.mappingFailures)}`);
+  if (s.rawArchivedRecords !== undefined)
+    lines.push(
+      `records in the raw archive      ${n(s.rawArchivedRecords)} (${n(s.rawArchiveObjects ?? 0)} gzip JSON Lines objects, ${((s.rawArchiveBytes ?? 0) / 1_048_576).toFixed(1)} MiB)`,
+    );
 
   const iceberg = s.tableFormat === 'iceberg';
   section(
@@ -225,8 +232,8 @@ export function formatReport(r: ReportInput): string {
     `search: ${n(sr.documents)} documents for ${n(sr.expected)} lake trips; missing ${sr.missing}, duplicated ${sr.duplicated}, unexpected ${sr.unexpected}`,
   );
   lines.push(
-    rc.reconciled && sr.reconciled
-      ? 'RECONCILED: every trip is in the lake exactly once and in the search indexes exactly once, every poison record in the dead-letter queue exactly once.'
+    s.reconciled
+      ? 'RECONCILED: every trip is in the lake exactly once and in the search indexes exactly once, every poison record in the dead-letter queue exactly once, every record in the raw archive exactly once.'
       : 'NOT RECONCILED',
   );
 

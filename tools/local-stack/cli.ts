@@ -114,6 +114,7 @@ async function main(): Promise<void> {
     ...stack.env(),
     LAKE_BUCKET: created.bucket,
     LEDGER_TABLE: created.ledgerTable,
+    ARCHIVE_LEDGER_TABLE: LOCAL_RESOURCES.archiveLedgerTable,
     DEAD_LETTER_QUEUE_URL: created.deadLetterQueueUrl,
     TRIP_STREAM: LOCAL_RESOURCES.stream,
     ...(catalog ? { ICEBERG_CATALOG_URI: catalog.url } : {}),

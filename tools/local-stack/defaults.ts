@@ -5,6 +5,7 @@
 export const LOCAL_RESOURCES = {
   bucket: 'taxi-stream-lake',
   ledgerTable: 'taxi-stream-ledger',
+  archiveLedgerTable: 'taxi-stream-archive-ledger',
   deadLetterQueue: 'taxi-stream-dead-letters.fifo',
   stream: 'taxi-trips',
 } as const;

@@ -220,6 +220,7 @@ export interface PipelineResources {
 export interface CreatedResources {
   readonly bucket: string;
   readonly ledgerTable: string;
+  readonly archiveLedgerTable?: string;
   readonly deadLetterQueueUrl: string;
   readonly stream?: string;
 }
@@ -299,6 +300,7 @@ export async function createPipelineResources(
   return {
     bucket: names.bucket,
     ledgerTable: names.ledgerTable,
+    ...(names.archiveLedgerTable ? { archiveLedgerTable: names.archiveLedgerTable } : {}),
     deadLetterQueueUrl: queue.QueueUrl as string,
     ...(names.stream ? { stream: names.stream } : {}),
   };
