@@ -20,30 +20,25 @@
  */
 import { createHash } from 'node:crypto';
 import { readLakeRows, rowsChecksum } from '../lake/iceberg/data-file-rows';
-import {
-  addedManifestFile,
-  type DataFile,
-  existingManifestFile,
-  pickupBounds,
-  type ResolvedEntry,
-  readManifestEntries,
-  readManifestList,
-  snapshotIdOf,
-  writeAppendManifest,
-  writeExistingManifest,
-  writeManifestList,
-} from '../lake/iceberg/manifests';
+import { type DataFile, pickupBounds, type ResolvedEntry, snapshotIdOf } from '../lake/iceberg/manifests';
 import {
   CatalogConflictError,
   CatalogStateUnknownError,
   type LoadedTable,
-  type TableUpdate,
 } from '../lake/iceberg/rest-catalog';
 import { PARTITION_SPEC, partitionPath } from '../lake/iceberg/table-schema';
 import type { LakeRow } from '../lake/lake-row';
 import type { ParquetEncoder } from '../lake/parquet-encoder';
 import { type Deadline, IoBudget } from './deadline';
 import type { TableCatalog, TableFiles } from './table-committer';
+import {
+  type LiveTable,
+  pathOf,
+  readLiveTable,
+  rewriteCommit,
+  sizeOf,
+  writeRewriteSnapshot,
+} from './table-rewrite';
 
 export interface TableCompactorOptions {
   readonly namespace: string;
@@ -115,15 +110,11 @@ export class RewriteMismatchError extends Error {
 
 export const COMPACTION_KEY = 'taxi-stream.compaction';
 
-type SnapshotToAdd = Extract<TableUpdate, { action: 'add-snapshot' }>['snapshot'];
-
 const digest = (parts: readonly string[]): Buffer => createHash('sha256').update(parts.join('\n')).digest();
 
 const snapshotIdFor = (base: bigint, replaced: readonly string[]): bigint =>
   snapshotIdOf(digest([base.toString(), ...replaced]));
 
-const pathOf = (e: ResolvedEntry): string => e.dataFile.file_path as string;
-const sizeOf = (e: ResolvedEntry): number => Number(e.dataFile.file_size_in_bytes as bigint);
 const dayOf = (e: ResolvedEntry): number | null => {
   const v = e.dataFile.partition[PARTITION_SPEC.fields[0]?.name ?? ''];
   return typeof v === 'number' ? v : null;
@@ -199,7 +190,7 @@ export class TableCompactor {
       this.deps.catalog.loadTable(namespace, name, signal),
     );
     if (!table) return { ...report, outcome: 'no-table' };
-    let live = await this.liveEntries(table, budget);
+    let live: LiveTable = await readLiveTable(table, this.deps.files, budget);
     report.dataFilesBefore = live.entries.length;
     report.dataFilesAfter = live.entries.length;
     Object.assign(report, layoutOf(live.entries.map((e) => ({ day: dayOf(e), bytes: sizeOf(e) }))));
@@ -219,23 +210,31 @@ export class TableCompactor {
       // compaction) is dropped, its new file left as an orphan.
       const still = rewrites.filter((r) => r.replaced.every((e) => livePaths.has(pathOf(e))));
       if (still.length === 0 || live.snapshotId === null) return report;
-      const { snapshotId, snapshot } = await this.prepareReplace(table, live, still, budget);
+      const replacedPaths = new Set(still.flatMap((r) => r.replaced.map(pathOf)));
+      const snapshotId = snapshotIdFor(live.snapshotId, [...replacedPaths].sort());
+      const snapshot = await writeRewriteSnapshot(
+        {
+          table,
+          live,
+          snapshotId,
+          removed: replacedPaths,
+          added: still.map((r) => r.file),
+          operation: 'replace',
+          summary: {
+            [COMPACTION_KEY]: digest([...replacedPaths].sort())
+              .toString('hex')
+              .slice(0, 32),
+          },
+          timestampMs: this.now(),
+        },
+        this.deps.files,
+        budget,
+      );
       expected = snapshotId;
+      const { requirements, updates } = rewriteCommit(table, live.snapshotId, snapshot);
       try {
         table = await budget.run('catalog.commit', (signal) =>
-          this.deps.catalog.commit(
-            namespace,
-            name,
-            [
-              { type: 'assert-table-uuid', uuid: (table as LoadedTable).metadata.tableUuid },
-              { type: 'assert-ref-snapshot-id', ref: 'main', 'snapshot-id': live.snapshotId },
-            ],
-            [
-              { action: 'add-snapshot', snapshot },
-              { action: 'set-snapshot-ref', 'ref-name': 'main', type: 'branch', 'snapshot-id': snapshotId },
-            ],
-            signal,
-          ),
+          this.deps.catalog.commit(namespace, name, requirements, updates, signal),
         );
         return this.done(report, 'compacted', snapshotId, still, live.entries);
       } catch (error) {
@@ -249,7 +248,7 @@ export class TableCompactor {
         );
         if (!reloaded) throw new Error(`table ${namespace}.${name} disappeared`);
         table = reloaded;
-        live = await this.liveEntries(table, budget);
+        live = await readLiveTable(table, this.deps.files, budget);
       }
     }
   }
@@ -297,43 +296,6 @@ export class TableCompactor {
       rowsRewritten: rewrites.reduce((n, r) => n + r.file.recordCount, 0),
       partitionsCompacted: new Set(rewrites.map((r) => r.partitionDay)).size,
     });
-  }
-
-  /** The live data file entries of main's current snapshot, with their manifests. */
-  private async liveEntries(
-    table: LoadedTable,
-    budget: IoBudget,
-  ): Promise<{
-    snapshotId: bigint | null;
-    sequenceNumber: bigint;
-    entries: ResolvedEntry[];
-    otherManifests: ReturnType<typeof readManifestList>;
-  }> {
-    const current = table.metadata.snapshots.find((s) => s.snapshotId === table.metadata.currentSnapshotId);
-    if (!current) return { snapshotId: null, sequenceNumber: 0n, entries: [], otherManifests: [] };
-    const list = readManifestList(
-      await budget.run('files.get manifest list', (signal) =>
-        this.deps.files.get(current.manifestList, signal),
-      ),
-    );
-    const entries: ResolvedEntry[] = [];
-    const otherManifests: typeof list = [];
-    for (const m of list) {
-      if (m.content !== 0 || m.partition_spec_id !== PARTITION_SPEC['spec-id']) {
-        otherManifests.push(m);
-        continue;
-      }
-      const bytes = await budget.run('files.get manifest', (signal) =>
-        this.deps.files.get(m.manifest_path, signal),
-      );
-      entries.push(...readManifestEntries(bytes, m));
-    }
-    return {
-      snapshotId: current.snapshotId,
-      sequenceNumber: current.sequenceNumber,
-      entries,
-      otherManifests,
-    };
   }
 
   /** Plans, reads, rewrites, checks and writes the new files; returns what to swap in. */
@@ -425,74 +387,5 @@ export class TableCompactor {
         ...pickupBounds((rows[0] as LakeRow).pickup_datetime, (rows.at(-1) as LakeRow).pickup_datetime),
       },
     };
-  }
-
-  /** Writes the manifests and manifest list of the replace snapshot on `live`. */
-  private async prepareReplace(
-    table: LoadedTable,
-    live: {
-      snapshotId: bigint | null;
-      entries: ResolvedEntry[];
-      otherManifests: ReturnType<typeof readManifestList>;
-    },
-    rewrites: readonly Rewrite[],
-    budget: IoBudget,
-  ): Promise<{ snapshotId: bigint; snapshot: SnapshotToAdd }> {
-    const base = live.snapshotId as bigint;
-    const replacedPaths = new Set(rewrites.flatMap((r) => r.replaced.map(pathOf)));
-    const snapshotId = snapshotIdFor(base, [...replacedPaths].sort());
-    const sequenceNumber = table.metadata.lastSequenceNumber + 1n;
-    const metadataDir = `${table.metadata.location.replace(/\/+$/, '')}/metadata`;
-    const files = rewrites.map((r) => r.file);
-    const addedPath = `${metadataDir}/taxi-stream-${snapshotId}-c0.avro`;
-    const added = writeAppendManifest(files);
-    await budget.run('files.put manifest', (signal) => this.deps.files.put(addedPath, added, signal));
-    const kept = live.entries.filter((e) => !replacedPaths.has(pathOf(e)));
-    const deleted = live.entries.filter((e) => replacedPaths.has(pathOf(e)));
-    const keptPath = `${metadataDir}/taxi-stream-${snapshotId}-c1.avro`;
-    const keptManifest = writeExistingManifest(kept, PARTITION_SPEC, {
-      entries: deleted,
-      deletedBy: snapshotId,
-    });
-    await budget.run('files.put manifest', (signal) => this.deps.files.put(keptPath, keptManifest, signal));
-    const list = writeManifestList(
-      [
-        ...live.otherManifests,
-        addedManifestFile({ path: addedPath, length: added.length, snapshotId, sequenceNumber, files }),
-        existingManifestFile({
-          path: keptPath,
-          length: keptManifest.length,
-          snapshotId,
-          sequenceNumber,
-          entries: kept,
-          deleted,
-        }),
-      ],
-      { snapshotId, parentId: base, sequenceNumber },
-    );
-    const listPath = `${metadataDir}/snap-${snapshotId}-1-taxi-stream.avro`;
-    await budget.run('files.put manifest list', (signal) => this.deps.files.put(listPath, list, signal));
-    const rows = files.reduce((n, f) => n + f.recordCount, 0);
-    const snapshot: SnapshotToAdd = {
-      'snapshot-id': snapshotId,
-      'parent-snapshot-id': base,
-      'sequence-number': sequenceNumber,
-      'timestamp-ms': this.now(),
-      'manifest-list': listPath,
-      summary: {
-        operation: 'replace',
-        'added-data-files': String(files.length),
-        'deleted-data-files': String(deleted.length),
-        'added-records': String(rows),
-        'deleted-records': String(rows),
-        'added-files-size': String(files.reduce((n, f) => n + f.sizeBytes, 0)),
-        'removed-files-size': String(deleted.reduce((n, e) => n + sizeOf(e), 0)),
-        [COMPACTION_KEY]: digest([...replacedPaths].sort())
-          .toString('hex')
-          .slice(0, 32),
-      },
-      'schema-id': table.metadata.currentSchemaId,
-    };
-    return { snapshotId, snapshot };
   }
 }
