@@ -60,7 +60,7 @@ const LOCAL_DEFAULTS = {
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
 };
 
-/** Further settings taken from the shell on stage `local` when set (README, Configuration). */
+/** Further settings taken from the shell on stage `local` when set (docs/configuration.md). */
 const LOCAL_PASS_THROUGH = [
   'STAGING_PREFIX',
   'DEAD_LETTER_PAYLOAD_PREFIX',

@@ -1,7 +1,7 @@
 /**
  * Configuration, parsed once at cold start from the environment, typed and frozen. A bad
  * or missing value fails the cold start with a message naming the variable. Every variable
- * is documented in the README (Configuration).
+ * is documented in docs/configuration.md.
  */
 import { DEFAULT_VALIDATION_POLICY, type ValidationPolicy } from './domain/trip';
 import { ConfigError } from './errors';

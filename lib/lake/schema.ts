@@ -1,6 +1,6 @@
 /**
  * The lake's Parquet schema, in one place: the encoder builds columns from it, the Glue
- * table and the README are written from it, and the partition template may refer to any
+ * table and docs/lake.md are written from it, and the partition template may refer to any
  * column by name. Order here is column order in the files.
  */
 import type { LakeRow } from './lake-row';

@@ -30,7 +30,7 @@ export interface LambdaKafkaEvent {
   records: Record<string, LambdaKafkaRecord[]>;
 }
 
-/** What a Kafka event source mapping expects back for a failed record (see README, Kafka). */
+/** What a Kafka event source mapping expects back for a failed record (see docs/kafka.md). */
 export type KafkaItemIdentifier = { readonly partition: string; readonly offset: number };
 
 export function isKafkaEvent(event: unknown): event is LambdaKafkaEvent {

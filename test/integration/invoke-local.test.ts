@@ -1,7 +1,7 @@
 /**
  * `npx serverless invoke local --stage local -f <function> -p events/<file>.json` runs the
- * bundled handlers against the local services and prints the batch response (README,
- * "Local invocation"). The services are the test stack's; the shell environment points the
+ * bundled handlers against the local services and prints the batch response (docs/deploy.md,
+ * "Sample events and local invocation"). The services are the test stack's; the shell environment points the
  * local stage at them, as `.local/stack.env` does after `npm run local`.
  */
 import { execFile } from 'node:child_process';

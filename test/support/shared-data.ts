@@ -7,7 +7,9 @@ export const SHARED_DIR = path.resolve(__dirname, '..', '..', '..', 'shared');
 export function sharedPath(...parts: string[]): string {
   const file = path.join(SHARED_DIR, ...parts);
   if (!existsSync(file)) {
-    throw new Error(`${file} is missing: tests read ../shared/data beside the checkout (see README, Tests)`);
+    throw new Error(
+      `${file} is missing: tests read ../shared/data beside the checkout (see docs/testing.md)`,
+    );
   }
   return file;
 }
