@@ -472,6 +472,25 @@ export function loadRawArchiveConfig(env: Env = process.env): RawArchiveConfig {
   });
 }
 
+/** Reprocessing (docs/recovery.md): the lake sink's and the committer's settings, and the archive's. */
+export interface ReprocessConfig {
+  /** The transform, the dead letters and the Parquet settings, as the lake sink has them. */
+  readonly lake: LakeSinkConfig;
+  readonly table: TableCommitterConfig;
+  readonly archivePrefix: string;
+  /** Set when SEARCH_ENDPOINT is: the trips are re-indexed too. */
+  readonly search: SearchSinkConfig | undefined;
+}
+
+export function loadReprocessConfig(env: Env = process.env): ReprocessConfig {
+  return Object.freeze({
+    lake: loadLakeSinkConfig(env),
+    table: loadTableCommitterConfig(env),
+    archivePrefix: prefix(env, 'ARCHIVE_PREFIX', 'raw'),
+    search: env.SEARCH_ENDPOINT?.trim() ? loadSearchSinkConfig(env) : undefined,
+  });
+}
+
 export function loadTableCommitterConfig(env: Env = process.env): TableCommitterConfig {
   const catalogUri = endpoint(env, 'ICEBERG_CATALOG_URI');
   if (!catalogUri) throw new ConfigError('ICEBERG_CATALOG_URI', 'is required');

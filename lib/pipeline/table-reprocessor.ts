@@ -23,6 +23,7 @@
  * the snapshot is the only switch. A rerun after a crash finishes what is missing.
  */
 import { createHash } from 'node:crypto';
+import type { ArchiveReader } from '../archive/archive-reader';
 import { archivePartitionHourMs, decodeArchive } from '../archive/raw-archive-format';
 import type { DeadLetter, DeadLetterSink } from '../dead-letters/dead-letter';
 import { readLakeRows, rowsChecksum } from '../lake/iceberg/data-file-rows';
@@ -42,13 +43,6 @@ import type { TableCatalog, TableFiles } from './table-committer';
 import { tableProgress } from './table-committer';
 import { type LiveTable, pathOf, readLiveTable, rewriteCommit, writeRewriteSnapshot } from './table-rewrite';
 import type { TripTransform } from './trip-transform';
-
-/** The raw archive as the reprocessor reads it. */
-export interface ArchiveReader {
-  /** Keys of the archive objects of one arrival-hour partition (`arrival_hour=...`). */
-  list(partition: string, signal?: AbortSignal): Promise<string[]>;
-  get(key: string, signal?: AbortSignal): Promise<Uint8Array>;
-}
 
 /** Re-indexing: the search sink's own processing of the records (idempotent by document ID). */
 export interface SearchReindex {

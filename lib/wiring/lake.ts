@@ -17,10 +17,9 @@ import { type Provider, RetryingSetup, setupStep } from '../runtime/retrying-set
 import { S3ObjectStore } from '../storage/s3-object-store';
 import { createTripTransform } from './transform';
 
-export async function createLakeSinkDeps(config: LakeSinkConfig): Promise<LakeSinkDeps> {
-  const s3 = createS3Client(config.aws);
-  const store = new S3ObjectStore(s3, config.lakeBucket);
-  const deadLetters = new SqsDeadLetterSink(createSqsClient(config.aws), {
+/** The lake sink's dead-letter output (the reprocessor sends what turned poison through it too). */
+export function createLakeDeadLetters(config: LakeSinkConfig, store: S3ObjectStore): SqsDeadLetterSink {
+  return new SqsDeadLetterSink(createSqsClient(config.aws), {
     queueUrl: config.deadLetterQueueUrl,
     maxMessageBytes: config.deadLetterMaxMessageBytes,
     payloadStore: store,
@@ -28,6 +27,12 @@ export async function createLakeSinkDeps(config: LakeSinkConfig): Promise<LakeSi
     origin: { functionName: config.functionName, functionVersion: config.functionVersion },
     concurrency: config.ioConcurrency,
   });
+}
+
+export async function createLakeSinkDeps(config: LakeSinkConfig): Promise<LakeSinkDeps> {
+  const s3 = createS3Client(config.aws);
+  const store = new S3ObjectStore(s3, config.lakeBucket);
+  const deadLetters = createLakeDeadLetters(config, store);
   return {
     transform: await createTripTransform(config),
     partition:
