@@ -93,6 +93,8 @@ export interface ReprocessReport {
   /** Rows of the range's positions in the table before, and written by this run. */
   rowsReplaced: number;
   rowsWritten: number;
+  /** Rows of the table whose content the new transform changes (same position, other values). */
+  rowsChanged: number;
   /** Were trips in the table, are poison now: sent to the dead-letter queue. */
   newlyPoison: number;
   /** Are trips now and were not in the table (poison before): their dead letters stay queued. */
@@ -168,6 +170,7 @@ export class TableReprocessor {
       watermarks: 0,
       rowsReplaced: 0,
       rowsWritten: 0,
+      rowsChanged: 0,
       newlyPoison: 0,
       recoveredFromPoison: 0,
       filesRemoved: 0,
@@ -220,6 +223,10 @@ export class TableReprocessor {
       report.rowsReplaced = plan.oldRows.size;
       report.newlyPoison = [...poison.keys()].filter((k) => plan.oldRows.has(k)).length;
       report.recoveredFromPoison = [...trips.keys()].filter((k) => !plan.oldRows.has(k)).length;
+      report.rowsChanged = [...trips].filter(([k, row]) => {
+        const old = plan.oldRows.get(k);
+        return old !== undefined && rowsChecksum([old]) !== rowsChecksum([row]);
+      }).length;
       if (plan.unchanged) {
         report.outcome = 'unchanged';
         break;

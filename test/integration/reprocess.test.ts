@@ -129,6 +129,7 @@ interface TableRow {
   readonly position: string;
   readonly zone: string | null;
   readonly pickupId: number;
+  readonly dropoffId: number;
   readonly arrivalMs: number;
 }
 
@@ -151,13 +152,14 @@ async function tableRows(setup: Setup): Promise<{ rows: TableRow[]; snapshots: n
     const rows = await queryLake(
       dir,
       `SELECT source_partition || '/' || source_position AS position, pickup_zone AS zone,
-              pickup_location_id AS pickup_id, epoch_ms(arrival_time) AS arrival_ms FROM lake`,
+              pickup_location_id AS pickup_id, dropoff_location_id AS dropoff_id, epoch_ms(arrival_time) AS arrival_ms FROM lake`,
     );
     return {
       rows: rows.map((r) => ({
         position: String(r.position),
         zone: (r.zone as string | null) ?? null,
         pickupId: Number(r.pickup_id),
+        dropoffId: Number(r.dropoff_id),
         arrivalMs: Number(r.arrival_ms),
       })),
       snapshots: table.metadata.snapshots.length,
@@ -202,6 +204,7 @@ describe('reprocess', () => {
         rowsReplaced: inFirstHour,
         rowsWritten: inFirstHour,
       });
+      expect(partial.rowsChanged).toBeGreaterThan(0);
       const mid = await tableRows(setup);
       expect(mid.rows).toHaveLength(120);
       for (const r of mid.rows) expect(r.zone).toBe(r.arrivalMs < firstHour.toMs ? expectedZone(r) : null);
@@ -217,6 +220,10 @@ describe('reprocess', () => {
         rowsReplaced: 120,
         rowsWritten: 120,
         newlyPoison: 0,
+        // Rows with a zone the lookup names change; the first hour's were fixed already.
+        rowsChanged: mid.rows.filter(
+          (r) => r.arrivalMs >= firstHour.toMs && (zones().get(r.pickupId) || zones().get(r.dropoffId)),
+        ).length,
         recoveredFromPoison: 0,
       });
       const after = await tableRows(setup);

@@ -59,6 +59,7 @@ import {
 import { exportRun, lakeTripIds, type Reconciliation, type RunExport, reconcile } from './outputs';
 import { checkRawArchive } from './raw-archive';
 import { formatReport, lakeInsights } from './report';
+import { type ReprocessScenario, reprocessWithFix, zoneNamesMissing } from './reprocess-scenario';
 import { exportSearch, reconcileSearch } from './search-export';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -107,6 +108,14 @@ Replay and consumption:
                      Iceberg's own REST catalog (started here; the first run builds it with
                      Maven), and the export and the reconciliation read the table
                      (docs/iceberg.md); prefix: the hive-style prefix layout instead
+Scenario:
+  --scenario S       normal (default), or reprocess: the sinks run with a broken enrichment
+                     (the zone lookup left out: every zone name null) while the raw archive
+                     keeps every record; after the drain the whole range is reprocessed with
+                     the fixed enrichment (one Iceberg overwrite snapshot, search documents
+                     updated in place), and again to show a second run changes nothing; the
+                     reconciliation then also counts zone names still missing (needs the
+                     table, and the zone lookup from ../shared/data/zones)
 Output:
   --out DIR          where results stay (default .local/demo/run-<time>)
   --json             print one JSON summary object as the last line of stdout
@@ -118,6 +127,7 @@ interface DemoOptions extends RunOptions {
   source: 'kinesis' | 'kafka' | 'both';
   speedup: number;
   lake: 'prefix' | 'iceberg';
+  scenario: 'normal' | 'reprocess';
 }
 
 function parseArgs(args: string[]): DemoOptions | 'help' {
@@ -127,6 +137,7 @@ function parseArgs(args: string[]): DemoOptions | 'help' {
     source: 'kinesis',
     speedup: 0,
     lake: 'iceberg',
+    scenario: 'normal',
   };
   return parseRunArgs(args, o, 10_000_000, (arg, next) => {
     switch (arg) {
@@ -141,6 +152,13 @@ function parseArgs(args: string[]): DemoOptions | 'help' {
         if (value !== 'prefix' && value !== 'iceberg')
           throw new Error(`--lake must be prefix or iceberg, got ${value}`);
         o.lake = value;
+        return true;
+      }
+      case '--scenario': {
+        const value = next();
+        if (value !== 'normal' && value !== 'reprocess')
+          throw new Error(`--scenario must be normal or reprocess, got ${value}`);
+        o.scenario = value;
         return true;
       }
       case '--source': {
@@ -175,6 +193,14 @@ async function main(): Promise<number> {
     return 0;
   }
   const options = parsed;
+  if (options.scenario === 'reprocess') {
+    if (options.lake !== 'iceberg')
+      throw new Error('--scenario reprocess needs the Iceberg table (--lake iceberg)');
+    if (!existsSync(SHARED_ZONES))
+      throw new Error(
+        `--scenario reprocess needs the zone lookup ${SHARED_ZONES} (the fix it reprocesses with)`,
+      );
+  }
   mkdirSync(options.out, { recursive: true });
   // The services start empty every run: outputs of an earlier run in the same --out folder (the
   // exported lake, the Iceberg catalog's store) would otherwise mix with this one's.
@@ -276,7 +302,8 @@ async function main(): Promise<number> {
     handlerEnvironment(stack.env(), created, {
       POWERTOOLS_LOG_LEVEL: 'INFO',
       DEADLINE_MARGIN_MS: '5000',
-      ...(zoneFile ? { ZONE_LOOKUP: zoneFile } : {}),
+      // The reprocess scenario's bug: the sinks run without the zone lookup.
+      ...(zoneFile && options.scenario !== 'reprocess' ? { ZONE_LOOKUP: zoneFile } : {}),
       ...(catalog ? icebergEnvironment(catalog.url) : {}),
     });
     if (catalog) {
@@ -421,6 +448,19 @@ async function main(): Promise<number> {
       await watch.guard(committer.finish());
     }
     const pipelineSeconds = (Date.now() - replayStarted) / 1000;
+    let reprocessed: ReprocessScenario | undefined;
+    if (options.scenario === 'reprocess') {
+      say('reprocessing every archived record with the fixed enrichment (the zone lookup)');
+      reprocessed = await watch.guard(
+        reprocessWithFix(process.env, SHARED_ZONES, {
+          fromMs: startedAt - 3_600_000,
+          toMs: Date.now() + 60_000,
+        }),
+      );
+      say(
+        `reprocess: ${reprocessed.first.outcome}, ${reprocessed.first.rowsReplaced} rows replaced by ${reprocessed.first.rowsWritten} (${reprocessed.first.rowsChanged} changed) in ${reprocessed.seconds.toFixed(1)} s; again: ${reprocessed.second.outcome}`,
+      );
+    }
     // The ledger is final once the stream is drained (maintenance only reads it): read it once,
     // for the visibility lags and for the export.
     const ledgerItems = await watch.guard(scanLedger(clients, created.ledgerTable));
@@ -462,6 +502,9 @@ async function main(): Promise<number> {
     const searchClient = new Client({ node: stack.endpoints.opensearch as string });
     const search = await watch.guard(exportSearch(searchClient, 'trips-*'));
     const searchReconciliation = reconcileSearch(search, await lakeTripIds(exported));
+    const missingZones = reprocessed
+      ? await watch.guard(zoneNamesMissing(exported.lakeDir, SHARED_ZONES, searchClient, 'trips-*'))
+      : undefined;
     const searchInsights = await watch.guard(queryInsights(searchClient, 'trips-*', { top: 5 }));
     writeFileSync(
       path.join(options.out, 'search-indexes.json'),
@@ -484,11 +527,31 @@ async function main(): Promise<number> {
       rawArchivedRecords: archive.rawArchivedRecords,
       rawArchiveObjects: archive.archiveObjects,
       rawArchiveBytes: archive.archiveBytes,
+      scenario: options.scenario,
+      ...(reprocessed
+        ? {
+            reprocessedRecords: reprocessed.first.reprocessedRecords,
+            reprocessOutcome: reprocessed.first.outcome,
+            reprocessRowsReplaced: reprocessed.first.rowsReplaced,
+            reprocessRowsWritten: reprocessed.first.rowsWritten,
+            reprocessRowsChanged: reprocessed.first.rowsChanged,
+            reprocessFilesRemoved: reprocessed.first.filesRemoved,
+            reprocessFilesAdded: reprocessed.first.filesAdded,
+            reprocessSearchDocuments: reprocessed.first.searchDocuments,
+            reprocessSeconds: reprocessed.seconds,
+            reprocessAgainOutcome: reprocessed.second.outcome,
+            zoneNamesMissing: missingZones,
+          }
+        : {}),
       duplicatesInLake: reconciliation.duplicatesInLake,
       missing: reconciliation.missing,
       reconciled:
         reconciliation.reconciled &&
         archive.reconciled &&
+        (missingZones === undefined ||
+          (missingZones.lake === 0 &&
+            missingZones.search === 0 &&
+            reprocessed?.second.outcome === 'unchanged')) &&
         searchReconciliation.reconciled &&
         (table === undefined || (table.tableRows === reconciliation.inLake && table.tableDuplicates === 0)),
       tableFormat: options.lake,

@@ -58,6 +58,12 @@ export interface ReportInput {
     rawArchivedRecords?: number;
     rawArchiveObjects?: number;
     rawArchiveBytes?: number;
+    reprocessedRecords?: number;
+    reprocessRowsReplaced?: number;
+    reprocessRowsChanged?: number;
+    reprocessSeconds?: number;
+    reprocessAgainOutcome?: string;
+    zoneNamesMissing?: { lake: number; search: number };
     reconciled: boolean;
     seconds: { replay: number; pipeline: number; total: number };
     eventsPerSecond: number;
@@ -111,6 +117,19 @@ export function formatReport(r: ReportInput): string {
     lines.push(
       `records in the raw archive      ${n(s.rawArchivedRecords)} (${n(s.rawArchiveObjects ?? 0)} gzip JSON Lines objects, ${((s.rawArchiveBytes ?? 0) / 1_048_576).toFixed(1)} MiB)`,
     );
+  if (s.reprocessedRecords !== undefined) {
+    section('Reprocess (the sinks ran without the zone lookup; the archive ran again with it)');
+    lines.push(
+      `archived records reprocessed    ${n(s.reprocessedRecords)} in ${(s.reprocessSeconds ?? 0).toFixed(1)} s, one overwrite snapshot`,
+    );
+    lines.push(
+      `table rows replaced            ${n(s.reprocessRowsReplaced ?? 0)}, of which ${n(s.reprocessRowsChanged ?? 0)} changed value`,
+    );
+    lines.push(`the same range once more        ${s.reprocessAgainOutcome}`);
+    lines.push(
+      `zone names still missing       ${n(s.zoneNamesMissing?.lake ?? 0)} in the lake, ${n(s.zoneNamesMissing?.search ?? 0)} in the search indexes`,
+    );
+  }
 
   const iceberg = s.tableFormat === 'iceberg';
   section(
