@@ -12,7 +12,7 @@ import { LakeSink } from '../../lib/pipeline/lake-sink';
 import { decodeSourceEvent } from '../../lib/sources/decode-event';
 import { createLakeSinkDeps, lakeSinkOptions } from '../../lib/wiring';
 import { type CrashMode, CrashSwitch, crashing } from '../support/crash';
-import { batches, kinesisEvent, shardRecords } from '../support/kinesis-events';
+import { batches, deliverUntilDone, kinesisEvent, shardRecords } from '../support/kinesis-events';
 import {
   drainDeadLetters,
   type LocalPipeline,
@@ -64,22 +64,6 @@ async function sinkFor(pipeline: LocalPipeline, sw: CrashSwitch): Promise<LakeSi
   );
 }
 
-/** Delivers until the source would move on, like Lambda retrying (and bisecting) a failed batch. */
-async function deliverUntilDone(pipeline: LocalPipeline, batch: KinesisStreamRecord[]): Promise<void> {
-  const queue: KinesisStreamRecord[][] = [batch];
-  for (let attempts = 0; queue.length > 0; attempts++) {
-    if (attempts > 20) throw new Error('batch never succeeded');
-    const next = queue.shift() as KinesisStreamRecord[];
-    const sink = await sinkFor(pipeline, new CrashSwitch());
-    const report = await sink.process(decodeSourceEvent(kinesisEvent(next)), NO_DEADLINE);
-    const failure = report.failures[0];
-    if (!failure) continue;
-    // Checkpoint before the failed record, retry from it.
-    const from = next.findIndex((r) => r.kinesis.sequenceNumber === failure.record.position);
-    queue.unshift(next.slice(from));
-  }
-}
-
 async function committedObjectKeys(pipeline: LocalPipeline): Promise<Set<string>> {
   const ledger = new DynamoDbCommitLedger(pipeline.clients.dynamodb, pipeline.config.ledgerTable);
   const head = await ledger.readHead(CHANNEL_ID);
@@ -120,7 +104,12 @@ async function scenario(
       // Lambda retries the failed batch: alternately whole, or bisected into halves.
       const halves =
         b % 2 === 0 ? [batch] : [batch.slice(0, batch.length / 2), batch.slice(batch.length / 2)];
-      for (const half of halves) await deliverUntilDone(pipeline, half);
+      for (const half of halves)
+        await deliverUntilDone(half, async (next) => {
+          const sink = await sinkFor(pipeline, new CrashSwitch());
+          const report = await sink.process(decodeSourceEvent(kinesisEvent(next)), NO_DEADLINE);
+          return report.failures[0]?.record.position ?? null;
+        });
     }
   }
   return { pipeline, result: { crashedAt, visibleUncommitted } };

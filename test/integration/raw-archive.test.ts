@@ -16,7 +16,7 @@ import { decodeSourceEvent } from '../../lib/sources/decode-event';
 import { createRawArchiveDeps, rawArchiveOptions } from '../../lib/wiring/raw-archive';
 import { createLedgerTable } from '../../tools/local-stack/local-stack';
 import { type CrashMode, CrashSwitch, crashing } from '../support/crash';
-import { batches, kinesisEvent, shardRecords } from '../support/kinesis-events';
+import { batches, deliverUntilDone, kinesisEvent, shardRecords } from '../support/kinesis-events';
 import { getObject, type LocalPipeline, listKeys, newLocalPipeline } from '../support/local-pipeline';
 import { poisonCases } from '../support/poison';
 import { sampleTrips } from '../support/tlc-trips';
@@ -64,21 +64,6 @@ function sinkFor(archive: Archive, sw: CrashSwitch): RawArchiveSink {
     { store: crashing(deps.store, 's3', sw), ledger: crashing(deps.ledger, 'ledger', sw) },
     rawArchiveOptions(archive.config),
   );
-}
-
-async function deliverUntilDone(archive: Archive, batch: KinesisStreamRecord[]): Promise<void> {
-  const queue: KinesisStreamRecord[][] = [batch];
-  for (let attempts = 0; queue.length > 0; attempts++) {
-    if (attempts > 20) throw new Error('batch never succeeded');
-    const next = queue.shift() as KinesisStreamRecord[];
-    const report = await sinkFor(archive, new CrashSwitch()).process(
-      decodeSourceEvent(kinesisEvent(next)),
-      NO_DEADLINE,
-    );
-    const failure = report.failures[0];
-    if (!failure) continue;
-    queue.unshift(next.slice(next.findIndex((r) => r.kinesis.sequenceNumber === failure.record.position)));
-  }
 }
 
 async function committedKeys(archive: Archive): Promise<Set<string>> {
@@ -183,7 +168,14 @@ describe('raw archive sink', () => {
             if (!committed.has(key)) outcomes.push(`crash ${mode} #${k}: uncommitted ${key} visible`);
           }
           const halves = b % 2 === 0 ? [batch] : [batch.slice(0, 16), batch.slice(16)];
-          for (const half of halves) await deliverUntilDone(archive, half);
+          for (const half of halves)
+            await deliverUntilDone(half, async (next) => {
+              const report = await sinkFor(archive, new CrashSwitch()).process(
+                decodeSourceEvent(kinesisEvent(next)),
+                NO_DEADLINE,
+              );
+              return report.failures[0]?.record.position ?? null;
+            });
         }
         expect(crashedAt).not.toBeNull();
         const problems = await verify(archive, input);

@@ -53,3 +53,22 @@ export function batches<T>(items: readonly T[], size: number): T[][] {
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
 }
+
+/**
+ * Delivers a batch until the source would move on, like Lambda retrying a failed batch from
+ * the first record its partial batch response names: `deliver` runs one invocation and
+ * returns the position of its first failed record, or null when the batch succeeded.
+ */
+export async function deliverUntilDone(
+  batch: readonly KinesisStreamRecord[],
+  deliver: (records: readonly KinesisStreamRecord[]) => Promise<string | null>,
+): Promise<void> {
+  let next = batch;
+  for (let attempts = 0; next.length > 0; attempts++) {
+    if (attempts > 20) throw new Error('batch never succeeded');
+    const failed = await deliver(next);
+    if (failed === null) return;
+    // Checkpoint before the failed record, retry from it.
+    next = next.slice(next.findIndex((r) => r.kinesis.sequenceNumber === failed));
+  }
+}
