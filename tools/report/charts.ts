@@ -100,7 +100,7 @@ export function heatMap(o: {
       width,
       height,
       data: { values: o.cells.map((c) => ({ ...c })) },
-      mark: { type: 'rect', tooltip: true },
+      mark: { type: 'rect' },
       encoding: {
         x: {
           field: 'lon0',
@@ -122,6 +122,10 @@ export function heatMap(o: {
           title: 'pickups',
           scale: { scheme: 'inferno', reverse: true, type: 'sqrt' },
         },
+        tooltip: [
+          { field: 'geohash', type: 'nominal', title: 'geohash' },
+          { field: 'trips', type: 'quantitative', title: 'pickups' },
+        ],
       },
     },
   };
