@@ -148,8 +148,8 @@ export function timeLines(o: {
     caption: o.caption,
     spec: {
       config: CONFIG,
-      width: WIDTH,
-      height: 240,
+      width: WIDTH - 60,
+      height: 220,
       data: { values: o.rows.map((r) => ({ ...r })) },
       mark: { type: 'line', point: { size: 24 }, tooltip: true },
       encoding: {

@@ -49,10 +49,11 @@ h2 { font-size: 17px; margin: 28px 0 8px; border-bottom: 1px solid #ddd; padding
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px; margin: 12px 0; }
 dl.facts dt { color: #555; }
 dl.facts dd { margin: 0; }
-.charts { display: flex; flex-wrap: wrap; gap: 16px; }
+.body, .charts { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
 figure.chart { margin: 0; background: #fff; border: 1px solid #e3e3e3; border-radius: 6px;
   padding: 10px 12px; max-width: 100%; overflow-x: auto; }
-figure.chart figcaption { font-size: 12px; color: #555; max-width: 620px; }
+figure.chart { width: min-content; }
+figure.chart figcaption { font-size: 12px; color: #555; }
 figure.chart h3 { font-size: 14px; margin: 0 0 6px; }
 table { border-collapse: collapse; background: #fff; margin: 6px 0; }
 th, td { border: 1px solid #e3e3e3; padding: 3px 10px; text-align: left; }
@@ -87,6 +88,8 @@ export async function renderPage(page: ReportPage): Promise<string> {
   for (const section of page.sections) {
     parts.push(`<section><h2>${escapeHtml(section.title)}</h2>`);
     for (const t of section.text ?? []) parts.push(`<p>${escapeHtml(t)}</p>`);
+    // The table and the charts side by side when the window is wide enough.
+    parts.push('<div class="body">');
     if (section.table) {
       parts.push(
         `<table><thead><tr>${section.table.head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>`,
@@ -101,6 +104,7 @@ export async function renderPage(page: ReportPage): Promise<string> {
       for (const chart of charts) parts.push(await renderChart(chart));
       parts.push('</div>');
     }
+    parts.push('</div>');
     for (const e of section.empty ?? []) parts.push(`<p class="empty">${escapeHtml(e)}</p>`);
     parts.push('</section>');
   }
