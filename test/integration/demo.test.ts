@@ -122,6 +122,15 @@ describe('npm run demo', () => {
     expect(readFileSync(path.join(dir, 'ledger.jsonl'), 'utf-8')).toContain('"sk":"HEAD"');
     expect(JSON.parse(readFileSync(path.join(dir, 'report.json'), 'utf-8')).reconciled).toBe(true);
     expect(readdirSync(path.join(dir, 'lake'))[0]).toMatch(/^year=\d{4}$/);
+    // report.html: with the prefix layout the lake chart has a bar per exported partition folder.
+    const files =
+      readFileSync(path.join(dir, 'report.html'), 'utf-8').split('data-chart="partition-files"')[1] ?? '';
+    const bars =
+      files
+        .split('class="mark-rect role-mark')[1]
+        ?.split('</g>')[0]
+        ?.match(/<path /g) ?? [];
+    expect(bars).toHaveLength(Number(s.partitions));
   });
 
   it('replays a real TLC file from ../shared and reconciles', async () => {

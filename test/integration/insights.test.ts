@@ -3,6 +3,8 @@
  * through the library and through `npm run insights`.
  */
 import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { NO_DEADLINE } from '../../lib/pipeline/deadline';
@@ -63,13 +65,41 @@ describe('insights', () => {
       { hour: '2018-01-05T14:00:00.000Z', airport: 'JFK', trips: 1, avgMinutes: 50 },
     ]);
 
+    const html = path.join(mkdtempSync(path.join(os.tmpdir(), 'taxi-insights-')), 'insights.html');
     const { stdout } = await promisify(execFile)(
       path.join(__dirname, '..', '..', 'node_modules', '.bin', 'tsx'),
-      ['tools/insights/cli.ts', '--endpoint', endpoint, '--index', `${prefix}-*`, '--top', '3'],
+      [
+        'tools/insights/cli.ts',
+        '--endpoint',
+        endpoint,
+        '--index',
+        `${prefix}-*`,
+        '--top',
+        '3',
+        '--html',
+        html,
+      ],
       { cwd: path.join(__dirname, '..', '..') },
     );
     expect(stdout).toContain('14 trips');
     expect(stdout).toMatch(/5 {2}Midtown Center/);
     expect(stdout).toMatch(/JFK\s+2 trips\s+35\.0 min/);
+    // --html: the same views as charts, each holding one data mark per bucket.
+    const page = readFileSync(html, 'utf-8');
+    rmSync(path.dirname(html), { recursive: true, force: true });
+    const chart = (id: string) => page.split(`data-chart="${id}"`)[1]?.split('</figure>')[0] ?? '';
+    const marks = (svg: string, mark: string) =>
+      (
+        svg
+          .split(`class="mark-${mark} role-mark`)[1]
+          ?.split('</g>')[0]
+          ?.match(/<path /g) ?? []
+      ).length;
+    expect(marks(chart('hot-zones'), 'rect')).toBe(3);
+    expect(chart('hot-cells')).toContain('geohash: dr5ru7');
+    expect(marks(chart('hot-cells'), 'rect')).toBe(1);
+    // JFK at 13h and 14h, LGA at 13h: a point per airport and hour.
+    expect(marks(chart('airport-durations'), 'symbol')).toBe(3);
+    expect(page).not.toMatch(/<script|src=|href=/);
   });
 });

@@ -13,13 +13,6 @@ const markdownFiles = (): string[] => [
     .map((f) => `docs/${f}`),
 ];
 
-/**
- * Files the README names that another branch adds (the demo's report screenshot). A link to
- * one passes while the file is absent; once it exists it is checked like any other link and
- * this list must lose it.
- */
-const PRODUCED_ON_ANOTHER_BRANCH = new Set(['docs/img/report.png']);
-
 /** The text outside fenced code blocks and inline code, where links are links. */
 function prose(markdown: string): string {
   return markdown.replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[^\n]*$/gm, '').replace(/`[^`\n]*`/g, '');
@@ -62,7 +55,7 @@ function brokenLink(from: string, target: string): string | undefined {
   const resolved = file === '' ? from : path.posix.normalize(path.posix.join(path.posix.dirname(from), file));
   const absolute = path.join(root, resolved);
   if (!existsSync(absolute)) {
-    return PRODUCED_ON_ANOTHER_BRANCH.has(resolved) ? undefined : `${from}: ${target} (no file ${resolved})`;
+    return `${from}: ${target} (no file ${resolved})`;
   }
   if (anchor === undefined) return undefined;
   if (!resolved.endsWith('.md') || statSync(absolute).isDirectory()) {
@@ -159,10 +152,5 @@ describe('links in README.md and docs/', () => {
     expect(links.length).toBeGreaterThan(50);
     const broken = links.map(({ file, target }) => brokenLink(file, target)).filter((b) => b !== undefined);
     expect(broken).toEqual([]);
-  });
-
-  it('keeps the list of files from other branches to those still missing', () => {
-    const present = [...PRODUCED_ON_ANOTHER_BRANCH].filter((f) => existsSync(path.join(root, f)));
-    expect(present).toEqual([]);
   });
 });

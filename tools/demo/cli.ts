@@ -58,7 +58,8 @@ import {
 } from './iceberg-lake';
 import { exportRun, lakeTripIds, type Reconciliation, type RunExport, reconcile } from './outputs';
 import { checkRawArchive } from './raw-archive';
-import { formatReport, lakeInsights } from './report';
+import { formatReport, lakeInsights, type ReportInput } from './report';
+import { writeRunReportHtml } from './report-html';
 import { type ReprocessScenario, reprocessWithFix, zoneNamesMissing } from './reprocess-scenario';
 import { exportSearch, reconcileSearch } from './search-export';
 
@@ -592,17 +593,18 @@ async function main(): Promise<number> {
       path.join(options.out, 'report.json'),
       `${JSON.stringify({ ...summary, maintenancePartitions, insights, reconciliation, archive, search: { perIndex: search.perIndex, reconciliation: searchReconciliation, insights: searchInsights }, metrics: Object.fromEntries(capture.metrics) }, null, 2)}\n`,
     );
-    capture.print(
-      formatReport({
-        summary: { ...summary, maintenancePartitions },
-        insights,
-        reconciliation,
-        metrics: capture.metrics,
-        sourceLabel,
-        exported,
-        search: { export: search, reconciliation: searchReconciliation, insights: searchInsights },
-      }),
-    );
+    const reportInput: ReportInput = {
+      summary: { ...summary, maintenancePartitions },
+      insights,
+      reconciliation,
+      metrics: capture.metrics,
+      sourceLabel,
+      exported,
+      search: { export: search, reconciliation: searchReconciliation, insights: searchInsights },
+    };
+    say('drawing report.html');
+    await writeRunReportHtml(reportInput);
+    capture.print(formatReport(reportInput));
     if (options.json) capture.print(`${JSON.stringify(summary)}\n`);
     return summary.reconciled ? 0 : 2;
   } catch (error) {

@@ -268,6 +268,7 @@ export function formatReport(r: ReportInput): string {
   lines.push("  handler-output.jsonl   the handlers' log lines and EMF metrics");
   lines.push('  search-indexes.json    documents per search index');
   lines.push('  report.json            this report');
+  lines.push('  report.html            this report as charts, one self-contained file');
   lines.push(
     `query it:  duckdb -c "SELECT count(*) FROM read_parquet('${s.outDir}/lake/**/*.parquet', hive_partitioning = true)"`,
   );

@@ -1,9 +1,11 @@
 /**
  * npm run insights -- [options]: the reference dashboard's views as OpenSearch queries.
  */
+import { writeFileSync } from 'node:fs';
 import { loadSearchSinkConfig } from '../../lib/config';
 import { formatInsights, queryInsights } from '../../lib/search/insights';
 import { createSearchClient } from '../../lib/wiring';
+import { insightsHtml } from './html';
 
 const HELP = `Usage: npm run insights -- [options]
 
@@ -19,6 +21,8 @@ Options:
   --window MIN     hot-spot window in minutes (default 60)
   --top N          hot spots to show (default 10)
   --json           print the result as JSON
+  --html FILE      also write the views as charts into FILE, one self-contained HTML page
+                   (no network needed to open it; docs/report.md)
   --help           this text
 `;
 
@@ -47,6 +51,8 @@ async function main(): Promise<void> {
   process.stdout.write(
     args.includes('--json') ? `${JSON.stringify(insights, null, 2)}\n` : formatInsights(insights),
   );
+  const html = value('--html');
+  if (html) writeFileSync(html, await insightsHtml(insights, endpoint));
 }
 
 main().catch((error: unknown) => {
