@@ -259,7 +259,7 @@ describe('npm run demo', () => {
     expect(Number(s.reprocessRowsChanged)).toBeGreaterThan(Number(s.validRecords) / 2);
     expect(s.tableRows).toBe(s.validRecords);
     expect(s.reprocessSearchDocuments).toBe(s.searchDocuments);
-    expect(result.stdout).toContain('zone names still missing       0 in the lake, 0 in the search indexes');
+    expect(result.stdout).toContain('zone names still missing        0 in the lake, 0 in the search indexes');
   });
 
   it('refuses unknown options with a clear message and a non-zero exit', async () => {

@@ -148,6 +148,9 @@ export async function runReportHtml(r: ReportInput, lake: LakeChartData): Promis
     { label: 'poison records dead-lettered', count: s.dlqMessages },
     { label: 'watermarks', count: rc.watermarks },
     { label: 'documents in the search indexes', count: r.search.export.documents },
+    ...(s.rawArchivedRecords === undefined
+      ? []
+      : [{ label: 'records in the raw archive', count: s.rawArchivedRecords }]),
   ];
   sections.push({
     title: 'Counts per stage and reconciliation',
@@ -169,6 +172,11 @@ export async function runReportHtml(r: ReportInput, lake: LakeChartData): Promis
         ['search documents', sr.documents],
         ['search: missing / duplicated / unexpected', `${sr.missing} / ${sr.duplicated} / ${sr.unexpected}`],
         ['batches sent to on-failure', s.mappingFailures],
+        ...(s.rawArchivedRecords === undefined
+          ? []
+          : [
+              ['records in the raw archive, each once, byte-exact', s.rawArchivedRecords] as [string, number],
+            ]),
       ],
     },
     charts: [
@@ -182,6 +190,27 @@ export async function runReportHtml(r: ReportInput, lake: LakeChartData): Promis
       }),
     ],
   });
+
+  if (s.reprocessedRecords !== undefined) {
+    sections.push({
+      title: 'Reprocess',
+      text: [
+        'The lake and search sinks ran with the enrichment broken on purpose (no zone lookup: every zone name null) while the raw archive kept every record. After the drain, the archived range ran again through the fixed transform: one Iceberg overwrite snapshot of exactly those rows, the search documents updated in place (docs/recovery.md).',
+      ],
+      table: {
+        head: ['reprocess', 'count'],
+        rows: [
+          ['archived records reprocessed', s.reprocessedRecords],
+          ['table rows replaced', s.reprocessRowsReplaced ?? 0],
+          ['of which changed value', s.reprocessRowsChanged ?? 0],
+          ['seconds', (s.reprocessSeconds ?? 0).toFixed(1)],
+          ['the same range once more', s.reprocessAgainOutcome ?? ''],
+          ['zone names still missing in the lake', s.zoneNamesMissing?.lake ?? 0],
+          ['zone names still missing in the search indexes', s.zoneNamesMissing?.search ?? 0],
+        ],
+      },
+    });
+  }
 
   const pickups: Chart[] = [];
   const pickupNotes: string[] = [];

@@ -123,11 +123,11 @@ export function formatReport(r: ReportInput): string {
       `archived records reprocessed    ${n(s.reprocessedRecords)} in ${(s.reprocessSeconds ?? 0).toFixed(1)} s, one overwrite snapshot`,
     );
     lines.push(
-      `table rows replaced            ${n(s.reprocessRowsReplaced ?? 0)}, of which ${n(s.reprocessRowsChanged ?? 0)} changed value`,
+      `table rows replaced             ${n(s.reprocessRowsReplaced ?? 0)}, of which ${n(s.reprocessRowsChanged ?? 0)} changed value`,
     );
     lines.push(`the same range once more        ${s.reprocessAgainOutcome}`);
     lines.push(
-      `zone names still missing       ${n(s.zoneNamesMissing?.lake ?? 0)} in the lake, ${n(s.zoneNamesMissing?.search ?? 0)} in the search indexes`,
+      `zone names still missing        ${n(s.zoneNamesMissing?.lake ?? 0)} in the lake, ${n(s.zoneNamesMissing?.search ?? 0)} in the search indexes`,
     );
   }
 
