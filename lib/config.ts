@@ -454,6 +454,7 @@ export interface KafkaStreamSinkConfig extends StreamSinkSettings {
   readonly transactionalIdPrefix: string;
   readonly transactionTimeoutMs: number;
   readonly maxSendBytes: number;
+  readonly deadLetterPoison: boolean;
   readonly deadLetterBucket: string | undefined;
 }
 
@@ -503,6 +504,7 @@ export function loadKafkaStreamSinkConfig(env: Env = process.env): KafkaStreamSi
     transactionalIdPrefix: idPrefix,
     transactionTimeoutMs: integer(env, 'KAFKA_SINK_TRANSACTION_TIMEOUT_MS', 60_000, 1_000, 900_000),
     maxSendBytes: integer(env, 'KAFKA_SINK_MAX_SEND_BYTES', 900_000, 10_000, 100 * 1_048_576),
+    deadLetterPoison: boolean(env, 'KAFKA_SINK_DEAD_LETTER_POISON', false),
     deadLetterBucket: env.LAKE_BUCKET?.trim() ? bucketName(env, 'LAKE_BUCKET') : undefined,
     ...common,
   });
@@ -515,6 +517,7 @@ export interface KinesisStreamSinkConfig extends StreamSinkSettings {
   readonly maxRetries: number;
   readonly retryBaseMs: number;
   readonly retryMaxMs: number;
+  readonly deadLetterPoison: boolean;
   readonly deadLetterBucket: string | undefined;
 }
 
@@ -528,6 +531,7 @@ export function loadKinesisStreamSinkConfig(env: Env = process.env): KinesisStre
     maxRetries: integer(env, 'KINESIS_SINK_MAX_RETRIES', 8, 0, 50),
     retryBaseMs: integer(env, 'KINESIS_SINK_RETRY_BASE_MS', 100, 1, 60_000),
     retryMaxMs: integer(env, 'KINESIS_SINK_RETRY_MAX_MS', 5_000, 1, 300_000),
+    deadLetterPoison: boolean(env, 'KINESIS_SINK_DEAD_LETTER_POISON', false),
     deadLetterBucket: env.LAKE_BUCKET?.trim() ? bucketName(env, 'LAKE_BUCKET') : undefined,
     ...common,
   });

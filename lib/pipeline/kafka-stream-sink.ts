@@ -23,6 +23,11 @@ export interface KafkaStreamSinkOptions {
   /** Upper bound of a transaction's timeout; the invocation's remaining time caps it too. */
   readonly transactionTimeoutMs: number;
   readonly deadlineMarginMs: number;
+  /**
+   * Send poison to the dead-letter queue. Off where the lake sink runs beside it: the lake is
+   * the system of record and dead-letters every poison record once (as the search sink does).
+   */
+  readonly deadLetterPoison: boolean;
 }
 
 export interface KafkaStreamSinkDeps {
@@ -122,15 +127,16 @@ export class KafkaStreamSink {
       fresh.forEach((record, index) => {
         const out = this.deps.transform.apply(record);
         if (out.kind === 'watermark') report.watermarks++;
-        else if (out.kind === 'poison') letters.push({ record, error: out.error, index });
-        else {
+        else if (out.kind === 'poison') {
+          report.poison++;
+          if (this.options.deadLetterPoison) letters.push({ record, error: out.error, index });
+        } else {
           report.trips++;
           report.maxEventTimeMs = Math.max(report.maxEventTimeMs ?? 0, out.row.pickup_datetime);
           messages.push(Object.assign(toTripMessage(out.row, record), { index }));
         }
       });
       transforming = false;
-      report.poison += letters.length;
 
       // Poison first: the transaction covers a record only once its dead letter is sent.
       let end = fresh.length;

@@ -7,7 +7,7 @@
  * - PutRecords requests of at most 500 records and 5 MiB (data plus partition keys).
  * - Only refused entries (per-entry ErrorCode) are retried, and whole requests that failed,
  *   with exponential backoff while the deadline allows.
- * - Poison -> dead-letter queue. A validated trip's record is a few hundred bytes (string fields
+ * - Poison -> dead-letter queue when deadLetterPoison is set (a deployment without the lake sink). A validated trip's record is a few hundred bytes (string fields
  *   are bounded by validation), far from Kinesis' 1 MiB record limit.
  * - What is still unwritten at the end is reported per channel from its first such record.
  */
@@ -32,6 +32,8 @@ export interface KinesisStreamSinkOptions {
   readonly retryBaseMs: number;
   readonly retryMaxMs: number;
   readonly deadlineMarginMs: number;
+  /** Send poison to the dead-letter queue (off beside the lake sink, which dead-letters it once). */
+  readonly deadLetterPoison: boolean;
   /** Request limits; the defaults are PutRecords' own (tests lower them). */
   readonly maxEntriesPerRequest?: number;
   readonly maxBytesPerRequest?: number;
@@ -112,7 +114,7 @@ export class KinesisStreamSink {
       if (out.kind === 'watermark') report.watermarks++;
       else if (out.kind === 'poison') {
         report.poison++;
-        letters.push({ record, error: out.error, recordIndex });
+        if (this.options.deadLetterPoison) letters.push({ record, error: out.error, recordIndex });
       } else {
         report.trips++;
         report.maxEventTimeMs = Math.max(report.maxEventTimeMs ?? 0, out.row.pickup_datetime);

@@ -65,6 +65,7 @@ export async function createKafkaStreamSink(
       maxSendBytes: config.maxSendBytes,
       transactionTimeoutMs: config.transactionTimeoutMs,
       deadlineMarginMs: config.deadlineMarginMs,
+      deadLetterPoison: config.deadLetterPoison,
     },
   );
 }

@@ -19,6 +19,7 @@ export async function createKinesisStreamSink(config: KinesisStreamSinkConfig): 
       retryBaseMs: config.retryBaseMs,
       retryMaxMs: config.retryMaxMs,
       deadlineMarginMs: config.deadlineMarginMs,
+      deadLetterPoison: config.deadLetterPoison,
     },
   );
 }

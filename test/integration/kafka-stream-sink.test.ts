@@ -123,7 +123,7 @@ async function sink(sw?: CrashSwitch, maxSendBytes = 20_000): Promise<KafkaStrea
       transactions,
       deadLetters: createStreamDeadLetters(config),
     },
-    { maxSendBytes, transactionTimeoutMs: 60_000, deadlineMarginMs: 1_000 },
+    { maxSendBytes, transactionTimeoutMs: 60_000, deadlineMarginMs: 1_000, deadLetterPoison: true },
   );
 }
 
@@ -172,6 +172,7 @@ beforeAll(async () => {
     ...pipeline.env,
     KAFKA_SINK_BOOTSTRAP_SERVERS: broker.bootstrap,
     KAFKA_SINK_TOPIC: OUT,
+    KAFKA_SINK_DEAD_LETTER_POISON: 'true',
   });
 });
 

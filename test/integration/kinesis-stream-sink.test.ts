@@ -70,7 +70,10 @@ describe('functions/kinesis-stream-sink handler on kinesalite', () => {
 
   it('writes every valid trip with its zone key and record ID, at least once across a redelivery', async () => {
     const output = `trips-out-${process.pid}-${Date.now().toString(36)}`;
-    const pipeline = await newLocalPipeline('kinesis-sink', { KINESIS_SINK_STREAM: output });
+    const pipeline = await newLocalPipeline('kinesis-sink', {
+      KINESIS_SINK_STREAM: output,
+      KINESIS_SINK_DEAD_LETTER_POISON: 'true',
+    });
     await createStream(pipeline.clients.kinesis, output, 2);
     Object.assign(
       process.env,

@@ -12,6 +12,7 @@ const OPTIONS: KafkaStreamSinkOptions = {
   maxSendBytes: 1_000_000,
   transactionTimeoutMs: 60_000,
   deadlineMarginMs: 10_000,
+  deadLetterPoison: true,
 };
 
 function setup(options: Partial<KafkaStreamSinkOptions> = {}) {
@@ -116,6 +117,15 @@ describe('KafkaStreamSink', () => {
     expect(report.failures.map((f) => [f.record.position, f.reason])).toEqual([['1020', 'dead-letter-send']]);
     expect(transactions.progress.get(batch[0]!.channel.id)).toBe('1010');
     expect(tripIds(transactions)).toEqual(['1', '2']);
+  });
+
+  it('beside the lake sink (deadLetterPoison off) covers poison without dead-lettering it', async () => {
+    const { sink, transactions, deadLetters } = setup({ deadLetterPoison: false });
+    const batch = records([...tripPayloads(1), payload('{bad')]);
+    const report = await sink.process(batch, NO_DEADLINE);
+    expect(report).toMatchObject({ poison: 1, deadLettered: 0, recordsOut: 1, failures: [] });
+    expect(deadLetters.sent).toEqual([]);
+    expect(transactions.progress.get(batch[0]!.channel.id)).toBe('1010');
   });
 
   it('keeps channels apart: one transaction and one progress per channel', async () => {

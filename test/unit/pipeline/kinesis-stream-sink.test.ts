@@ -13,6 +13,7 @@ const OPTIONS: KinesisStreamSinkOptions = {
   retryBaseMs: 100,
   retryMaxMs: 5_000,
   deadlineMarginMs: 10_000,
+  deadLetterPoison: true,
 };
 
 function setup(options: Partial<KinesisStreamSinkOptions> = {}) {
