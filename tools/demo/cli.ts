@@ -59,6 +59,13 @@ import {
 import { exportRun, lakeTripIds, type Reconciliation, type RunExport, reconcile } from './outputs';
 import { formatReport, lakeInsights } from './report';
 import { exportSearch, reconcileSearch } from './search-export';
+import {
+  countStreamSinkOutputs,
+  createStreamSinkOutputs,
+  DEFAULT_SINKS,
+  type DemoSink,
+  parseSinks,
+} from './stream-sinks';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -99,6 +106,12 @@ Replay and consumption:
   --shards N         shards of the local stream and partitions of the topic (default 2)
   --batch-size N     event source mapping batch size (default 1000)
   --batch-window-ms N  event source mapping batching window (default 500)
+  --sinks LIST       sinks to run, comma-separated: lake,search (default) plus kafka (the
+                     Kafka stream sink into the topic trips-enriched on a local Kafka 4.4
+                     broker, exactly once) and/or kinesis (the Kinesis stream sink into the
+                     stream taxi-trips-enriched, at least once); the report counts what a
+                     read_committed consumer of the topic and a reader of the stream see
+                     (docs/stream-sinks.md)
   --lake L           iceberg (default): the lake sink writes data files for an Apache
                      Iceberg table, the table committer appends them every second through
                      Iceberg's own REST catalog (started here; the first run builds it with
@@ -115,6 +128,7 @@ interface DemoOptions extends RunOptions {
   source: 'kinesis' | 'kafka' | 'both';
   speedup: number;
   lake: 'prefix' | 'iceberg';
+  sinks: DemoSink[];
 }
 
 function parseArgs(args: string[]): DemoOptions | 'help' {
@@ -124,6 +138,7 @@ function parseArgs(args: string[]): DemoOptions | 'help' {
     source: 'kinesis',
     speedup: 0,
     lake: 'iceberg',
+    sinks: [...DEFAULT_SINKS],
   };
   return parseRunArgs(args, o, 10_000_000, (arg, next) => {
     switch (arg) {
@@ -148,6 +163,9 @@ function parseArgs(args: string[]): DemoOptions | 'help' {
         o.source = value;
         return true;
       }
+      case '--sinks':
+        o.sinks = parseSinks(next());
+        return true;
       case '--speedup': {
         const value = next();
         o.speedup = value === 'max' ? 0 : numberOption(arg, value, 0, 1e9);
@@ -232,7 +250,7 @@ async function main(): Promise<number> {
     const failureQueue = await watch.guard(
       clients.sqs.send(new CreateQueueCommand({ QueueName: 'taxi-stream-mapping-failures' })),
     );
-    if (options.source !== 'kinesis') {
+    if (options.source !== 'kinesis' || options.sinks.includes('kafka')) {
       await buildKafkaLauncher();
       const dir = path.join(options.out, 'kafka-data');
       broker = await startKafka({ dir, logFile: path.join(options.out, 'logs', 'kafka.log') });
@@ -265,6 +283,14 @@ async function main(): Promise<number> {
       run.tableDataPrefix = `${DEMO_TABLE_PREFIX}/data`;
     }
 
+    const streamSinkEnv = await watch.guard(
+      createStreamSinkOutputs(options.sinks, {
+        ...(kafka ? { kafka: kafka.client, bootstrap: kafka.broker.bootstrap } : {}),
+        kinesis: clients.kinesis,
+        partitions: options.shards,
+      }),
+    );
+
     let zones: ZoneLookup | null = null;
     const zoneFile = existsSync(SHARED_ZONES) ? SHARED_ZONES : undefined;
     if (zoneFile) zones = await watch.guard(loadZoneLookup(zoneFile, createS3Client(stack.aws())));
@@ -275,6 +301,7 @@ async function main(): Promise<number> {
       DEADLINE_MARGIN_MS: '5000',
       ...(zoneFile ? { ZONE_LOOKUP: zoneFile } : {}),
       ...(catalog ? icebergEnvironment(catalog.url) : {}),
+      ...streamSinkEnv,
     });
     if (catalog) {
       // As its schedule would: the committer appends what the sinks committed, every second.
@@ -288,6 +315,19 @@ async function main(): Promise<number> {
       SEARCH_FUNCTION,
       'taxi-stream-search-sink',
     );
+
+    // The stream sinks, each behind its own mapping like the lake and search sinks.
+    const streamSinks = options.sinks
+      .filter((sink) => sink === 'kafka' || sink === 'kinesis')
+      .map((sink) => {
+        const functionName = `taxi-stream-local-${sink}StreamSink`;
+        const module = `../../functions/${sink}-stream-sink`;
+        return {
+          functionName,
+          handler: loadHandler(module, functionName, `taxi-stream-${sink}-stream-sink`),
+        };
+      });
+    const streamSinksConsumed: Array<Promise<DeliveryStats>> = [];
 
     const inputs = withWatermarks(
       options.inputs.length > 0
@@ -354,6 +394,32 @@ async function main(): Promise<number> {
                   ...mappingSettings,
                 }),
             );
+      for (const sink of streamSinks) {
+        const runner =
+          source === 'kinesis'
+            ? new KinesisRunner({
+                kinesis: clients.kinesis,
+                stream,
+                region: 'us-east-1',
+                functionName: sink.functionName,
+                handler: sink.handler,
+                batchWindowMs: options.batchWindowMs,
+                ...mappingSettings,
+              })
+            : new KafkaRunner({
+                kafka: (kafka as LocalKafka).client,
+                bootstrapServers: (kafka as LocalKafka).broker.bootstrap,
+                topic: stream,
+                groupId: sink.functionName,
+                functionName: sink.functionName,
+                handler: sink.handler as unknown as KafkaHandler,
+                ...mappingSettings,
+              });
+        runners.push(runner);
+        const done = runner.runUntilDrained(() => publisherDone);
+        done.catch(() => undefined);
+        streamSinksConsumed.push(done);
+      }
       runners.push(...mappings);
       for (const m of mappings) {
         const done = m.runUntilDrained(() => publisherDone);
@@ -390,6 +456,7 @@ async function main(): Promise<number> {
     const replaySeconds = (Date.now() - replayStarted) / 1000;
     say('replay done; draining');
     const stats = await watch.guard(Promise.all(consumed));
+    await watch.guard(Promise.all(streamSinksConsumed));
     const sum = (list: DeliveryStats[]): DeliveryStats => {
       const total = newDeliveryStats();
       for (const one of list)
@@ -446,6 +513,18 @@ async function main(): Promise<number> {
     const search = await watch.guard(exportSearch(searchClient, 'trips-*'));
     const searchReconciliation = reconcileSearch(search, await lakeTripIds(exported));
     const searchInsights = await watch.guard(queryInsights(searchClient, 'trips-*', { top: 5 }));
+    const {
+      reconciled: streamSinksReconciled,
+      problems: streamSinkProblems,
+      ...streamSinkCounts
+    } = await watch.guard(
+      countStreamSinkOutputs(
+        options.sinks,
+        { ...(kafka ? { kafka: kafka.client } : {}), kinesis: clients.kinesis },
+        await lakeTripIds(exported),
+        exported.lakeRows,
+      ),
+    );
     writeFileSync(
       path.join(options.out, 'search-indexes.json'),
       `${JSON.stringify(search.perIndex, null, 2)}\n`,
@@ -465,9 +544,13 @@ async function main(): Promise<number> {
       mappingFailures: failures.length,
       duplicatesInLake: reconciliation.duplicatesInLake,
       missing: reconciliation.missing,
+      // Counted only for the stream sinks chosen with --sinks: absent when not run.
+      sinks: options.sinks,
+      ...streamSinkCounts,
       reconciled:
         reconciliation.reconciled &&
         searchReconciliation.reconciled &&
+        streamSinksReconciled &&
         (table === undefined || (table.tableRows === reconciliation.inLake && table.tableDuplicates === 0)),
       tableFormat: options.lake,
       // Counted by the lake sink itself (its S3Requests and ParquetObjects metrics, summed over
@@ -517,6 +600,23 @@ async function main(): Promise<number> {
         search: { export: search, reconciliation: searchReconciliation, insights: searchInsights },
       }),
     );
+    if (streamSinks.length > 0)
+      capture.print(
+        `Stream sinks: ${[
+          ...(summary.kafkaOutRecords === undefined
+            ? []
+            : [
+                `kafka ${summary.kafkaOutRecords} records (read_committed, ${summary.kafkaOutDuplicates} twice)`,
+              ]),
+          ...(summary.kinesisOutRecords === undefined
+            ? []
+            : [
+                `kinesis ${summary.kinesisOutRecords} records (${summary.kinesisOutDistinct} distinct record IDs)`,
+              ]),
+        ].join(
+          '; ',
+        )}${streamSinkProblems.length > 0 ? `; NOT reconciled: ${streamSinkProblems.join('; ')}` : '; each trip of the lake once'}\n`,
+      );
     if (options.json) capture.print(`${JSON.stringify(summary)}\n`);
     return summary.reconciled ? 0 : 2;
   } catch (error) {
