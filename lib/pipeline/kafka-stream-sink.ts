@@ -103,9 +103,12 @@ export class KafkaStreamSink {
     const budget = IoBudget.until(deadline.remainingMs(), this.options.deadlineMarginMs, this.now);
     const timeoutMs = Math.min(this.options.transactionTimeoutMs, deadline.remainingMs());
     let tx: ChannelTransaction;
+    const beginning = this.deps.transactions.begin(first.channel, timeoutMs);
     try {
-      tx = await budget.run('kafka begin', () => this.deps.transactions.begin(first.channel, timeoutMs));
+      tx = await budget.run('kafka begin', () => beginning);
     } catch (error) {
+      // Given up at the deadline, the take-over may still complete: release its producer then.
+      beginning.then((late) => late.close()).catch(() => undefined);
       this.fail(report, first, error);
       return;
     }

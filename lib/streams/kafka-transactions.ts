@@ -48,12 +48,18 @@ export function channelTransactionalId(prefix: string, channel: Channel): string
   return `${prefix}.${readable}.${digest}`;
 }
 
-/** kafkajs error types that mean "a newer holder took the transactional ID over". */
+/**
+ * Kafka errors that mean "a newer holder took the transactional ID over": INVALID_PRODUCER_EPOCH
+ * (47), and PRODUCER_FENCED (90), which kafkajs 2.2.4 does not name (it reports type UNKNOWN).
+ */
 const FENCED_TYPES = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED']);
+const FENCED_CODES = new Set([47, 90]);
 
 function isFenced(error: unknown): boolean {
-  for (let e = error as { type?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
+  type KafkaError = { type?: unknown; code?: unknown; cause?: unknown };
+  for (let e = error as KafkaError | undefined, depth = 0; e && depth < 5; depth++) {
     if (typeof e.type === 'string' && FENCED_TYPES.has(e.type)) return true;
+    if (typeof e.code === 'number' && FENCED_CODES.has(e.code)) return true;
     e = e.cause as typeof e;
   }
   return false;

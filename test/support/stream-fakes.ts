@@ -23,9 +23,13 @@ export class MemoryTransactions implements ChannelTransactions {
   failNextSend: Error | null = null;
   /** Runs before each commit (a test opens a rival holder here). */
   beforeCommit: (() => Promise<void>) | null = null;
+  /** Delays each begin (a slow take-over). */
+  beginDelayMs = 0;
+  closed = 0;
 
   async begin(channel: Channel, transactionTimeoutMs: number): Promise<ChannelTransaction> {
     const id = channel.id;
+    if (this.beginDelayMs > 0) await new Promise((r) => setTimeout(r, this.beginDelayMs));
     const epoch = (this.epochs.get(id) ?? 0) + 1;
     this.epochs.set(id, epoch);
     this.log.push(`begin ${id} epoch ${epoch} timeout ${transactionTimeoutMs}`);
@@ -68,6 +72,7 @@ export class MemoryTransactions implements ChannelTransactions {
       },
       close: async () => {
         open = false;
+        this.closed++;
       },
     };
   }

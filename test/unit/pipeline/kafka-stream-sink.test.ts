@@ -138,6 +138,17 @@ describe('KafkaStreamSink', () => {
     expect(transactions.committed.get(other.id)).toHaveLength(3);
   });
 
+  it('gives up a take-over that outlasts the deadline and releases its producer when it completes', async () => {
+    const { sink, transactions } = setup({ deadlineMarginMs: 1_000 });
+    transactions.beginDelayMs = 300;
+    const report = await sink.process(records(tripPayloads(2)), { remainingMs: () => 1_100 });
+    expect(report.failures.map((f) => [f.record.position, f.reason])).toEqual([['1000', 'deadline']]);
+    expect(transactions.closed).toBe(0);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(transactions.closed).toBe(1);
+    expect(transactions.all()).toEqual([]);
+  });
+
   it('caps the transaction timeout by what is left of the invocation', async () => {
     const { sink, transactions } = setup();
     await sink.process(records(tripPayloads(1)), { remainingMs: () => 25_000 });
