@@ -4,7 +4,8 @@
  *
  *   functions   kafkaStreamSink (with `kafkaSinkBootstrapServers`) and kinesisStreamSink (with
  *               `kinesisSink: true`), each with its own mapping on the trip stream and the same
- *               failure controls as the lake and search functions
+ *               failure controls as the lake and search functions; with `mskClusterArn` also
+ *               kafkaStreamSinkMsk / kinesisStreamSinkMsk on the MSK topic (own consumer group)
  *   resources   their least-privilege roles, the output stream (unless `kinesisSinkStreamArn`
  *               names one), the on-failure destinations of their mappings, and their alarms
  *
@@ -64,6 +65,15 @@ async function settings({ resolveVariable }) {
     'vpcSubnetIds',
     'vpcSecurityGroupIds',
     'alarmTopicArn',
+    'offsetLagAlarmRecords',
+    'mskClusterArn',
+    'mskTopic',
+    'mskConsumerGroupPrefix',
+    'mskStartingPosition',
+    'mskSaslScramSecretArn',
+    'mskSaslScramKmsKeyArn',
+    'mskMinimumPollers',
+    'mskMaximumPollers',
   ];
   const s = {};
   for (const name of names) s[name] = await param(name);
@@ -74,6 +84,8 @@ async function settings({ resolveVariable }) {
   s.kinesis = s.kinesisSink === 'true';
   s.createOutputStream = s.kinesis && s.kinesisSinkStreamArn === '';
   s.vpc = list(s.vpcSubnetIds).length > 0;
+  // deploy/stack.js checks the MSK parameters themselves.
+  s.msk = s.mskClusterArn !== '';
   s.functionName = (fn) => `${s.service}-${s.stage}-${fn}`;
   check(s);
   return s;
@@ -122,10 +134,28 @@ function check(s) {
       fail(`${name} must be an integer from 1 to 10000, got "${s[name]}"`);
 }
 
-const deployed = (s) => [
-  ...(s.kafka ? ['kafkaStreamSink'] : []),
-  ...(s.kinesis ? ['kinesisStreamSink'] : []),
-];
+/** `<sink>Msk` is the same sink on the MSK topic (with `mskClusterArn`). */
+const fromMsk = (fn) => fn.endsWith('Msk');
+const sinkOf = (fn) => fn.replace(/Msk$/, '');
+const serviceOf = (fn) => `${SINKS[sinkOf(fn)].service}${fromMsk(fn) ? '-msk' : ''}`;
+
+const deployed = (s) =>
+  [...(s.kafka ? ['kafkaStreamSink'] : []), ...(s.kinesis ? ['kinesisStreamSink'] : [])].flatMap((fn) =>
+    s.msk ? [fn, `${fn}Msk`] : [fn],
+  );
+
+const consumerGroup = (s, fn) =>
+  `${s.mskConsumerGroupPrefix}-${sinkOf(fn) === 'kafkaStreamSink' ? 'kafka-stream' : 'kinesis-stream'}`;
+
+/** The input MSK cluster's topic and this function's consumer group (as deploy/stack.js names them). */
+function inputArns(s, fn) {
+  const [prefix, rest] = s.mskClusterArn.split(':cluster/');
+  return {
+    cluster: s.mskClusterArn,
+    topic: `${prefix}:topic/${rest}/${s.mskTopic}`,
+    group: `${prefix}:group/${rest}/${consumerGroup(s, fn)}`,
+  };
+}
 
 /** One prefix per stage and output topic: stages never fence each other or share progress. */
 const transactionalIdPrefix = (s) => `${s.service}-${s.stage}-${s.kafkaSinkTopic}`.slice(0, 100);
@@ -174,7 +204,85 @@ async function environment(ctx, s) {
       KINESIS_SINK_STREAM: s.createOutputStream ? getAtt('TripOutputStream', 'Arn') : s.kinesisSinkStreamArn,
     };
   }
+  for (const fn of deployed(s).filter(fromMsk))
+    out[fn] = { ...out[sinkOf(fn)], POWERTOOLS_SERVICE_NAME: serviceOf(fn) };
   return out;
+}
+
+const readTripStream = () => ({
+  Sid: 'ReadTripStream',
+  Effect: 'Allow',
+  Action: [
+    'kinesis:DescribeStream',
+    'kinesis:DescribeStreamSummary',
+    'kinesis:GetRecords',
+    'kinesis:GetShardIterator',
+    'kinesis:ListShards',
+    'kinesis:SubscribeToShard',
+  ],
+  Resource: getAtt('TripStream', 'Arn'),
+});
+
+/** What an MSK mapping needs from its function's role, as for deploy/stack.js's MSK functions. */
+function inputMskStatements(s, fn) {
+  const arns = inputArns(s, fn);
+  const statements = [
+    {
+      Sid: 'MskCluster',
+      Effect: 'Allow',
+      Action: [
+        'kafka:DescribeCluster',
+        'kafka:DescribeClusterV2',
+        'kafka:GetBootstrapBrokers',
+        'kafka-cluster:Connect',
+        'kafka-cluster:DescribeClusterDynamicConfiguration',
+      ],
+      Resource: arns.cluster,
+    },
+    {
+      Sid: 'MskTopic',
+      Effect: 'Allow',
+      Action: ['kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData'],
+      Resource: arns.topic,
+    },
+    {
+      Sid: 'MskConsumerGroup',
+      Effect: 'Allow',
+      Action: ['kafka-cluster:AlterGroup', 'kafka-cluster:DescribeGroup'],
+      Resource: arns.group,
+    },
+    {
+      // The MSK poller manages network interfaces; these actions have no resource-level permissions.
+      Sid: 'NetworkInterfaces',
+      Effect: 'Allow',
+      Action: [
+        'ec2:CreateNetworkInterface',
+        'ec2:DescribeNetworkInterfaces',
+        'ec2:DeleteNetworkInterface',
+        'ec2:DescribeVpcs',
+        'ec2:DescribeSubnets',
+        'ec2:DescribeSecurityGroups',
+      ],
+      Resource: '*',
+    },
+  ];
+  if (s.mskSaslScramSecretArn)
+    statements.push(
+      {
+        Sid: 'MskScramSecret',
+        Effect: 'Allow',
+        Action: ['secretsmanager:GetSecretValue'],
+        Resource: s.mskSaslScramSecretArn,
+      },
+      {
+        Sid: 'MskScramSecretKey',
+        Effect: 'Allow',
+        Action: ['kms:Decrypt'],
+        Resource: s.mskSaslScramKmsKeyArn,
+        Condition: { StringEquals: { 'kms:ViaService': sub('secretsmanager.${AWS::Region}.amazonaws.com') } },
+      },
+    );
+  return statements;
 }
 
 function roleFor(s, fn) {
@@ -187,19 +295,7 @@ function roleFor(s, fn) {
         `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/${s.functionName(fn)}:*`,
       ),
     },
-    {
-      Sid: 'ReadTripStream',
-      Effect: 'Allow',
-      Action: [
-        'kinesis:DescribeStream',
-        'kinesis:DescribeStreamSummary',
-        'kinesis:GetRecords',
-        'kinesis:GetShardIterator',
-        'kinesis:ListShards',
-        'kinesis:SubscribeToShard',
-      ],
-      Resource: getAtt('TripStream', 'Arn'),
-    },
+    ...(fromMsk(fn) ? inputMskStatements(s, fn) : [readTripStream()]),
     {
       Sid: 'DeadLetters',
       Effect: 'Allow',
@@ -234,7 +330,7 @@ function roleFor(s, fn) {
       Resource: `arn:aws:s3:::${bucket}/${key}`,
     });
   }
-  if (fn === 'kafkaStreamSink') {
+  if (sinkOf(fn) === 'kafkaStreamSink') {
     if (s.kafkaSinkAuth === 'iam') {
       const arns = outputArns(s);
       statements.push(
@@ -266,7 +362,7 @@ function roleFor(s, fn) {
         },
       );
     }
-    if (s.vpc)
+    if (s.vpc && !fromMsk(fn))
       statements.push({
         // A function in a VPC manages its network interfaces; these actions have no resource-level permissions.
         Sid: 'NetworkInterfaces',
@@ -306,36 +402,55 @@ async function functions(ctx) {
   const env = await environment(ctx, s);
   const out = {};
   for (const fn of deployed(s)) {
-    const kafka = fn === 'kafkaStreamSink';
+    const kafka = sinkOf(fn) === 'kafkaStreamSink';
+    const msk = fromMsk(fn);
+    const batchSize = Number(kafka ? s.kafkaSinkBatchSize : s.kinesisSinkBatchSize);
+    const kinesisEvent = {
+      stream: {
+        type: 'kinesis',
+        arn: getAtt('TripStream', 'Arn'),
+        batchSize,
+        batchWindow: Number(s.batchWindowSeconds),
+        startingPosition: s.startingPosition,
+        // The Kafka sink's progress is a high-water mark per shard, like the ledger's.
+        parallelizationFactor: Number(s.parallelizationFactor),
+        bisectBatchOnFunctionError: true,
+        maximumRetryAttempts: Number(s.maximumRetryAttempts),
+        maximumRecordAgeInSeconds: Number(s.maximumRecordAgeSeconds),
+        functionResponseType: 'ReportBatchItemFailures',
+      },
+    };
+    const mskEvent = {
+      msk: {
+        arn: s.mskClusterArn,
+        topic: s.mskTopic,
+        consumerGroupId: consumerGroup(s, fn),
+        startingPosition: s.mskStartingPosition,
+        batchSize,
+        maximumBatchingWindow: Number(s.batchWindowSeconds),
+        ...(s.mskSaslScramSecretArn ? { saslScram512: s.mskSaslScramSecretArn } : {}),
+        // Error-handling controls for Kafka mappings need provisioned pollers.
+        provisionedPollerConfig: {
+          minimumPollers: Number(s.mskMinimumPollers),
+          maximumPollers: Number(s.mskMaximumPollers),
+        },
+      },
+    };
     out[fn] = {
-      handler: SINKS[fn].handler,
-      description: kafka
-        ? 'Kinesis -> enriched trips -> Kafka/MSK topic, exactly once for read_committed consumers + SQS dead letters'
-        : 'Kinesis -> enriched trips -> Kinesis output stream, at least once with record IDs + SQS dead letters',
+      handler: SINKS[sinkOf(fn)].handler,
+      description: `${msk ? 'MSK' : 'Kinesis'} -> enriched trips -> ${
+        kafka
+          ? 'Kafka/MSK topic, exactly once for read_committed consumers'
+          : 'Kinesis output stream, at least once with record IDs'
+      } + SQS dead letters`,
       role: `${upperFirst(fn)}Role`,
       // Neither sink writes Parquet: leave parquet-wasm's 5 MB out of its zip.
       package: { patterns: ['!functions/parquet_wasm_bg.wasm'] },
       environment: env[fn],
-      ...(kafka && s.vpc
+      ...((kafka || msk) && s.vpc
         ? { vpc: { subnetIds: list(s.vpcSubnetIds), securityGroupIds: list(s.vpcSecurityGroupIds) } }
         : {}),
-      events: [
-        {
-          stream: {
-            type: 'kinesis',
-            arn: getAtt('TripStream', 'Arn'),
-            batchSize: Number(kafka ? s.kafkaSinkBatchSize : s.kinesisSinkBatchSize),
-            batchWindow: Number(s.batchWindowSeconds),
-            startingPosition: s.startingPosition,
-            // The Kafka sink's progress is a high-water mark per shard, like the ledger's.
-            parallelizationFactor: Number(s.parallelizationFactor),
-            bisectBatchOnFunctionError: true,
-            maximumRetryAttempts: Number(s.maximumRetryAttempts),
-            maximumRecordAgeInSeconds: Number(s.maximumRecordAgeSeconds),
-            functionResponseType: 'ReportBatchItemFailures',
-          },
-        },
-      ],
+      events: [msk ? mskEvent : kinesisEvent],
     };
   }
   return out;
@@ -347,12 +462,23 @@ async function resources(ctx) {
   const extensions = {};
   for (const fn of deployed(s)) {
     Resources[`${upperFirst(fn)}Role`] = roleFor(s, fn);
+    const onFailure = { OnFailure: { Destination: getAtt('MappingFailureBucket', 'Arn') } };
+    if (fromMsk(fn))
+      // What the msk event cannot express: the same controls as the Kinesis mappings.
+      extensions[stack.mskMappingLogicalId(fn, s.mskClusterArn, s.mskTopic)] = {
+        Properties: {
+          BisectBatchOnFunctionError: true,
+          MaximumRetryAttempts: Number(s.maximumRetryAttempts),
+          MaximumRecordAgeInSeconds: Number(s.maximumRecordAgeSeconds),
+          FunctionResponseTypes: ['ReportBatchItemFailures'],
+          DestinationConfig: onFailure,
+        },
+      };
     // The osls `stream` event knows SQS and SNS destinations only; S3 keeps the records.
-    extensions[`${upperFirst(fn)}EventSourceMappingKinesisTripStream`] = {
-      Properties: {
-        DestinationConfig: { OnFailure: { Destination: getAtt('MappingFailureBucket', 'Arn') } },
-      },
-    };
+    else
+      extensions[`${upperFirst(fn)}EventSourceMappingKinesisTripStream`] = {
+        Properties: { DestinationConfig: onFailure },
+      };
   }
   if (s.createOutputStream) {
     const policy = s.local ? 'Delete' : s.statefulDeletionPolicy;
@@ -392,7 +518,7 @@ function alarms(s) {
   const metric = (fn, name) => ({
     Namespace: 'TaxiStream',
     MetricName: name,
-    Dimensions: [{ Name: 'service', Value: SINKS[fn].service }],
+    Dimensions: [{ Name: 'service', Value: serviceOf(fn) }],
     Statistic: 'Sum',
   });
   const lambda = (fn, name, statistic) => ({
@@ -408,13 +534,22 @@ function alarms(s) {
       ...lambda(fn, 'Errors', 'Sum'),
       EvaluationPeriods: 1,
     });
-    alarm(`${id}ArrivalLagAlarm`, {
-      AlarmDescription: `${fn}: the trip stream's oldest unpublished record is more than 5 minutes old`,
-      ...lambda(fn, 'IteratorAge', 'Maximum'),
-      EvaluationPeriods: 3,
-      DatapointsToAlarm: 2,
-      Threshold: 300_000,
-    });
+    if (fromMsk(fn))
+      alarm(`${id}OffsetLagAlarm`, {
+        AlarmDescription: `${fn}: more than ${s.offsetLagAlarmRecords} records behind the topic`,
+        ...lambda(fn, 'OffsetLag', 'Maximum'),
+        EvaluationPeriods: 3,
+        DatapointsToAlarm: 2,
+        Threshold: Number(s.offsetLagAlarmRecords),
+      });
+    else
+      alarm(`${id}ArrivalLagAlarm`, {
+        AlarmDescription: `${fn}: the trip stream's oldest unpublished record is more than 5 minutes old`,
+        ...lambda(fn, 'IteratorAge', 'Maximum'),
+        EvaluationPeriods: 3,
+        DatapointsToAlarm: 2,
+        Threshold: 300_000,
+      });
     // Sustained: a single failed batch is retried; three periods in a row means it is stuck.
     alarm(`${id}BatchItemFailuresAlarm`, {
       AlarmDescription: `${fn}: batches reported failed in 3 consecutive 5-minute periods (output unavailable?)`,
@@ -428,13 +563,12 @@ function alarms(s) {
       EvaluationPeriods: 1,
     });
   }
-  if (s.kafka)
-    // A duplicate invocation is fenced now and then; fencing period after period means two
-    // consumers of one shard (a second mapping, a ParallelizationFactor changed outside the template).
-    alarm('KafkaStreamSinkProducerFencedAlarm', {
-      AlarmDescription:
-        'kafkaStreamSink: invocations fenced by a newer holder of their transactional ID in 3 consecutive periods: two consumers per shard?',
-      ...metric('kafkaStreamSink', 'ProducerFenced'),
+  // A duplicate invocation is fenced now and then; fencing period after period means two
+  // consumers of one channel (a second mapping, a ParallelizationFactor changed outside the template).
+  for (const fn of deployed(s).filter((x) => sinkOf(x) === 'kafkaStreamSink'))
+    alarm(`${upperFirst(fn)}ProducerFencedAlarm`, {
+      AlarmDescription: `${fn}: invocations fenced by a newer holder of their transactional ID in 3 consecutive periods: two consumers per channel?`,
+      ...metric(fn, 'ProducerFenced'),
       EvaluationPeriods: 3,
       DatapointsToAlarm: 3,
     });

@@ -133,6 +133,74 @@ describe('serverless package with both stream sinks (MSK IAM output, an output s
   });
 });
 
+describe('serverless package --stage prod with both stream sinks and an MSK input topic (SCRAM, a VPC)', () => {
+  const INPUT =
+    'arn:aws:kafka:us-east-1:123456789012:cluster/taxi-cluster/0a1b2c3d-1111-2222-3333-444455556666-7';
+  let t: Template;
+  beforeAll(async () => {
+    const out = await sls([
+      'package',
+      '--package',
+      path.join(dir, 'msk'),
+      '--stage',
+      'prod',
+      `--param=kafkaSinkBootstrapServers=${BOOTSTRAP}`,
+      `--param=kafkaSinkClusterArn=${CLUSTER}`,
+      '--param=kinesisSink=true',
+      `--param=mskClusterArn=${INPUT}`,
+      '--param=mskSaslScramSecretArn=arn:aws:secretsmanager:us-east-1:123456789012:secret:AmazonMSK_taxi-AbCdEf',
+      '--param=mskSaslScramKmsKeyArn=arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      '--param=vpcSubnetIds=subnet-0123456789abcdef0',
+      '--param=vpcSecurityGroupIds=sg-0123456789abcdef0',
+    ]);
+    expect(out.output).toContain('Service packaged');
+    t = readTemplate(path.join(dir, 'msk'));
+  });
+
+  it('is clean for cfn-lint', async () => {
+    expect(await cfnLint(path.join(dir, 'msk'))).toBe('');
+  });
+
+  it('adds an MSK-fed copy of each sink with its own consumer group and the failure controls the msk event lacks', () => {
+    for (const [fn, group] of [
+      ['KafkaStreamSinkMsk', 'taxi-stream-prod-kafka-stream'],
+      ['KinesisStreamSinkMsk', 'taxi-stream-prod-kinesis-stream'],
+    ] as const) {
+      const mapping = t.Resources[`${fn}EventSourceMappingMSKTaxiclusterTaxitrips`] as Resource;
+      expect(mapping.Properties).toMatchObject({
+        EventSourceArn: INPUT,
+        Topics: ['taxi-trips'],
+        AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: group },
+        BisectBatchOnFunctionError: true,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        MaximumRecordAgeInSeconds: 21600,
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['MappingFailureBucket', 'Arn'] } } },
+      });
+      expect((t.Resources[`${fn}LambdaFunction`] as Resource).Properties.VpcConfig).toEqual({
+        SecurityGroupIds: ['sg-0123456789abcdef0'],
+        SubnetIds: ['subnet-0123456789abcdef0'],
+      });
+      const role = bySid(t.Resources[`${fn}Role`] as Resource);
+      expect(role.ReadTripStream).toBeUndefined();
+      expect(role.MskTopic?.Resource).toBe(
+        'arn:aws:kafka:us-east-1:123456789012:topic/taxi-cluster/0a1b2c3d-1111-2222-3333-444455556666-7/taxi-trips',
+      );
+      expect(role.MskConsumerGroup?.Resource).toBe(
+        `arn:aws:kafka:us-east-1:123456789012:group/taxi-cluster/0a1b2c3d-1111-2222-3333-444455556666-7/${group}`,
+      );
+      expect(role.MskScramSecret).toBeDefined();
+      expect(t.Resources[`${fn}OffsetLagAlarm`]).toBeDefined();
+    }
+    expect(env(t, 'KafkaStreamSinkMskLambdaFunction')).toMatchObject({
+      POWERTOOLS_SERVICE_NAME: 'taxi-stream-kafka-stream-sink-msk',
+      KAFKA_SINK_TRANSACTIONAL_ID_PREFIX: 'taxi-stream-prod-trips-enriched',
+    });
+    expect(t.Resources.KafkaStreamSinkMskProducerFencedAlarm).toBeDefined();
+    // The output stream is prod's: retained like the other stateful resources.
+    expect(t.Resources.TripOutputStream?.DeletionPolicy).toBe('Retain');
+  });
+});
+
 describe("serverless package: the stream sinks' parameters", () => {
   it('deploys no stream sink by default', async () => {
     const out = await packageStack('default', []);
