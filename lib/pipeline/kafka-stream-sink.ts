@@ -124,7 +124,8 @@ export class KafkaStreamSink {
       }
       if (fresh.length === 0) return;
 
-      const messages: TripMessage[] = [];
+      // Each trip with the index of its record in `fresh`, to cut at an unsent dead letter.
+      const messages: Array<{ readonly message: TripMessage; readonly index: number }> = [];
       const letters: Array<DeadLetter & { index: number }> = [];
       transforming = true;
       fresh.forEach((record, index) => {
@@ -136,7 +137,7 @@ export class KafkaStreamSink {
         } else {
           report.trips++;
           report.maxEventTimeMs = Math.max(report.maxEventTimeMs ?? 0, out.row.pickup_datetime);
-          messages.push(Object.assign(toTripMessage(out.row, record), { index }));
+          messages.push({ message: toTripMessage(out.row, record), index });
         }
       });
       transforming = false;
@@ -161,7 +162,7 @@ export class KafkaStreamSink {
       }
       if (end === 0) return;
 
-      const out = messages.filter((m) => (m as TripMessage & { index: number }).index < end);
+      const out = messages.filter((m) => m.index < end).map((m) => m.message);
       for (const chunk of this.chunks(out)) {
         sent = true;
         report.sends++;
