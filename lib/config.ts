@@ -510,3 +510,105 @@ export function loadTableCommitterConfig(env: Env = process.env): TableCommitter
     deadlineMarginMs: integer(env, 'DEADLINE_MARGIN_MS', 10_000, 0, 600_000),
   });
 }
+
+export type KafkaSinkAuth =
+  | { readonly mode: 'none' }
+  | {
+      readonly mode: 'scram-sha-256' | 'scram-sha-512';
+      readonly username: string;
+      readonly password: string;
+    }
+  /** MSK IAM: SASL OAUTHBEARER with a token signed by the function's role. */
+  | { readonly mode: 'iam' };
+
+/** The Kafka stream sink (docs/stream-sinks.md). */
+export interface KafkaStreamSinkConfig extends StreamSinkSettings {
+  readonly bootstrapServers: readonly string[];
+  readonly topic: string;
+  readonly auth: KafkaSinkAuth;
+  readonly tls: boolean;
+  readonly transactionalIdPrefix: string;
+  readonly transactionTimeoutMs: number;
+  readonly maxSendBytes: number;
+  readonly deadLetterPoison: boolean;
+  readonly deadLetterBucket: string | undefined;
+}
+
+/** Kafka topic names: 1-249 of letters, digits, `.`, `_`, `-`. */
+function topicName(env: Env, name: string): string {
+  const value = required(env, name);
+  if (!/^[A-Za-z0-9._-]{1,249}$/.test(value) || value === '.' || value === '..')
+    throw new ConfigError(name, `is not a valid Kafka topic name: "${value}"`);
+  return value;
+}
+
+export function loadKafkaStreamSinkConfig(env: Env = process.env): KafkaStreamSinkConfig {
+  const servers = required(env, 'KAFKA_SINK_BOOTSTRAP_SERVERS')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (const server of servers) {
+    if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(server))
+      throw new ConfigError(
+        'KAFKA_SINK_BOOTSTRAP_SERVERS',
+        `must be host:port[,host:port...], got "${server}"`,
+      );
+  }
+  const topic = topicName(env, 'KAFKA_SINK_TOPIC');
+  const mode = oneOf(env, 'KAFKA_SINK_AUTH', ['none', 'iam', 'scram-sha-512', 'scram-sha-256']);
+  const auth: KafkaSinkAuth =
+    mode === 'none' || mode === 'iam'
+      ? { mode }
+      : {
+          mode,
+          username: required(env, 'KAFKA_SINK_USERNAME'),
+          password: required(env, 'KAFKA_SINK_PASSWORD'),
+        };
+  const idPrefix = optional(env, 'KAFKA_SINK_TRANSACTIONAL_ID_PREFIX', `taxi-stream-${topic}`);
+  if (!/^[A-Za-z0-9._-]{1,100}$/.test(idPrefix))
+    throw new ConfigError(
+      'KAFKA_SINK_TRANSACTIONAL_ID_PREFIX',
+      `must be 1-100 letters, digits, . _ -, got "${idPrefix}"`,
+    );
+  const common = loadStreamSinkSettings(env);
+  return Object.freeze({
+    bootstrapServers: Object.freeze(servers),
+    topic,
+    auth: Object.freeze(auth),
+    // MSK serves IAM and SCRAM on TLS listeners only.
+    tls: boolean(env, 'KAFKA_SINK_TLS', mode !== 'none'),
+    transactionalIdPrefix: idPrefix,
+    transactionTimeoutMs: integer(env, 'KAFKA_SINK_TRANSACTION_TIMEOUT_MS', 60_000, 1_000, 900_000),
+    maxSendBytes: integer(env, 'KAFKA_SINK_MAX_SEND_BYTES', 900_000, 10_000, 100 * 1_048_576),
+    deadLetterPoison: boolean(env, 'KAFKA_SINK_DEAD_LETTER_POISON', false),
+    deadLetterBucket: env.LAKE_BUCKET?.trim() ? bucketName(env, 'LAKE_BUCKET') : undefined,
+    ...common,
+  });
+}
+
+/** The Kinesis stream sink (docs/stream-sinks.md). */
+export interface KinesisStreamSinkConfig extends StreamSinkSettings {
+  /** Stream name or ARN. */
+  readonly stream: string;
+  readonly maxRetries: number;
+  readonly retryBaseMs: number;
+  readonly retryMaxMs: number;
+  readonly deadLetterPoison: boolean;
+  readonly deadLetterBucket: string | undefined;
+}
+
+export function loadKinesisStreamSinkConfig(env: Env = process.env): KinesisStreamSinkConfig {
+  const stream = required(env, 'KINESIS_SINK_STREAM');
+  if (!/^(arn:[^\s:]+:kinesis:[^\s]+:stream\/)?[A-Za-z0-9_.-]{1,128}$/.test(stream))
+    throw new ConfigError('KINESIS_SINK_STREAM', `is not a Kinesis stream name or ARN: "${stream}"`);
+  const common = loadStreamSinkSettings(env);
+  return Object.freeze({
+    stream,
+    maxRetries: integer(env, 'KINESIS_SINK_MAX_RETRIES', 8, 0, 50),
+    retryBaseMs: integer(env, 'KINESIS_SINK_RETRY_BASE_MS', 100, 1, 60_000),
+    retryMaxMs: integer(env, 'KINESIS_SINK_RETRY_MAX_MS', 5_000, 1, 300_000),
+    deadLetterPoison: boolean(env, 'KINESIS_SINK_DEAD_LETTER_POISON', false),
+    deadLetterBucket: env.LAKE_BUCKET?.trim() ? bucketName(env, 'LAKE_BUCKET') : undefined,
+    ...common,
+  });
+}

@@ -113,3 +113,19 @@ export class ArchiveFormatError extends Error {
     this.name = 'ArchiveFormatError';
   }
 }
+
+/**
+ * A newer invocation took the channel's Kafka transactional ID over (InitProducerId bumped the
+ * epoch): this one's transaction can never commit. The batch is reported failed; the newer
+ * holder, or the retry, publishes it once.
+ */
+export class ProducerFencedError extends RetryableSinkError {
+  constructor(
+    readonly transactionalId: string,
+    readonly step: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${transactionalId}: fenced at ${step} by a newer holder of the transactional ID`, options);
+    this.name = 'ProducerFencedError';
+  }
+}

@@ -20,9 +20,10 @@ import { decodeSourceEvent } from '../../lib/sources/decode-event';
 import { createLakeSink, createSearchSink } from '../../lib/wiring';
 import { createPipelineResources, localClients, localEnv, startLocalStack } from '../local-stack/local-stack';
 import { syntheticRecords } from '../replay/sources';
+import { startKafkaSinkBench } from './kafka-sink';
 import { encodePath, measureManyPartitions, measurePhases, median } from './phases';
 
-const HELP = `Usage: npm run bench -- [--json] [--quick] [--phases]
+const HELP = `Usage: npm run bench -- [--json] [--quick] [--phases] [--stream-sinks]
 
 Measures, per core (one process): decodeOnlyPerSec (base64 + JSON.parse: the floor),
 transformPerSec (+ validate + enrich), encodePerSec (+ partition + Parquet encode),
@@ -35,13 +36,18 @@ layout, since the Iceberg table is partitioned by day), searchSinkHandlerPerSec 
 OpenSearch node), projectWriterPerSec and parquetjsLitePerSec (the same rows), peakRssMb
 (the kernel's maxRSS of a fresh process running the bundled lake sink handler on one
 10,000-record, ~7 MB event) and coldStartMs (importing each handler's esbuild bundle in a
-fresh Node process; the slowest). Batch sizes 100, 1,000 and 10,000.
+fresh Node process; the slowest), kafkaSinkHandlerPerSec (the Kafka stream sink against a local
+Kafka 4.4 broker: one transaction per batch, progress committed with it; batch 10,000 only).
+Batch sizes 100, 1,000 and 10,000.
 
   --json   print one JSON object with exactly those keys (figures at batch 10,000) last
   --quick  fewer runs (for a smoke check; figures are noisier)
   --phases only print where the time of the encode path goes at batch 10,000 (ms per
            batch, each phase timed on its own; no services started), with the default
            and the reference layout (its per-object part), then stop
+  --stream-sinks  only the lake sink and the Kafka stream sink handlers at batch 10,000, side by
+           side (no OpenSearch; with --json: parquetSinkHandlerPerSec, kafkaSinkHandlerPerSec
+           and their microseconds per record)
   --lake L iceberg (default, as deployed): the lake sink writes the table's data files in
            place (one PUT each); prefix: the prefix layout (stage, copy, delete)
 `;
@@ -263,6 +269,10 @@ async function main(): Promise<void> {
     return;
   }
   const json = args.includes('--json');
+  if (args.includes('--stream-sinks')) {
+    await streamSinksBench(json, args.includes('--quick') ? 3 : 5);
+    return;
+  }
   const lakeAt = args.indexOf('--lake');
   const lakeFormat = lakeAt >= 0 ? args[lakeAt + 1] : 'iceberg';
   if (lakeFormat !== 'iceberg' && lakeFormat !== 'prefix') {
@@ -365,6 +375,9 @@ async function main(): Promise<void> {
     });
     say(`  many partitions: parquet sink ${parquetSinkManyPartitionsPerSec} records/s`);
 
+    say('the Kafka stream sink against a local Kafka 4.4 broker, batch 10,000...');
+    const kafkaSinkHandlerPerSec = await kafkaSinkRate(env, event10k, runsFor(10_000));
+
     say('writers: the project encoder against parquetjs-lite on the same 20,000 rows...');
     const rows = lakeRows(kinesisEvent(20_000, 'shardId-writers'));
     const projectWriterPerSec = await rate(rows.length, 3, () => {
@@ -392,6 +405,7 @@ async function main(): Promise<void> {
       searchSinkHandlerPerSec: Number(at10k.searchSinkHandlerPerSec),
       encodeManyPartitionsPerSec,
       parquetSinkManyPartitionsPerSec,
+      kafkaSinkHandlerPerSec,
       projectWriterPerSec,
       parquetjsLitePerSec,
       peakRssMb,
@@ -412,11 +426,81 @@ async function main(): Promise<void> {
       `writers (20,000 rows, ${LAKE_COLUMNS.length} columns, Snappy): project ${n(projectWriterPerSec)} rows/s, parquetjs-lite ${n(parquetjsLitePerSec)} rows/s (${(projectWriterPerSec / parquetjsLitePerSec).toFixed(1)}x)`,
       `encode / decode-only at 10,000: ${((100 * result.encodePerSec) / result.decodeOnlyPerSec).toFixed(0)}%`,
       `many partitions at 10,000 (${REFERENCE_PARTITION_TEMPLATE}): encode ${n(encodeManyPartitionsPerSec)} (${((100 * encodeManyPartitionsPerSec) / result.encodePerSec).toFixed(0)}% of encode), parquet sink ${n(parquetSinkManyPartitionsPerSec)} (prefix layout)`,
+      `Kafka stream sink at 10,000: ${n(kafkaSinkHandlerPerSec)} (${(1e6 / kafkaSinkHandlerPerSec).toFixed(1)} µs per record; the parquet sink ${(1e6 / result.parquetSinkHandlerPerSec).toFixed(1)} µs)`,
       `peak RSS handling a 10,000-record, ${(bytes / 1_048_576).toFixed(1)} MB batch: ${peakRssMb} MB`,
       `cold start (slowest handler bundle import): ${coldStartMs} ms`,
       '',
     ];
     process.stdout.write(lines.join('\n'));
+    if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  } finally {
+    await stack.stop();
+    rmSync(logDir, { recursive: true, force: true });
+  }
+}
+
+/** Records/s of the Kafka stream sink at `event`'s size: a fresh shard per run, so nothing is skipped. */
+async function kafkaSinkRate(
+  env: Record<string, string>,
+  event: KinesisStreamEvent,
+  runs: number,
+): Promise<number> {
+  const kafka = await startKafkaSinkBench(env);
+  try {
+    let shard = 0;
+    return await rate(event.Records.length, runs, async () => {
+      const report = await kafka.sink.process(
+        decodeSourceEvent(withShard(event, `shardId-kafka-${shard++}`)),
+        NO_DEADLINE,
+      );
+      if (report.failures.length > 0 || report.recordsOut === 0)
+        throw new Error(`Kafka sink failed: ${report.lastError ?? 'nothing published'}`);
+    });
+  } finally {
+    await kafka.stop();
+  }
+}
+
+/** --stream-sinks: the lake sink and the Kafka stream sink at batch 10,000, side by side. */
+async function streamSinksBench(json: boolean, runs: number): Promise<void> {
+  const say = (text: string) => process.stderr.write(`${text}\n`);
+  const event = kinesisEvent(10_000, 'shardId-bench');
+  say('starting the local S3/SQS and DynamoDB emulators...');
+  const logDir = mkdtempSync(path.join(os.tmpdir(), 'taxi-bench-'));
+  const stack = await startLocalStack({ logDir, services: ['s3sqs', 'dynamodb'] });
+  try {
+    const clients = localClients(stack.endpoints);
+    const created = await createPipelineResources(clients, {
+      bucket: 'bench-lake',
+      ledgerTable: 'bench-ledger',
+      deadLetterQueue: 'bench-dlq.fifo',
+    });
+    const env = {
+      ...localEnv(stack.endpoints),
+      LAKE_BUCKET: created.bucket,
+      LEDGER_TABLE: created.ledgerTable,
+      DEAD_LETTER_QUEUE_URL: created.deadLetterQueueUrl,
+    };
+    const lake = await createLakeSink(loadLakeSinkConfig({ ...env, LAKE_FORMAT: 'iceberg' }));
+    let shard = 0;
+    const parquetSinkHandlerPerSec = await rate(10_000, runs, async () => {
+      const report = await lake.process(
+        decodeSourceEvent(withShard(event, `shardId-lake-${shard++}`)),
+        NO_DEADLINE,
+      );
+      if (report.failures.length > 0) throw new Error(`lake sink failed: ${report.failures[0]?.reason}`);
+    });
+    say('starting a local Kafka 4.4 broker...');
+    const kafkaSinkHandlerPerSec = await kafkaSinkRate(env, event, runs);
+    const result = {
+      parquetSinkHandlerPerSec,
+      kafkaSinkHandlerPerSec,
+      parquetSinkMicrosPerRecord: Math.round(1e7 / parquetSinkHandlerPerSec) / 10,
+      kafkaSinkMicrosPerRecord: Math.round(1e7 / kafkaSinkHandlerPerSec) / 10,
+    };
+    process.stdout.write(
+      `batch 10,000: parquet sink ${parquetSinkHandlerPerSec.toLocaleString('en-US')} records/s (${result.parquetSinkMicrosPerRecord} µs per record), Kafka stream sink ${kafkaSinkHandlerPerSec.toLocaleString('en-US')} records/s (${result.kafkaSinkMicrosPerRecord} µs per record)\n`,
+    );
     if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
     await stack.stop();

@@ -62,6 +62,13 @@ import { formatReport, lakeInsights, type ReportInput } from './report';
 import { writeRunReportHtml } from './report-html';
 import { type ReprocessScenario, reprocessWithFix, zoneNamesMissing } from './reprocess-scenario';
 import { exportSearch, reconcileSearch } from './search-export';
+import {
+  countStreamSinkOutputs,
+  createStreamSinkOutputs,
+  DEFAULT_SINKS,
+  type DemoSink,
+  parseSinks,
+} from './stream-sinks';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -104,6 +111,12 @@ Replay and consumption:
   --shards N         shards of the local stream and partitions of the topic (default 2)
   --batch-size N     event source mapping batch size (default 1000)
   --batch-window-ms N  event source mapping batching window (default 500)
+  --sinks LIST       sinks to run, comma-separated: lake,search (default) plus kafka (the
+                     Kafka stream sink into the topic trips-enriched on a local Kafka 4.4
+                     broker, exactly once) and/or kinesis (the Kinesis stream sink into the
+                     stream taxi-trips-enriched, at least once); the report counts what a
+                     read_committed consumer of the topic and a reader of the stream see
+                     (docs/stream-sinks.md)
   --lake L           iceberg (default): the lake sink writes data files for an Apache
                      Iceberg table, the table committer appends them every second through
                      Iceberg's own REST catalog (started here; the first run builds it with
@@ -129,6 +142,7 @@ interface DemoOptions extends RunOptions {
   speedup: number;
   lake: 'prefix' | 'iceberg';
   scenario: 'normal' | 'reprocess';
+  sinks: DemoSink[];
 }
 
 function parseArgs(args: string[]): DemoOptions | 'help' {
@@ -139,6 +153,7 @@ function parseArgs(args: string[]): DemoOptions | 'help' {
     speedup: 0,
     lake: 'iceberg',
     scenario: 'normal',
+    sinks: [...DEFAULT_SINKS],
   };
   return parseRunArgs(args, o, 10_000_000, (arg, next) => {
     switch (arg) {
@@ -170,6 +185,9 @@ function parseArgs(args: string[]): DemoOptions | 'help' {
         o.source = value;
         return true;
       }
+      case '--sinks':
+        o.sinks = parseSinks(next());
+        return true;
       case '--speedup': {
         const value = next();
         o.speedup = value === 'max' ? 0 : numberOption(arg, value, 0, 1e9);
@@ -262,7 +280,7 @@ async function main(): Promise<number> {
     const failureQueue = await watch.guard(
       clients.sqs.send(new CreateQueueCommand({ QueueName: 'taxi-stream-mapping-failures' })),
     );
-    if (options.source !== 'kinesis') {
+    if (options.source !== 'kinesis' || options.sinks.includes('kafka')) {
       await buildKafkaLauncher();
       const dir = path.join(options.out, 'kafka-data');
       broker = await startKafka({ dir, logFile: path.join(options.out, 'logs', 'kafka.log') });
@@ -295,6 +313,14 @@ async function main(): Promise<number> {
       run.tableDataPrefix = `${DEMO_TABLE_PREFIX}/data`;
     }
 
+    const streamSinkEnv = await watch.guard(
+      createStreamSinkOutputs(options.sinks, {
+        ...(kafka ? { kafka: kafka.client, bootstrap: kafka.broker.bootstrap } : {}),
+        kinesis: clients.kinesis,
+        partitions: options.shards,
+      }),
+    );
+
     let zones: ZoneLookup | null = null;
     const zoneFile = existsSync(SHARED_ZONES) ? SHARED_ZONES : undefined;
     if (zoneFile) zones = await watch.guard(loadZoneLookup(zoneFile, createS3Client(stack.aws())));
@@ -306,6 +332,7 @@ async function main(): Promise<number> {
       // The reprocess scenario's bug: the sinks run without the zone lookup.
       ...(zoneFile && options.scenario !== 'reprocess' ? { ZONE_LOOKUP: zoneFile } : {}),
       ...(catalog ? icebergEnvironment(catalog.url) : {}),
+      ...streamSinkEnv,
     });
     if (catalog) {
       // As its schedule would: the committer appends what the sinks committed, every second.
@@ -330,6 +357,19 @@ async function main(): Promise<number> {
       { functionName: SEARCH_FUNCTION, handler: searchHandler },
       { functionName: ARCHIVE_FUNCTION, handler: archiveHandler },
     ];
+
+    // The stream sinks, each behind its own mapping like the lake and search sinks.
+    const streamSinks = options.sinks
+      .filter((sink) => sink === 'kafka' || sink === 'kinesis')
+      .map((sink) => {
+        const functionName = `taxi-stream-local-${sink}StreamSink`;
+        const module = `../../functions/${sink}-stream-sink`;
+        return {
+          functionName,
+          handler: loadHandler(module, functionName, `taxi-stream-${sink}-stream-sink`),
+        };
+      });
+    const streamSinksConsumed: Array<Promise<DeliveryStats>> = [];
 
     const inputs = withWatermarks(
       options.inputs.length > 0
@@ -395,6 +435,32 @@ async function main(): Promise<number> {
                   ...mappingSettings,
                 }),
             );
+      for (const sink of streamSinks) {
+        const runner =
+          source === 'kinesis'
+            ? new KinesisRunner({
+                kinesis: clients.kinesis,
+                stream,
+                region: 'us-east-1',
+                functionName: sink.functionName,
+                handler: sink.handler,
+                batchWindowMs: options.batchWindowMs,
+                ...mappingSettings,
+              })
+            : new KafkaRunner({
+                kafka: (kafka as LocalKafka).client,
+                bootstrapServers: (kafka as LocalKafka).broker.bootstrap,
+                topic: stream,
+                groupId: sink.functionName,
+                functionName: sink.functionName,
+                handler: sink.handler as unknown as KafkaHandler,
+                ...mappingSettings,
+              });
+        runners.push(runner);
+        const done = runner.runUntilDrained(() => publisherDone);
+        done.catch(() => undefined);
+        streamSinksConsumed.push(done);
+      }
       runners.push(...mappings);
       for (const [i, m] of mappings.entries()) {
         consumedBy.push((mapped[i] as { functionName: string }).functionName);
@@ -432,6 +498,7 @@ async function main(): Promise<number> {
     const replaySeconds = (Date.now() - replayStarted) / 1000;
     say('replay done; draining');
     const stats = await watch.guard(Promise.all(consumed));
+    await watch.guard(Promise.all(streamSinksConsumed));
     const sum = (list: DeliveryStats[]): DeliveryStats => {
       const total = newDeliveryStats();
       for (const one of list)
@@ -507,6 +574,18 @@ async function main(): Promise<number> {
       ? await watch.guard(zoneNamesMissing(exported.lakeDir, SHARED_ZONES, searchClient, 'trips-*'))
       : undefined;
     const searchInsights = await watch.guard(queryInsights(searchClient, 'trips-*', { top: 5 }));
+    const {
+      reconciled: streamSinksReconciled,
+      problems: streamSinkProblems,
+      ...streamSinkCounts
+    } = await watch.guard(
+      countStreamSinkOutputs(
+        options.sinks,
+        { ...(kafka ? { kafka: kafka.client } : {}), kinesis: clients.kinesis },
+        await lakeTripIds(exported),
+        exported.lakeRows,
+      ),
+    );
     writeFileSync(
       path.join(options.out, 'search-indexes.json'),
       `${JSON.stringify(search.perIndex, null, 2)}\n`,
@@ -546,6 +625,9 @@ async function main(): Promise<number> {
         : {}),
       duplicatesInLake: reconciliation.duplicatesInLake,
       missing: reconciliation.missing,
+      // Counted only for the stream sinks chosen with --sinks: absent when not run.
+      sinks: options.sinks,
+      ...streamSinkCounts,
       reconciled:
         reconciliation.reconciled &&
         archive.reconciled &&
@@ -554,6 +636,7 @@ async function main(): Promise<number> {
             missingZones.search === 0 &&
             reprocessed?.second.outcome === 'unchanged')) &&
         searchReconciliation.reconciled &&
+        streamSinksReconciled &&
         (table === undefined || (table.tableRows === reconciliation.inLake && table.tableDuplicates === 0)),
       tableFormat: options.lake,
       // Counted by the lake sink itself (its S3Requests and ParquetObjects metrics, summed over
@@ -605,6 +688,23 @@ async function main(): Promise<number> {
     say('drawing report.html');
     await writeRunReportHtml(reportInput);
     capture.print(formatReport(reportInput));
+    if (streamSinks.length > 0)
+      capture.print(
+        `Stream sinks: ${[
+          ...(summary.kafkaOutRecords === undefined
+            ? []
+            : [
+                `kafka ${summary.kafkaOutRecords} records (read_committed, ${summary.kafkaOutDuplicates} twice)`,
+              ]),
+          ...(summary.kinesisOutRecords === undefined
+            ? []
+            : [
+                `kinesis ${summary.kinesisOutRecords} records (${summary.kinesisOutDistinct} distinct record IDs)`,
+              ]),
+        ].join(
+          '; ',
+        )}${streamSinkProblems.length > 0 ? `; NOT reconciled: ${streamSinkProblems.join('; ')}` : '; each trip of the lake once'}\n`,
+      );
     if (options.json) capture.print(`${JSON.stringify(summary)}\n`);
     return summary.reconciled ? 0 : 2;
   } catch (error) {
