@@ -20,6 +20,11 @@
  *   tableCommitter    the scheduled Iceberg table committer, only with lakeFormat iceberg
  *   maintenance       compaction of the Iceberg table (`tableMaintenance`): the scheduled
  *                     tableMaintenance function, or the Glue table optimizer and its role
+ *   rawArchive        the raw archive (`rawArchive`): the rawArchive function on the stream
+ *                     (and rawArchiveMsk with MSK), their mappings' failure controls and the
+ *                     archive's own ledger table
+ *   lakeLifecycle     the lake bucket's lifecycle rules (with `rawArchiveRetentionDays`, the
+ *                     archive's expiry)
  *
  * Everything here is plain data: `npx serverless print --stage dev` shows the result and
  * `serverless package` (offline) writes it into the CloudFormation template.
@@ -36,6 +41,8 @@ const FUNCTIONS = {
   searchSinkMsk: { service: 'taxi-stream-search-sink-msk', kind: 'search', source: 'msk' },
   tableCommitter: { service: 'taxi-stream-table-committer', kind: 'table', source: 'schedule' },
   tableMaintenance: { service: 'taxi-stream-table-maintenance', kind: 'maintenance', source: 'schedule' },
+  rawArchive: { service: 'taxi-stream-raw-archive', kind: 'archive', source: 'kinesis' },
+  rawArchiveMsk: { service: 'taxi-stream-raw-archive-msk', kind: 'archive', source: 'msk' },
 };
 
 /** The scheduled functions of the Iceberg table: no stream, no mapping, not on stage `local`. */
@@ -84,6 +91,22 @@ const LAMBDA_MEMORY_MB = { min: 128, max: 10240 };
  * (docs/maintenance.md, Settings): the memory a run's largest rewrite needs per MB of input.
  */
 const COMPACT_MEMORY_PER_INPUT_MB = 10;
+
+/**
+ * Where the raw archive writes (its ARCHIVE_PREFIX and ARCHIVE_STAGING_PREFIX), fixed here so that
+ * its role, the lifecycle rules and the function agree by construction. Staged copies sit under
+ * staging/, which the lake bucket's lifecycle expires after 3 days.
+ */
+const ARCHIVE_PREFIX = 'raw';
+const ARCHIVE_STAGING_PREFIX = 'staging/raw';
+/**
+ * The archive gzips JSON Lines and holds one batch: no Parquet, no Arrow. A 6.1 MB batch (14,000
+ * trips, above what a 6 MB invocation payload carries) peaked at 254 MB RSS and took 107 ms to
+ * encode on one shared core (docs/deploy.md, "The raw archive"); 512 MB leaves room for the event.
+ */
+const RAW_ARCHIVE_MEMORY_MB = 512;
+/** S3 lifecycle expiry bound (days) of `rawArchiveRetentionDays`; 0 keeps the archive forever. */
+const ARCHIVE_RETENTION_DAYS_MAX = 36500;
 
 /** Stream retention bounds (hours) and the mapping's record age bounds (seconds). */
 const RETENTION_HOURS = { min: 24, max: 8760 };
@@ -142,6 +165,8 @@ async function settings({ resolveVariable }) {
     'batchSize',
     'searchBatchSize',
     'batchWindowSeconds',
+    'startingPosition',
+    'parallelizationFactor',
     'maximumRetryAttempts',
     'maximumRecordAgeSeconds',
     'vpcSubnetIds',
@@ -162,6 +187,9 @@ async function settings({ resolveVariable }) {
     'minSnapshots',
     'orphanGraceHours',
     'dataFilesAlarm',
+    'rawArchive',
+    'rawArchiveRetentionDays',
+    'archiveLedgerTableName',
   ];
   const s = {};
   for (const name of names) s[name] = await param(name);
@@ -175,6 +203,7 @@ async function settings({ resolveVariable }) {
   s.tableOptimizer = s.iceberg && !s.local && s.tableMaintenance === 'managed' && s.icebergCatalog === 'glue';
   s.tablePrefix = s.tablePrefix.replace(/^\/+|\/+$/g, '');
   s.msk = s.mskClusterArn !== '';
+  s.archive = s.rawArchive === 'on';
   s.vpc = list(s.vpcSubnetIds).length > 0;
   s.createSearchDomain = s.searchEndpoint === '';
   s.functionName = (fn) => `${s.service}-${s.stage}-${fn}`;
@@ -275,6 +304,29 @@ function check(s) {
   if (!['prefix', 'iceberg'].includes(s.lakeFormat))
     fail(`lakeFormat must be prefix or iceberg, got "${s.lakeFormat}"`);
   if (s.iceberg) checkIceberg(s);
+  checkRawArchive(s);
+}
+
+/** `rawArchive` and its retention; no lake or table prefix may reach into the archive's. */
+function checkRawArchive(s) {
+  if (!['on', 'off'].includes(s.rawArchive)) fail(`rawArchive must be on or off, got "${s.rawArchive}"`);
+  if (!s.archive) return;
+  const days = integer(s, 'rawArchiveRetentionDays', 0, ARCHIVE_RETENTION_DAYS_MAX);
+  // The archive is there for the bug noticed after the stream dropped the input: expiring it
+  // no later than the stream does keeps nothing the stream does not.
+  const streamDays = Math.ceil(Number(s.streamRetentionHours) / 24);
+  if (days > 0 && days <= streamDays)
+    fail(
+      `rawArchiveRetentionDays (${days}) must be 0 (keep forever) or more days than the stream keeps records (streamRetentionHours ${s.streamRetentionHours}: more than ${streamDays}): the archive must outlive the time it takes to notice a bug`,
+    );
+  const within = (a, b) => `${a}/`.startsWith(`${b}/`) || `${b}/`.startsWith(`${a}/`);
+  const other = s.iceberg
+    ? ['tablePrefix', s.tablePrefix]
+    : ['lakePrefix', s.lakePrefix.replace(/^\/+|\/+$/g, '')];
+  if (within(other[1], ARCHIVE_PREFIX))
+    fail(
+      `${other[0]} must not overlap the raw archive's ${ARCHIVE_PREFIX}/ (${s.iceberg ? "the table's orphan cleanup would delete archive objects" : 'readers of the lake would read the archive'}), got "${other[1]}"`,
+    );
 }
 
 /** The Iceberg parameters, refused here by name rather than at the committer's cold start. */
@@ -412,8 +464,13 @@ async function environment(ctx) {
     const local = {};
     for (const [name, value] of Object.entries(defaults)) local[name] = process.env[name] || value;
     for (const name of LOCAL_PASS_THROUGH) if (process.env[name]) local[name] = process.env[name];
+    const archive = {
+      ARCHIVE_LEDGER_TABLE: process.env.ARCHIVE_LEDGER_TABLE || LOCAL.LOCAL_RESOURCES.archiveLedgerTable,
+    };
     const out = {};
-    for (const fn of Object.keys(FUNCTIONS)) if (!scheduled(fn)) out[fn] = { ...local, ...common(fn) };
+    for (const fn of Object.keys(FUNCTIONS))
+      if (!scheduled(fn))
+        out[fn] = { ...local, ...(FUNCTIONS[fn].kind === 'archive' ? archive : {}), ...common(fn) };
     return out;
   }
   const lake = {
@@ -442,11 +499,20 @@ async function environment(ctx) {
     SEARCH_INDEX_SHARDS: s.searchIndexShards,
     SEARCH_INDEX_REPLICAS: s.searchIndexReplicas,
   };
+  // The prefixes are passed, not left to the function's defaults: the role grants exactly these.
+  const archive = {
+    LAKE_BUCKET: ref('LakeBucket'),
+    ARCHIVE_LEDGER_TABLE: ref('ArchiveLedgerTable'),
+    ARCHIVE_PREFIX,
+    ARCHIVE_STAGING_PREFIX,
+  };
   return {
     lakeSink: { ...common('lakeSink'), ...lake },
     searchSink: { ...common('searchSink'), ...search },
     lakeSinkMsk: { ...common('lakeSinkMsk'), ...lake },
     searchSinkMsk: { ...common('searchSinkMsk'), ...search },
+    rawArchive: { ...common('rawArchive'), ...archive },
+    rawArchiveMsk: { ...common('rawArchiveMsk'), ...archive },
     ...(s.iceberg ? { tableCommitter: { ...common('tableCommitter'), ...committerEnvironment(s) } } : {}),
     ...(s.maintenanceFunction
       ? { tableMaintenance: { ...common('tableMaintenance'), ...maintenanceEnvironment(s) } }
@@ -530,12 +596,17 @@ function roleFor(s, fn) {
   if (fn === 'tableMaintenance') return roleResource(fn, maintenanceStatements(s));
   const statements = [
     ownLogs(s, fn),
-    {
-      Sid: 'DeadLetters',
-      Effect: 'Allow',
-      Action: ['sqs:SendMessage'],
-      Resource: getAtt('DeadLetterQueue', 'Arn'),
-    },
+    // The archive has no poison: it sends no dead letters.
+    ...(kind === 'archive'
+      ? []
+      : [
+          {
+            Sid: 'DeadLetters',
+            Effect: 'Allow',
+            Action: ['sqs:SendMessage'],
+            Resource: getAtt('DeadLetterQueue', 'Arn'),
+          },
+        ]),
     {
       // The mapping's on-failure destination writes with the function's role (PutObject, and
       // ListBucket as AWS documents for S3 destinations).
@@ -631,6 +702,7 @@ function roleFor(s, fn) {
       Resource: '*',
     });
   }
+  if (kind === 'archive') return roleResource(fn, [...statements, ...archiveStatements()]);
   if (kind === 'lake' && s.iceberg) {
     // Data files are written in place (placement `direct`): one PUT each, never read back,
     // copied, listed or deleted by the sink (lib/pipeline/lake-sink.ts, promote).
@@ -720,6 +792,50 @@ function roleFor(s, fn) {
     });
   }
   return roleResource(fn, statements);
+}
+
+/**
+ * The raw archive's own: stage, promote (CopyObject: GetObject on the staged source, PutObject on
+ * the target) and clean up its objects, and its own ledger. Nothing of the lake, the table or
+ * the lake's ledger; no DeleteObject under the archive itself (lib/pipeline/chunk-sink.ts
+ * deletes only staged copies), so the function cannot remove what it archived.
+ */
+function archiveStatements() {
+  const archived = sub(`\${LakeBucket.Arn}/${ARCHIVE_PREFIX}/*`);
+  const staged = sub(`\${LakeBucket.Arn}/${ARCHIVE_STAGING_PREFIX}/*`);
+  return [
+    {
+      // PutObject: the staged copy and the copy's target. GetObject: the copy's source, and the
+      // archived object's size when a roll-forward finds its staged copy gone (HeadObject).
+      Sid: 'ArchiveObjects',
+      Effect: 'Allow',
+      Action: ['s3:PutObject', 's3:GetObject'],
+      Resource: [archived, staged],
+    },
+    {
+      Sid: 'ArchiveStagingCleanup',
+      Effect: 'Allow',
+      Action: ['s3:DeleteObject'],
+      Resource: staged,
+    },
+    {
+      // Without ListBucket, S3 answers 403 instead of 404 for a missing key, and the commit
+      // protocol's roll-forward tells "already promoted" from "missing" by 404.
+      Sid: 'ArchiveBucketListing',
+      Effect: 'Allow',
+      Action: ['s3:ListBucket'],
+      Resource: getAtt('LakeBucket', 'Arn'),
+    },
+    {
+      // What the chunk sink calls of lib/ledger/dynamodb-commit-ledger.ts: readHead (GetItem),
+      // registerChannel, commit and recordHistory (PutItem), markPromoted (UpdateItem). No Query:
+      // history and channel listings are read by the tools, with their own credentials.
+      Sid: 'ArchiveLedger',
+      Effect: 'Allow',
+      Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      Resource: getAtt('ArchiveLedgerTable', 'Arn'),
+    },
+  ];
 }
 
 /**
@@ -944,7 +1060,8 @@ const deployedFunctions = (s) =>
     (fn) =>
       (s.msk || FUNCTIONS[fn].source !== 'msk') &&
       (!scheduled(fn) || (s.iceberg && !s.local)) &&
-      (fn !== 'tableMaintenance' || s.maintenanceFunction),
+      (fn !== 'tableMaintenance' || s.maintenanceFunction) &&
+      (FUNCTIONS[fn].kind !== 'archive' || s.archive),
   );
 
 async function iam(ctx) {
@@ -1428,6 +1545,18 @@ async function observability(ctx) {
       });
     }
   }
+  // The archive has no poison: every batch item failure is a record it could not commit (S3, its
+  // ledger, permissions). One is retried; failures for 15 minutes are not going away by themselves.
+  for (const fn of fns.filter((x) => FUNCTIONS[x].kind === 'archive')) {
+    alarm(`${upperFirst(fn)}BatchItemFailuresAlarm`, {
+      AlarmDescription: `${fn}: records handed back for retry in 3 consecutive 5-minute periods: the raw archive is not committing (the log names the cause: S3, its ledger table, permissions). They wait in the source and reach the on-failure bucket after maximumRecordAgeSeconds (${s.maximumRecordAgeSeconds} s)`,
+      ...appMetric(fn, 'BatchItemFailures'),
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 3,
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+    });
+  }
   if (fns.includes('tableCommitter')) {
     // One failed run is retried by the next (a catalog hiccup, a conflict storm); failures in
     // 3 consecutive periods are not going away by themselves.
@@ -1695,6 +1824,35 @@ function dashboardBody(s, fns) {
       ),
     );
   }
+  if (fns.some((fn) => FUNCTIONS[fn].kind === 'archive')) {
+    // Every metric of lib/observability/archive-metrics.ts, and SetupFailures (setup-metrics.ts);
+    // its iterator age, offset lag, errors, throttles and duration are in the widgets above.
+    const archive = (metric, stat) => app(metric, stat, ['archive']);
+    const right = (metrics) =>
+      metrics.map(([ns, name, dim, value, opts]) => [ns, name, dim, value, { ...opts, yAxis: 'right' }]);
+    widgets.push(
+      widget('Raw archive: records in, archived, duplicates skipped', [
+        ...archive('RecordsIn', 'Sum'),
+        ...archive('RecordsArchived', 'Sum'),
+        ...archive('DuplicatesSkipped', 'Sum'),
+      ]),
+      widget('Raw archive: batch item failures, setup failures, commit conflicts, roll-forwards', [
+        ...archive('BatchItemFailures', 'Sum'),
+        ...archive('SetupFailures', 'Sum'),
+        ...archive('CommitConflicts', 'Sum'),
+        ...archive('CommitsRolledForward', 'Sum'),
+      ]),
+      widget('Raw archive: objects and S3 requests, bytes written (gzip, right)', [
+        ...archive('ArchiveObjects', 'Sum'),
+        ...archive('S3Requests', 'Sum'),
+        ...right(archive('ArchiveBytes', 'Sum')),
+      ]),
+      widget('Raw archive: arrival lag and batch duration (ms)', [
+        ...archive('ArrivalLagMs', 'Maximum'),
+        ...archive('BatchDurationMs', 'Maximum'),
+      ]),
+    );
+  }
   if (s.msk) {
     widgets.push(
       widget(
@@ -1736,41 +1894,171 @@ async function msk(ctx) {
       role: roleName(fn),
       ...(lake ? {} : { package: { patterns: ['!functions/parquet_wasm_bg.wasm'] } }),
       environment: env[fn],
-      ...(s.vpc
-        ? { vpc: { subnetIds: list(s.vpcSubnetIds), securityGroupIds: list(s.vpcSecurityGroupIds) } }
-        : {}),
+      ...mskVpc(s),
+      events: [mskEvent(s, fn, lake ? s.batchSize : s.searchBatchSize)],
+    };
+    extensions[mskMappingLogicalId(fn, s.mskClusterArn, s.mskTopic)] = { Properties: mskMappingControls(s) };
+  }
+  return { functions, resources: { Resources: {}, extensions } };
+}
+
+/** An MSK function's `vpc` (vpcSubnetIds, vpcSecurityGroupIds), when given. */
+const mskVpc = (s) =>
+  s.vpc ? { vpc: { subnetIds: list(s.vpcSubnetIds), securityGroupIds: list(s.vpcSecurityGroupIds) } } : {};
+
+/** The osls msk event of a function: the topic, in the function's own consumer group. */
+function mskEvent(s, fn, batchSize) {
+  return {
+    msk: {
+      arn: s.mskClusterArn,
+      topic: s.mskTopic,
+      consumerGroupId: consumerGroup(s, fn),
+      startingPosition: s.mskStartingPosition,
+      batchSize: Number(batchSize),
+      maximumBatchingWindow: Number(s.batchWindowSeconds),
+      ...(s.mskSaslScramSecretArn ? { saslScram512: s.mskSaslScramSecretArn } : {}),
+      // Error-handling controls for Kafka mappings need provisioned pollers.
+      provisionedPollerConfig: {
+        minimumPollers: Number(s.mskMinimumPollers),
+        maximumPollers: Number(s.mskMaximumPollers),
+      },
+    },
+  };
+}
+
+/**
+ * What the msk event cannot express: bisect, retries, record age, partial batch responses and
+ * the on-failure destination, the same controls as the Kinesis mappings.
+ */
+const mskMappingControls = (s) => ({
+  BisectBatchOnFunctionError: true,
+  MaximumRetryAttempts: Number(s.maximumRetryAttempts),
+  MaximumRecordAgeInSeconds: Number(s.maximumRecordAgeSeconds),
+  FunctionResponseTypes: ['ReportBatchItemFailures'],
+  DestinationConfig: onFailure(),
+});
+
+// ---------------------------------------------------------------------------------------
+// Raw archive
+
+/**
+ * `rawArchive=on` (the default): the rawArchive function (functions/raw-archive.ts,
+ * docs/recovery.md) on the stream through a mapping of its own, so that a bug or an outage of
+ * the transform cannot stop it; with MSK also rawArchiveMsk on the topic in a consumer group of
+ * its own (`<mskConsumerGroupPrefix>-archive`); and the archive's own ledger table. `off`
+ * creates none of it.
+ */
+async function rawArchive(ctx) {
+  const s = await settings(ctx);
+  if (!s.archive) return { functions: {}, resources: { Resources: {} } };
+  const env = await environment(ctx);
+  const common = {
+    handler: 'functions/raw-archive.handler',
+    // No Parquet: RAW_ARCHIVE_MEMORY_MB is enough, and its zip leaves parquet-wasm's 5 MB out.
+    memorySize: RAW_ARCHIVE_MEMORY_MB,
+    package: { patterns: ['!functions/parquet_wasm_bg.wasm'] },
+  };
+  const functions = {
+    rawArchive: {
+      ...common,
+      description:
+        'Kinesis -> every record byte-exact, gzip JSON Lines by arrival hour on S3 (exactly once via its own DynamoDB ledger)',
+      role: roleName('rawArchive'),
+      environment: env.rawArchive,
+      // The lake sink's mapping settings (serverless.yml); the guard plugin checks them alike.
       events: [
         {
-          msk: {
-            arn: s.mskClusterArn,
-            topic: s.mskTopic,
-            consumerGroupId: consumerGroup(s, fn),
-            startingPosition: s.mskStartingPosition,
-            batchSize: Number(lake ? s.batchSize : s.searchBatchSize),
-            maximumBatchingWindow: Number(s.batchWindowSeconds),
-            ...(s.mskSaslScramSecretArn ? { saslScram512: s.mskSaslScramSecretArn } : {}),
-            // Error-handling controls for Kafka mappings need provisioned pollers.
-            provisionedPollerConfig: {
-              minimumPollers: Number(s.mskMinimumPollers),
-              maximumPollers: Number(s.mskMaximumPollers),
-            },
+          stream: {
+            type: 'kinesis',
+            arn: getAtt('TripStream', 'Arn'),
+            batchSize: Number(s.batchSize),
+            batchWindow: Number(s.batchWindowSeconds),
+            startingPosition: s.startingPosition,
+            parallelizationFactor: Number(s.parallelizationFactor),
+            bisectBatchOnFunctionError: true,
+            maximumRetryAttempts: Number(s.maximumRetryAttempts),
+            maximumRecordAgeInSeconds: Number(s.maximumRecordAgeSeconds),
+            functionResponseType: 'ReportBatchItemFailures',
           },
         },
       ],
+    },
+  };
+  // The osls `stream` event knows SQS and SNS destinations only; S3 keeps the records.
+  const extensions = {
+    [kinesisMappingLogicalId('rawArchive')]: { Properties: { DestinationConfig: onFailure() } },
+  };
+  if (s.msk) {
+    functions.rawArchiveMsk = {
+      ...common,
+      description:
+        'MSK -> every record byte-exact, gzip JSON Lines by arrival hour on S3 (exactly once via its own DynamoDB ledger)',
+      role: roleName('rawArchiveMsk'),
+      environment: env.rawArchiveMsk,
+      ...mskVpc(s),
+      events: [mskEvent(s, 'rawArchiveMsk', s.batchSize)],
     };
-    // What the msk event cannot express: bisect, retries, record age, partial batch
-    // responses and the on-failure destination, the same controls as the Kinesis mappings.
-    extensions[mskMappingLogicalId(fn, s.mskClusterArn, s.mskTopic)] = {
-      Properties: {
-        BisectBatchOnFunctionError: true,
-        MaximumRetryAttempts: Number(s.maximumRetryAttempts),
-        MaximumRecordAgeInSeconds: Number(s.maximumRecordAgeSeconds),
-        FunctionResponseTypes: ['ReportBatchItemFailures'],
-        DestinationConfig: onFailure(),
-      },
+    extensions[mskMappingLogicalId('rawArchiveMsk', s.mskClusterArn, s.mskTopic)] = {
+      Properties: mskMappingControls(s),
     };
   }
-  return { functions, resources: { Resources: {}, extensions } };
+  const policy = s.local ? 'Delete' : s.statefulDeletionPolicy;
+  return {
+    functions,
+    resources: {
+      Resources: {
+        // The lake's ledger's twin (the same key schema, lib/ledger/dynamodb-commit-ledger.ts) and
+        // as stateful: lost beside a kept archive, a redeployment would archive the stream again.
+        ArchiveLedgerTable: {
+          Type: 'AWS::DynamoDB::Table',
+          DeletionPolicy: policy,
+          UpdateReplacePolicy: policy,
+          Properties: {
+            TableName: s.archiveLedgerTableName,
+            BillingMode: 'PAY_PER_REQUEST',
+            AttributeDefinitions: [
+              { AttributeName: 'pk', AttributeType: 'S' },
+              { AttributeName: 'sk', AttributeType: 'S' },
+            ],
+            KeySchema: [
+              { AttributeName: 'pk', KeyType: 'HASH' },
+              { AttributeName: 'sk', KeyType: 'RANGE' },
+            ],
+            PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+            SSESpecification: { SSEEnabled: true },
+          },
+        },
+      },
+      Outputs: { ArchiveLedgerTableName: { Value: ref('ArchiveLedgerTable') } },
+      extensions,
+    },
+  };
+}
+
+/**
+ * The lake bucket's lifecycle rules: incomplete multipart uploads, orphaned staged objects (the
+ * lake's and the archive's, all under staging/), and with `rawArchiveRetentionDays` above 0 the
+ * archive's expiry. Without it the archive is kept forever.
+ */
+async function lakeLifecycle(ctx) {
+  const s = await settings(ctx);
+  const rules = [
+    {
+      Id: 'abort-incomplete-multipart-uploads',
+      Status: 'Enabled',
+      AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 },
+    },
+    { Id: 'expire-orphaned-staging-objects', Status: 'Enabled', Prefix: 'staging/', ExpirationInDays: 3 },
+  ];
+  const days = s.archive ? Number(s.rawArchiveRetentionDays) : 0;
+  if (days > 0)
+    rules.push({
+      Id: 'expire-raw-archive',
+      Status: 'Enabled',
+      Prefix: `${ARCHIVE_PREFIX}/`,
+      ExpirationInDays: days,
+    });
+  return { Rules: rules };
 }
 
 module.exports = {
@@ -1784,6 +2072,8 @@ module.exports = {
   msk,
   tableCommitter,
   maintenance,
+  rawArchive,
+  lakeLifecycle,
   mskMappingLogicalId,
   FUNCTIONS,
 };

@@ -5,12 +5,19 @@
  * local stage at them, as `.local/stack.env` does after `npm run local`.
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from '@opensearch-project/opensearch';
+import { decodeArchive } from '../../lib/archive/raw-archive-format';
+import { decodeSourceEvent } from '../../lib/sources/decode-event';
+import { LOCAL_RESOURCES } from '../../tools/local-stack/defaults';
+import { createLedgerTable } from '../../tools/local-stack/local-stack';
 import {
   drainDeadLetters,
+  getObject,
   type LocalPipeline,
+  listKeys,
   newLocalPipeline,
   readLakeRows,
 } from '../support/local-pipeline';
@@ -81,5 +88,27 @@ describe('serverless invoke local --stage local', () => {
     });
     const counts = await countsByIndex(new Client({ node: env.SEARCH_ENDPOINT as string }), prefix);
     expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(sample.trips);
+  });
+
+  it('runs the raw archive on the mixed-poison Kinesis sample event: every record once, byte-exact, through its own ledger', async () => {
+    // The local stage points it at npm run local's archive ledger table (deploy/stack.js).
+    await createLedgerTable(pipeline.clients, LOCAL_RESOURCES.archiveLedgerTable);
+    const archiveEnv = { ...env };
+    expect(archiveEnv.ARCHIVE_LEDGER_TABLE ?? process.env.ARCHIVE_LEDGER_TABLE).toBeUndefined();
+    const file = 'kinesis-mixed-poison.json';
+    const sent = decodeSourceEvent(JSON.parse(readFileSync(path.join(ROOT, 'events', file), 'utf-8')));
+    expect(await invokeLocal('rawArchive', file, archiveEnv)).toEqual({ batchItemFailures: [] });
+    // Invoking again is a redelivery: the archive's ledger skips what is committed.
+    expect(await invokeLocal('rawArchive', file, archiveEnv)).toEqual({ batchItemFailures: [] });
+
+    const keys = await listKeys(pipeline, 'raw');
+    expect(keys.length).toBeGreaterThan(0);
+    const archived = (
+      await Promise.all(keys.map(async (k) => decodeArchive(await getObject(pipeline, k))))
+    ).flat();
+    const lines = (records: typeof sent) =>
+      records.map((r) => `${r.position} ${Buffer.from(r.payload).toString('base64')}`).sort();
+    expect(lines(archived)).toEqual(lines(sent));
+    expect(await listKeys(pipeline, 'staging/raw')).toEqual([]);
   });
 });

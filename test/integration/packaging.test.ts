@@ -4,7 +4,7 @@
  * deployment refuses what the commit protocol cannot guarantee.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -60,6 +60,7 @@ const STATEFUL = [
   'LakeBucket',
   'MappingFailureBucket',
   'LedgerTable',
+  'ArchiveLedgerTable',
   'DeadLetterQueue',
   'MappingFailureQueue',
 ];
@@ -74,9 +75,13 @@ describe('serverless package --stage dev --param lakeFormat=prefix (offline, the
     expect(await cfnLint(path.join(dir, 'dev'))).toBe('');
   });
 
-  it('has the lake and search functions on Node 24 arm64, each bundled with the Parquet WebAssembly', async () => {
+  it('has the lake, search and raw archive functions on Node 24 arm64, the lake one bundled with the Parquet WebAssembly', async () => {
     const fns = ofType(t, 'AWS::Lambda::Function');
-    expect(fns.map(([id]) => id).sort()).toEqual(['LakeSinkLambdaFunction', 'SearchSinkLambdaFunction']);
+    expect(fns.map(([id]) => id).sort()).toEqual([
+      'LakeSinkLambdaFunction',
+      'RawArchiveLambdaFunction',
+      'SearchSinkLambdaFunction',
+    ]);
     for (const [id, fn] of fns) {
       expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'] });
       expect(fn.Properties.Role).toEqual({ 'Fn::GetAtt': [id.replace('LambdaFunction', 'Role'), 'Arn'] });
@@ -89,9 +94,9 @@ describe('serverless package --stage dev --param lakeFormat=prefix (offline, the
     expect(search.stdout).not.toContain('parquet_wasm_bg.wasm');
   });
 
-  it('maps the stream to both functions with the failure controls the protocol relies on', () => {
+  it('maps the stream to each function with the failure controls the protocol relies on', () => {
     const mappings = ofType(t, 'AWS::Lambda::EventSourceMapping');
-    expect(mappings).toHaveLength(2);
+    expect(mappings).toHaveLength(3);
     for (const [, m] of mappings) {
       expect(m.Properties).toMatchObject({
         EventSourceArn: { 'Fn::GetAtt': ['TripStream', 'Arn'] },
@@ -150,12 +155,11 @@ describe('serverless package --stage dev --param lakeFormat=prefix (offline, the
       ((r[id] as Resource).Properties.LifecycleConfiguration as { Rules: Array<Record<string, unknown>> })
         .Rules;
     const rules = lifecycle('LakeBucket');
-    expect(rules).toEqual(
-      expect.arrayContaining([
-        expect.objectContaining({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 } }),
-        expect.objectContaining({ Prefix: 'staging/', ExpirationInDays: 3 }),
-      ]),
-    );
+    // No expiry of raw/ by default: the raw archive is kept forever (rawArchiveRetentionDays 0).
+    expect(rules).toEqual([
+      expect.objectContaining({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 } }),
+      expect.objectContaining({ Prefix: 'staging/', ExpirationInDays: 3 }),
+    ]);
     // Failed batches are the only copy of their records once the stream trims them: no expiry.
     const failureRules = lifecycle('MappingFailureBucket');
     expect(failureRules.some((rule) => 'ExpirationInDays' in rule)).toBe(false);
@@ -164,6 +168,12 @@ describe('serverless package --stage dev --param lakeFormat=prefix (offline, the
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       SSESpecification: { SSEEnabled: true },
     });
+    // The archive's ledger: the lake ledger's twin under its own name.
+    expect(r.ArchiveLedgerTable?.Properties).toEqual({
+      ...r.LedgerTable?.Properties,
+      TableName: 'taxi-stream-dev-archive-ledger',
+    });
+    expect(r.LedgerTable?.Properties.TableName).toBe('taxi-stream-dev-ledger');
     for (const q of ['DeadLetterQueue', 'MappingFailureQueue']) {
       expect(r[q]?.Properties).toMatchObject({ MessageRetentionPeriod: 1209600, SqsManagedSseEnabled: true });
     }
@@ -199,7 +209,7 @@ describe('serverless package --stage dev --param lakeFormat=prefix (offline, the
 
   it('grants each function only what it uses; the one "*" resource is the lake sinks\' mapping check', () => {
     const roles = ofType(t, 'AWS::IAM::Role');
-    expect(roles.map(([id]) => id).sort()).toEqual(['LakeSinkRole', 'SearchSinkRole']);
+    expect(roles.map(([id]) => id).sort()).toEqual(['LakeSinkRole', 'RawArchiveRole', 'SearchSinkRole']);
     expect(t.Resources.IamRoleLambdaExecution).toBeUndefined();
     const unscoped: Array<[string, string[]]> = [];
     for (const [id, role] of roles) {
@@ -333,9 +343,9 @@ describe('serverless package --stage dev --param lakeFormat=prefix (offline, the
   it('alarms on the sinks: errors, throttles, lag, setup failures, misconfigured mappings, sustained batches behind the head', () => {
     const alarms = alarmsOf(t);
     const count = (metric: string) => alarms.filter((a) => a.MetricName === metric).length;
-    expect(count('Errors')).toBe(2);
-    expect(count('Throttles')).toBe(2);
-    expect(count('IteratorAge')).toBe(2);
+    expect(count('Errors')).toBe(3);
+    expect(count('Throttles')).toBe(3);
+    expect(count('IteratorAge')).toBe(3);
     const app = (metric: string) =>
       alarms
         .filter((a) => a.Namespace === 'TaxiStream' && a.MetricName === metric)
@@ -343,6 +353,7 @@ describe('serverless package --stage dev --param lakeFormat=prefix (offline, the
     expect(app('SetupFailures')).toEqual([
       { Name: 'service', Value: 'taxi-stream-lake-sink' },
       { Name: 'service', Value: 'taxi-stream-search-sink' },
+      { Name: 'service', Value: 'taxi-stream-raw-archive' },
     ]);
     expect(app('MisconfiguredMappings')).toEqual([{ Name: 'service', Value: 'taxi-stream-lake-sink' }]);
     expect(app('BatchesBehindHead')).toEqual([{ Name: 'service', Value: 'taxi-stream-lake-sink' }]);
@@ -437,12 +448,16 @@ describe('serverless package --stage prod with MSK, SASL/SCRAM, a VPC and every 
 
   it('adds the MSK lake and search functions with the failure controls the msk event lacks', () => {
     const msk = ofType(t, 'AWS::Lambda::EventSourceMapping').filter(([, m]) => m.Properties.Topics);
-    expect(msk).toHaveLength(2);
+    expect(msk).toHaveLength(3);
     const groups = msk.map(
       ([, m]) =>
         (m.Properties.AmazonManagedKafkaEventSourceConfig as { ConsumerGroupId: string }).ConsumerGroupId,
     );
-    expect(groups.sort()).toEqual(['taxi-stream-prod-lake', 'taxi-stream-prod-search']);
+    expect(groups.sort()).toEqual([
+      'taxi-stream-prod-archive',
+      'taxi-stream-prod-lake',
+      'taxi-stream-prod-search',
+    ]);
     for (const [, m] of msk) {
       expect(m.Properties).toMatchObject({
         EventSourceArn: MSK_ARN,
@@ -457,16 +472,18 @@ describe('serverless package --stage prod with MSK, SASL/SCRAM, a VPC and every 
         DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['MappingFailureBucket', 'Arn'] } } },
       });
     }
-    expect(t.Resources.LakeSinkMskLambdaFunction?.Properties.VpcConfig).toEqual({
-      SubnetIds: ['subnet-0a1b2c3d4e5f60718', 'subnet-0b1c2d3e4f5a60718'],
-      SecurityGroupIds: ['sg-0c1d2e3f4a5b60718'],
-    });
+    for (const fn of ['LakeSinkMskLambdaFunction', 'RawArchiveMskLambdaFunction'])
+      expect(t.Resources[fn]?.Properties.VpcConfig).toEqual({
+        SubnetIds: ['subnet-0a1b2c3d4e5f60718', 'subnet-0b1c2d3e4f5a60718'],
+        SecurityGroupIds: ['sg-0c1d2e3f4a5b60718'],
+      });
   });
 
   it('scopes the MSK roles to the cluster, the topic, each consumer group and the SCRAM secret and its key', () => {
     for (const [role, group] of [
       ['LakeSinkMskRole', 'lake'],
       ['SearchSinkMskRole', 'search'],
+      ['RawArchiveMskRole', 'archive'],
     ] as const) {
       const all = statements(t.Resources[role] as Resource);
       const byS = Object.fromEntries(all.map((s) => [s.Sid, s]));
@@ -503,9 +520,10 @@ describe('serverless package --stage prod with MSK, SASL/SCRAM, a VPC and every 
 
   it('alarms on MSK offset lag, sends alarms to the given topic, applies prod sizes', () => {
     const alarms = alarmsOf(t);
-    expect(alarms.filter((a) => a.MetricName === 'OffsetLag')).toHaveLength(2);
+    expect(alarms.filter((a) => a.MetricName === 'OffsetLag')).toHaveLength(3);
     expect(alarms.filter((a) => a.MetricName === 'BatchesBehindHead')).toHaveLength(2);
-    expect(alarms.filter((a) => a.MetricName === 'SetupFailures')).toHaveLength(4);
+    expect(alarms.filter((a) => a.MetricName === 'SetupFailures')).toHaveLength(6);
+    expect(alarms.filter((a) => a.MetricName === 'BatchItemFailures')).toHaveLength(2);
     for (const a of alarms) expect(a.AlarmActions).toEqual(['arn:aws:sns:us-east-1:123456789012:on-call']);
     expect(t.Resources.AlarmTopic).toBeUndefined();
     expect(t.Resources.AlarmTopicKey).toBeUndefined();
@@ -563,6 +581,7 @@ describe('serverless package --stage dev (offline, defaults: the Iceberg table i
     const fns = ofType(t, 'AWS::Lambda::Function').map(([id]) => id);
     expect(fns.sort()).toEqual([
       'LakeSinkLambdaFunction',
+      'RawArchiveLambdaFunction',
       'SearchSinkLambdaFunction',
       'TableCommitterLambdaFunction',
       'TableMaintenanceLambdaFunction',
@@ -702,11 +721,11 @@ describe('serverless package --stage dev (offline, defaults: the Iceberg table i
         Threshold: 0,
       }),
     ]);
-    // The sinks keep theirs; the committer has no stream lag or setup-failure alarm (the fourth
-    // Errors alarm is the maintenance function's).
-    expect(alarms.filter((a) => a.MetricName === 'Errors')).toHaveLength(4);
-    expect(alarms.filter((a) => a.MetricName === 'IteratorAge')).toHaveLength(2);
-    expect(alarms.filter((a) => a.MetricName === 'SetupFailures')).toHaveLength(2);
+    // The sinks and the archive keep theirs; the committer has no stream lag or setup-failure
+    // alarm (the fifth Errors alarm is the maintenance function's).
+    expect(alarms.filter((a) => a.MetricName === 'Errors')).toHaveLength(5);
+    expect(alarms.filter((a) => a.MetricName === 'IteratorAge')).toHaveLength(3);
+    expect(alarms.filter((a) => a.MetricName === 'SetupFailures')).toHaveLength(3);
   });
 
   it('charts every committer metric on the dashboard', () => {
@@ -1027,13 +1046,18 @@ describe('serverless package with table maintenance switched off, or left to S3 
       ofType(t, 'AWS::Lambda::Function')
         .map(([id]) => id)
         .sort(),
-    ).toEqual(['LakeSinkLambdaFunction', 'SearchSinkLambdaFunction', 'TableCommitterLambdaFunction']);
+    ).toEqual([
+      'LakeSinkLambdaFunction',
+      'RawArchiveLambdaFunction',
+      'SearchSinkLambdaFunction',
+      'TableCommitterLambdaFunction',
+    ]);
     expect(ofType(t, 'AWS::Glue::TableOptimizer')).toEqual([]);
     expect(
       ofType(t, 'AWS::IAM::Role')
         .map(([id]) => id)
         .sort(),
-    ).toEqual(['LakeSinkRole', 'SearchSinkRole', 'TableCommitterRole']);
+    ).toEqual(['LakeSinkRole', 'RawArchiveRole', 'SearchSinkRole', 'TableCommitterRole']);
     expect(JSON.stringify(alarmsOf(t))).not.toContain('aintenance');
   });
 });
@@ -1209,6 +1233,266 @@ describe('serverless package --stage dev --param lakeFormat=iceberg --param iceb
   });
 });
 
+/** Every metric lib/observability/archive-metrics.ts publishes, and SetupFailures (setup-metrics.ts). */
+const ARCHIVE_METRICS = [
+  'RecordsIn',
+  'RecordsArchived',
+  'DuplicatesSkipped',
+  'ArchiveObjects',
+  'ArchiveBytes',
+  'CommitConflicts',
+  'CommitsRolledForward',
+  'S3Requests',
+  'BatchItemFailures',
+  'BatchDurationMs',
+  'ArrivalLagMs',
+  'SetupFailures',
+];
+
+describe('serverless package --stage dev --param rawArchiveRetentionDays=400: the raw archive (rawArchive=on, the default)', () => {
+  let t: Template;
+  beforeAll(async () => {
+    t = await packageStack('archive', ['--stage', 'dev', '--param=rawArchiveRetentionDays=400']);
+  });
+
+  it('is clean for cfn-lint', async () => {
+    expect(await cfnLint(path.join(dir, 'archive'))).toBe('');
+  });
+
+  it('adds the rawArchive function: its own role, 512 MB, the bucket, its own ledger table and the prefixes its role grants', () => {
+    expect(t.Resources.RawArchiveLambdaFunction?.Properties).toMatchObject({
+      Handler: 'functions/raw-archive.handler',
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      MemorySize: 512,
+      Role: { 'Fn::GetAtt': ['RawArchiveRole', 'Arn'] },
+    });
+    expect(envOf(t, 'RawArchiveLambdaFunction')).toEqual({
+      POWERTOOLS_METRICS_NAMESPACE: 'TaxiStream',
+      POWERTOOLS_LOG_LEVEL: 'INFO',
+      POWERTOOLS_SERVICE_NAME: 'taxi-stream-raw-archive',
+      LAKE_BUCKET: { Ref: 'LakeBucket' },
+      ARCHIVE_LEDGER_TABLE: { Ref: 'ArchiveLedgerTable' },
+      ARCHIVE_PREFIX: 'raw',
+      ARCHIVE_STAGING_PREFIX: 'staging/raw',
+    });
+    expect(t.Outputs.ArchiveLedgerTableName).toEqual({ Value: { Ref: 'ArchiveLedgerTable' } });
+  });
+
+  it('leaves parquet-wasm out of its zip, and its bundle does not load it', async () => {
+    const zip = path.join(dir, 'archive', 'rawArchive.zip');
+    const { stdout } = await run('unzip', ['-l', zip]);
+    expect(stdout).toContain('functions/raw-archive.js');
+    expect(stdout).not.toContain('parquet_wasm_bg.wasm');
+    const bundle = await run('unzip', ['-p', zip, 'functions/raw-archive.js'], {
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    expect(bundle.stdout.length).toBeGreaterThan(100_000);
+    expect(bundle.stdout).not.toContain('parquet_wasm_bg');
+  });
+
+  it("reads the stream through a mapping of its own, with the lake sink's settings and on-failure destination", () => {
+    const props = (id: string) => {
+      const { FunctionName, ...rest } = (t.Resources[id] as Resource).Properties;
+      return { FunctionName, rest };
+    };
+    const archive = props('RawArchiveEventSourceMappingKinesisTripStream');
+    const lake = props('LakeSinkEventSourceMappingKinesisTripStream');
+    expect(archive.FunctionName).toEqual({ 'Fn::GetAtt': ['RawArchiveLambdaFunction', 'Arn'] });
+    expect(archive.rest).toEqual(lake.rest);
+    expect(archive.rest).toMatchObject({
+      EventSourceArn: { 'Fn::GetAtt': ['TripStream', 'Arn'] },
+      BatchSize: 1000,
+      ParallelizationFactor: 1,
+      BisectBatchOnFunctionError: true,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      MaximumRecordAgeInSeconds: 21600,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['MappingFailureBucket', 'Arn'] } } },
+    });
+  });
+
+  it('gives it its own least-privilege role: its objects under raw/ and staging/raw/, deletes of staged copies only, its own ledger', () => {
+    expect(statements(t.Resources.RawArchiveRole as Resource)).toEqual([
+      {
+        Sid: 'OwnLogs',
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: {
+          'Fn::Sub':
+            'arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/taxi-stream-dev-rawArchive:*',
+        },
+      },
+      {
+        Sid: 'MappingFailureObjects',
+        Effect: 'Allow',
+        Action: ['s3:PutObject'],
+        Resource: { 'Fn::Sub': '${MappingFailureBucket.Arn}/*' },
+      },
+      {
+        Sid: 'MappingFailureBucketListing',
+        Effect: 'Allow',
+        Action: ['s3:ListBucket'],
+        Resource: { 'Fn::GetAtt': ['MappingFailureBucket', 'Arn'] },
+      },
+      {
+        Sid: 'ReadTripStream',
+        Effect: 'Allow',
+        Action: [
+          'kinesis:DescribeStream',
+          'kinesis:DescribeStreamSummary',
+          'kinesis:GetRecords',
+          'kinesis:GetShardIterator',
+          'kinesis:ListShards',
+          'kinesis:SubscribeToShard',
+        ],
+        Resource: { 'Fn::GetAtt': ['TripStream', 'Arn'] },
+      },
+      {
+        Sid: 'ArchiveObjects',
+        Effect: 'Allow',
+        Action: ['s3:PutObject', 's3:GetObject'],
+        Resource: [
+          { 'Fn::Sub': '${LakeBucket.Arn}/raw/*' },
+          { 'Fn::Sub': '${LakeBucket.Arn}/staging/raw/*' },
+        ],
+      },
+      {
+        Sid: 'ArchiveStagingCleanup',
+        Effect: 'Allow',
+        Action: ['s3:DeleteObject'],
+        Resource: { 'Fn::Sub': '${LakeBucket.Arn}/staging/raw/*' },
+      },
+      {
+        Sid: 'ArchiveBucketListing',
+        Effect: 'Allow',
+        Action: ['s3:ListBucket'],
+        Resource: { 'Fn::GetAtt': ['LakeBucket', 'Arn'] },
+      },
+      {
+        Sid: 'ArchiveLedger',
+        Effect: 'Allow',
+        Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        Resource: { 'Fn::GetAtt': ['ArchiveLedgerTable', 'Arn'] },
+      },
+    ]);
+  });
+
+  it('lets the archive touch neither the table, the lake ledger, the dead letters nor what it archived', () => {
+    const role = t.Resources.RawArchiveRole as Resource;
+    const text = JSON.stringify(role);
+    // The lake's ledger and the table's location, by name.
+    expect(text).not.toMatch(/"LedgerTable"/);
+    expect(text).not.toContain('warehouse/');
+    expect(text).not.toContain('dead-letters');
+    const grants = lakeBucketGrants(role);
+    // Every object grant lies under raw/ or staging/raw/; nothing deletes under raw/.
+    for (const g of grants.filter((x) => !x.startsWith('s3:ListBucket')))
+      expect(g).toMatch(/\$\{LakeBucket\.Arn\}\/(raw|staging\/raw)\/\*/);
+    expect(grants.filter((g) => g.startsWith('s3:DeleteObject'))).toEqual([
+      's3:DeleteObject {"Fn::Sub":"${LakeBucket.Arn}/staging/raw/*"}',
+    ]);
+    const all = statements(role).flatMap(actions);
+    expect(all.filter((a) => a.startsWith('dynamodb:'))).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
+    expect(all.some((a) => /^(sqs|lambda|es|glue|s3tables|cloudwatch):/.test(a))).toBe(false);
+    for (const s of statements(role)) expect(s.Resource).not.toBe('*');
+    // And no other function may write the archive's ledger.
+    for (const [id, other] of ofType(t, 'AWS::IAM::Role').filter(([id]) => id !== 'RawArchiveRole'))
+      expect([id, JSON.stringify(other).includes('ArchiveLedgerTable')]).toEqual([id, false]);
+  });
+
+  it("expires raw/ after rawArchiveRetentionDays; the staging rule already covers the archive's staged copies", () => {
+    const rules = (t.Resources.LakeBucket as Resource).Properties.LifecycleConfiguration as {
+      Rules: Array<Record<string, unknown>>;
+    };
+    expect(rules.Rules).toEqual([
+      expect.objectContaining({ Id: 'abort-incomplete-multipart-uploads' }),
+      { Id: 'expire-orphaned-staging-objects', Status: 'Enabled', Prefix: 'staging/', ExpirationInDays: 3 },
+      { Id: 'expire-raw-archive', Status: 'Enabled', Prefix: 'raw/', ExpirationInDays: 400 },
+    ]);
+    expect(envOf(t, 'RawArchiveLambdaFunction').ARCHIVE_STAGING_PREFIX).toMatch(/^staging\//);
+  });
+
+  it('alarms on its errors, throttles, iterator age, setup failures and batch item failures for 15 minutes', () => {
+    const archive = alarmsOf(t).filter(
+      (a) => JSON.stringify(a).includes('RawArchive') || JSON.stringify(a).includes('raw-archive'),
+    );
+    expect(archive.map((a) => a.MetricName)).toEqual([
+      'Errors',
+      'Throttles',
+      'IteratorAge',
+      'SetupFailures',
+      'BatchItemFailures',
+    ]);
+    expect(archive.find((a) => a.MetricName === 'IteratorAge')).toMatchObject({
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: 'RawArchiveLambdaFunction' } }],
+      Threshold: 300_000,
+    });
+    expect(archive.find((a) => a.MetricName === 'BatchItemFailures')).toMatchObject({
+      Namespace: 'TaxiStream',
+      Dimensions: [{ Name: 'service', Value: 'taxi-stream-raw-archive' }],
+      Statistic: 'Sum',
+      Period: 300,
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 3,
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+    });
+  });
+
+  it('charts every archive metric on the dashboard, and its iterator age, errors, throttles and duration', () => {
+    const body = dashboardOf(t);
+    const metrics = body.widgets.flatMap((w) => w.properties.metrics);
+    expect(new Set(metrics.filter((m) => m[3] === 'taxi-stream-raw-archive').map((m) => m[1]))).toEqual(
+      new Set(ARCHIVE_METRICS),
+    );
+    expect(
+      metrics
+        .filter((m) => m[0] === 'AWS/Lambda' && m[3] === 'taxi-stream-dev-rawArchive')
+        .map((m) => m[1])
+        .sort(),
+    ).toEqual(['Duration', 'Duration', 'Errors', 'IteratorAge', 'Throttles']);
+    expect(new Set(body.widgets.map((w) => `${w.x},${w.y}`)).size).toBe(body.widgets.length);
+  });
+});
+
+describe('serverless package --stage prod with MSK and --param rawArchive=off', () => {
+  let t: Template;
+  beforeAll(async () => {
+    t = await packageStack('archive-off', [
+      '--stage',
+      'prod',
+      `--param=mskClusterArn=${MSK_ARN}`,
+      '--param=rawArchive=off',
+      '--param=rawArchiveRetentionDays=400',
+    ]);
+  });
+
+  it('creates no archive function, mapping, role, table, lifecycle rule, alarm or widget', () => {
+    expect(JSON.stringify(t).toLowerCase()).not.toContain('archive');
+    expect(
+      ofType(t, 'AWS::Lambda::Function')
+        .map(([id]) => id)
+        .sort(),
+    ).toEqual([
+      'LakeSinkLambdaFunction',
+      'LakeSinkMskLambdaFunction',
+      'SearchSinkLambdaFunction',
+      'SearchSinkMskLambdaFunction',
+      'TableCommitterLambdaFunction',
+      'TableMaintenanceLambdaFunction',
+    ]);
+    expect(
+      ((t.Resources.LakeBucket as Resource).Properties.LifecycleConfiguration as { Rules: unknown[] }).Rules,
+    ).toHaveLength(2);
+    expect(readdirSync(path.join(dir, 'archive-off'))).not.toContain('rawArchive.zip');
+    expect(readdirSync(path.join(dir, 'archive-off'))).toContain('lakeSink.zip');
+  });
+});
+
 describe('serverless package refuses what it cannot deploy safely', () => {
   it.each([
     ['ParallelizationFactor > 1', 'parallelizationFactor=2', 'parallelizationFactor is 2'],
@@ -1359,6 +1643,27 @@ describe('serverless package refuses what it cannot deploy safely', () => {
       'a small-files alarm threshold of zero',
       ['dataFilesAlarm=0'],
       'dataFilesAlarm must be an integer from 1',
+    ],
+    ['an unknown raw archive switch', ['rawArchive=true'], 'rawArchive must be on or off, got "true"'],
+    [
+      'an archive retention the stream already has',
+      ['rawArchiveRetentionDays=1'],
+      'rawArchiveRetentionDays (1) must be 0 (keep forever) or more days than the stream keeps records (streamRetentionHours 24: more than 1)',
+    ],
+    [
+      'a negative archive retention',
+      ['rawArchiveRetentionDays=-1'],
+      'rawArchiveRetentionDays must be an integer from 0 to 36500, got "-1"',
+    ],
+    [
+      'a table whose orphan cleanup would reach into the archive',
+      ['tablePrefix=raw/trips'],
+      "tablePrefix must not overlap the raw archive's raw/",
+    ],
+    [
+      'a prefix-layout lake around the archive',
+      ['lakeFormat=prefix', 'lakePrefix=raw'],
+      "lakePrefix must not overlap the raw archive's raw/",
     ],
   ])('refuses %s', async (what, params, message) => {
     const result = await sls([
