@@ -505,6 +505,9 @@ async function environment(ctx) {
     ARCHIVE_LEDGER_TABLE: ref('ArchiveLedgerTable'),
     ARCHIVE_PREFIX,
     ARCHIVE_STAGING_PREFIX,
+    // As the lake sink: its ledger keeps one high-water mark per shard, so a mapping changed by
+    // hand to ParallelizationFactor > 1 would make it skip records; it then archives nothing.
+    CHECK_EVENT_SOURCE_MAPPINGS: 'true',
   };
   return {
     lakeSink: { ...common('lakeSink'), ...lake },
@@ -834,6 +837,13 @@ function archiveStatements() {
       Effect: 'Allow',
       Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       Resource: getAtt('ArchiveLedgerTable', 'Arn'),
+    },
+    {
+      // CHECK_EVENT_SOURCE_MAPPINGS, as the lake sink. No resource-level permissions (only "*").
+      Sid: 'MappingCheck',
+      Effect: 'Allow',
+      Action: ['lambda:ListEventSourceMappings'],
+      Resource: '*',
     },
   ];
 }

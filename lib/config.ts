@@ -268,10 +268,19 @@ export function loadLakeSinkConfig(env: Env = process.env): LakeSinkConfig {
     maxObjectsPerCommit: integer(env, 'MAX_OBJECTS_PER_COMMIT', 100, 1, 500),
     ioConcurrency: integer(env, 'IO_CONCURRENCY', 8, 1, 64),
     maxCommitConflicts: integer(env, 'MAX_COMMIT_CONFLICTS', 3, 0, 100),
+    ...mappingCheckSettings(env),
+  });
+}
+
+function mappingCheckSettings(env: Env): {
+  checkEventSourceMappings: boolean;
+  mappingCheckIntervalMs: number;
+} {
+  return {
     checkEventSourceMappings: boolean(env, 'CHECK_EVENT_SOURCE_MAPPINGS', false),
     mappingCheckIntervalMs:
       integer(env, 'CHECK_EVENT_SOURCE_MAPPINGS_INTERVAL_SECONDS', 300, 1, 86_400) * 1000,
-  });
+  };
 }
 
 export type SearchAuth =
@@ -428,6 +437,9 @@ export interface RawArchiveConfig {
   readonly maxCommitConflicts: number;
   readonly deadlineMarginMs: number;
   readonly functionName: string;
+  /** As the lake sink's: refuse to commit while a mapping runs batches of a shard concurrently. */
+  readonly checkEventSourceMappings: boolean;
+  readonly mappingCheckIntervalMs: number;
 }
 
 const overlaps = (a: string, b: string): boolean =>
@@ -469,6 +481,7 @@ export function loadRawArchiveConfig(env: Env = process.env): RawArchiveConfig {
     maxCommitConflicts: integer(env, 'MAX_COMMIT_CONFLICTS', 3, 0, 100),
     deadlineMarginMs: integer(env, 'DEADLINE_MARGIN_MS', 10_000, 0, 600_000),
     functionName: optional(env, 'AWS_LAMBDA_FUNCTION_NAME', 'taxi-stream-local'),
+    ...mappingCheckSettings(env),
   });
 }
 

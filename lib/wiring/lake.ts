@@ -3,7 +3,7 @@
  * adapters. The handler calls it once at cold start; tests call it with their own config.
  * Kept apart from the search sink's so neither bundle carries the other's dependencies.
  */
-import { createDynamoDbClient, createLambdaClient, createS3Client, createSqsClient } from '../aws-clients';
+import { createDynamoDbClient, createS3Client, createSqsClient } from '../aws-clients';
 import type { LakeSinkConfig } from '../config';
 import { SqsDeadLetterSink } from '../dead-letters/sqs-dead-letter-sink';
 import { icebergPartition } from '../lake/iceberg/table-schema';
@@ -11,10 +11,10 @@ import { ParquetEncoder } from '../lake/parquet-encoder';
 import { compilePartitionTemplate } from '../lake/partitioning';
 import { DynamoDbCommitLedger } from '../ledger/dynamodb-commit-ledger';
 import { LakeSink, type LakeSinkDeps, type LakeSinkOptions } from '../pipeline/lake-sink';
-import { LambdaEventSourceMappings } from '../runtime/lambda-event-source-mappings';
-import { checkMappings, type EventSourceMappings, guardedByMappingCheck } from '../runtime/mapping-check';
-import { type Provider, RetryingSetup, setupStep } from '../runtime/retrying-setup';
+import type { EventSourceMappings } from '../runtime/mapping-check';
+import { type Provider, RetryingSetup } from '../runtime/retrying-setup';
 import { S3ObjectStore } from '../storage/s3-object-store';
+import { withMappingCheck } from './mapping-check';
 import { createTripTransform } from './transform';
 
 /** The lake sink's dead-letter output (the reprocessor sends what turned poison through it too). */
@@ -67,28 +67,13 @@ export async function createLakeSink(config: LakeSinkConfig): Promise<LakeSink> 
 
 /**
  * What the handler keeps at module scope: the lake sink, built at cold start and retried on
- * later invocations until it succeeds; with CHECK_EVENT_SOURCE_MAPPINGS, also the check of
- * the function's own mappings, repeated every CHECK_EVENT_SOURCE_MAPPINGS_INTERVAL_SECONDS.
- * `mappings` replaces the Lambda API in tests.
+ * later invocations until it succeeds, behind the check of its own mappings when configured
+ * (mapping-check.ts). `mappings` replaces the Lambda API in tests.
  */
 export function lakeSinkProvider(config: LakeSinkConfig, mappings?: EventSourceMappings): Provider<LakeSink> {
   const sink = new RetryingSetup(() => createLakeSink(config), {
     what: 'lake sink setup',
     marginMs: config.deadlineMarginMs,
   }).start();
-  if (!config.checkEventSourceMappings) return sink;
-  const api = mappings ?? new LambdaEventSourceMappings(createLambdaClient(config.aws));
-  const check = new RetryingSetup(
-    () =>
-      setupStep(
-        `list the event source mappings of ${config.functionName} (lambda:ListEventSourceMappings)`,
-        () => checkMappings(api, config.functionName),
-      ),
-    {
-      what: 'event source mapping check',
-      marginMs: config.deadlineMarginMs,
-      refreshAfterMs: config.mappingCheckIntervalMs,
-    },
-  ).start();
-  return guardedByMappingCheck(sink, check);
+  return withMappingCheck(sink, config, mappings);
 }

@@ -10,8 +10,10 @@ import {
   type RawArchiveSinkDeps,
   type RawArchiveSinkOptions,
 } from '../pipeline/raw-archive-sink';
+import type { EventSourceMappings } from '../runtime/mapping-check';
 import { type Provider, RetryingSetup } from '../runtime/retrying-setup';
 import { S3ObjectStore } from '../storage/s3-object-store';
+import { withMappingCheck } from './mapping-check';
 
 export function createRawArchiveDeps(config: RawArchiveConfig): RawArchiveSinkDeps {
   return {
@@ -36,10 +38,18 @@ export function createRawArchiveSink(config: RawArchiveConfig): RawArchiveSink {
   return new RawArchiveSink(createRawArchiveDeps(config), rawArchiveOptions(config));
 }
 
-/** What the handler keeps at module scope: the sink, built at cold start, retried until it is. */
-export function rawArchiveProvider(config: RawArchiveConfig): Provider<RawArchiveSink> {
-  return new RetryingSetup(async () => createRawArchiveSink(config), {
+/**
+ * What the handler keeps at module scope: the sink, built at cold start, retried until it is,
+ * behind the check of its own mappings when configured (mapping-check.ts): the archive's ledger
+ * keeps a per-shard high-water mark as the lake's does. `mappings` replaces the Lambda API in tests.
+ */
+export function rawArchiveProvider(
+  config: RawArchiveConfig,
+  mappings?: EventSourceMappings,
+): Provider<RawArchiveSink> {
+  const sink = new RetryingSetup(async () => createRawArchiveSink(config), {
     what: 'raw archive setup',
     marginMs: config.deadlineMarginMs,
   }).start();
+  return withMappingCheck(sink, config, mappings);
 }

@@ -11,10 +11,19 @@ import type { AddressInfo } from 'node:net';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { Client } from '@opensearch-project/opensearch';
 import type { Context } from 'aws-lambda';
+import { decodeArchive } from '../../lib/archive/raw-archive-format';
 import { FaultProxy, type RequestView } from '../../tools/faults/fault-proxy';
+import { createLedgerTable } from '../../tools/local-stack/local-stack';
 import { kinesisEvent, sequenceNumber, shardRecords } from '../support/kinesis-events';
 import { lambdaContext, type StreamHandler } from '../support/lambda-context';
-import { type LocalPipeline, newLocalPipeline, readLakeRows, testEndpoints } from '../support/local-pipeline';
+import {
+  getObject,
+  type LocalPipeline,
+  listKeys,
+  newLocalPipeline,
+  readLakeRows,
+  testEndpoints,
+} from '../support/local-pipeline';
 import { countsByIndex } from '../support/search';
 import { ZONES_CSV } from '../support/shared-data';
 import { payload, tripEvent } from '../support/trip-events';
@@ -27,7 +36,10 @@ const context = (remainingMs: number): Context => lambdaContext(remainingMs, FUN
 type Handler = StreamHandler;
 
 /** A fresh module registry is a fresh execution environment: config and setup start at load. */
-function coldStart(module: 'lake-sink' | 'search-sink', env: Record<string, string>): Handler {
+function coldStart(
+  module: 'lake-sink' | 'search-sink' | 'raw-archive',
+  env: Record<string, string>,
+): Handler {
   Object.assign(
     process.env,
     {
@@ -226,34 +238,12 @@ describe('cold starts that fail', () => {
   it('lake sink with the mapping check: ParallelizationFactor 2 -> nothing committed, every record failed; fixed -> commits', async () => {
     const pipeline = await newLocalPipeline('cold-mapping');
     let factor = 2;
-    const requests: URLSearchParams[] = [];
-    // The Lambda control plane has no local emulator: a stub answering ListEventSourceMappings
-    // (REST-JSON, two pages) exercises the real SDK client, its paging and the handler.
-    const lambdaApi = http.createServer((req, res) => {
-      const url = new URL(req.url ?? '/', 'http://x');
-      requests.push(url.searchParams);
-      const mapping = (uuid: string, parallelizationFactor: number) => ({
-        UUID: uuid,
-        EventSourceArn: 'arn:aws:kinesis:us-east-1:123456789012:stream/taxi-trips',
-        FunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${FUNCTION_NAME}`,
-        ParallelizationFactor: parallelizationFactor,
-        State: 'Enabled',
-      });
-      const body = url.searchParams.get('Marker')
-        ? { EventSourceMappings: [mapping('5f1e-changed-by-hand', factor)] }
-        : { EventSourceMappings: [mapping('0a1b-as-deployed', 1)], NextMarker: 'page-2' };
-      res.writeHead(/^\/2015-03-31\/event-source-mappings\/?$/.test(url.pathname) ? 200 : 404, {
-        'content-type': 'application/json',
-      });
-      res.end(JSON.stringify(body));
-    });
-    await new Promise<void>((resolve) => lambdaApi.listen(0, '127.0.0.1', resolve));
-    closers.push(() => new Promise((resolve) => lambdaApi.close(resolve)));
+    const lambda = await mappingStub(() => factor, closers);
     const handler = coldStart('lake-sink', {
       ...pipeline.env,
       CHECK_EVENT_SOURCE_MAPPINGS: 'true',
       CHECK_EVENT_SOURCE_MAPPINGS_INTERVAL_SECONDS: '1',
-      LAMBDA_ENDPOINT_URL: `http://127.0.0.1:${(lambdaApi.address() as AddressInfo).port}`,
+      LAMBDA_ENDPOINT_URL: lambda.url,
     });
 
     const first = await invoke(handler, twoShardEvent());
@@ -266,7 +256,7 @@ describe('cold starts that fail', () => {
       expect.objectContaining({ uuid: '5f1e-changed-by-hand', parallelizationFactor: 2 }),
     ]);
     expect(emf(first.json)).toMatchObject({ MisconfiguredMappings: 1, BatchItemFailures: 2 });
-    expect(requests.map((q) => [q.get('FunctionName'), q.get('Marker')])).toEqual([
+    expect(lambda.requests.map((q) => [q.get('FunctionName'), q.get('Marker')])).toEqual([
       [FUNCTION_NAME, null],
       [FUNCTION_NAME, 'page-2'],
     ]);
@@ -276,7 +266,70 @@ describe('cold starts that fail', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_100));
     const second = await invoke(handler, twoShardEvent());
     expect(second.response).toEqual({ batchItemFailures: [] });
-    expect(requests).toHaveLength(4);
+    expect(lambda.requests).toHaveLength(4);
     expect((await readLakeRows(pipeline)).rows).toHaveLength(4);
   });
+
+  it('raw archive with the mapping check: ParallelizationFactor 2 -> nothing archived; fixed -> every record archived', async () => {
+    const pipeline = await newLocalPipeline('cold-mapping-raw');
+    const archiveLedger = `${pipeline.resources.ledgerTable}-raw`;
+    await createLedgerTable(pipeline.clients, archiveLedger);
+    let factor = 2;
+    const lambda = await mappingStub(() => factor, closers);
+    const handler = coldStart('raw-archive', {
+      ...pipeline.env,
+      ARCHIVE_LEDGER_TABLE: archiveLedger,
+      CHECK_EVENT_SOURCE_MAPPINGS: 'true',
+      CHECK_EVENT_SOURCE_MAPPINGS_INTERVAL_SECONDS: '1',
+      LAMBDA_ENDPOINT_URL: lambda.url,
+    });
+    const first = await invoke(handler, twoShardEvent());
+    expect(first.response).toEqual(EVERY_SHARD_FAILED);
+    expect(errors(first.json)[0]?.message).toContain(
+      'event source mapping 5f1e-changed-by-hand (ParallelizationFactor 2',
+    );
+    expect(await listKeys(pipeline, 'raw')).toEqual([]);
+
+    factor = 1;
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const second = await invoke(handler, twoShardEvent());
+    expect(second.response).toEqual({ batchItemFailures: [] });
+    const archived = (
+      await Promise.all((await listKeys(pipeline, 'raw')).map((k) => getObject(pipeline, k)))
+    ).flatMap((bytes) => decodeArchive(bytes));
+    expect(archived).toHaveLength(4);
+  });
 });
+
+/**
+ * The Lambda control plane has no local emulator: a stub answering ListEventSourceMappings
+ * (REST-JSON, two pages; the second page's mapping has `factor()`) exercises the real SDK
+ * client, its paging and the handler.
+ */
+async function mappingStub(
+  factor: () => number,
+  closers: Array<() => Promise<unknown>>,
+): Promise<{ url: string; requests: URLSearchParams[] }> {
+  const requests: URLSearchParams[] = [];
+  const lambdaApi = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    requests.push(url.searchParams);
+    const mapping = (uuid: string, parallelizationFactor: number) => ({
+      UUID: uuid,
+      EventSourceArn: 'arn:aws:kinesis:us-east-1:123456789012:stream/taxi-trips',
+      FunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${FUNCTION_NAME}`,
+      ParallelizationFactor: parallelizationFactor,
+      State: 'Enabled',
+    });
+    const body = url.searchParams.get('Marker')
+      ? { EventSourceMappings: [mapping('5f1e-changed-by-hand', factor())] }
+      : { EventSourceMappings: [mapping('0a1b-as-deployed', 1)], NextMarker: 'page-2' };
+    res.writeHead(/^\/2015-03-31\/event-source-mappings\/?$/.test(url.pathname) ? 200 : 404, {
+      'content-type': 'application/json',
+    });
+    res.end(JSON.stringify(body));
+  });
+  await new Promise<void>((resolve) => lambdaApi.listen(0, '127.0.0.1', resolve));
+  closers.push(() => new Promise((resolve) => lambdaApi.close(resolve)));
+  return { url: `http://127.0.0.1:${(lambdaApi.address() as AddressInfo).port}`, requests };
+}

@@ -207,7 +207,7 @@ describe('serverless package --stage dev --param lakeFormat=prefix (offline, the
     ]);
   });
 
-  it('grants each function only what it uses; the one "*" resource is the lake sinks\' mapping check', () => {
+  it('grants each function only what it uses; the one "*" resource is the mapping check of the lake sink and the archive', () => {
     const roles = ofType(t, 'AWS::IAM::Role');
     expect(roles.map(([id]) => id).sort()).toEqual(['LakeSinkRole', 'RawArchiveRole', 'SearchSinkRole']);
     expect(t.Resources.IamRoleLambdaExecution).toBeUndefined();
@@ -219,7 +219,10 @@ describe('serverless package --stage dev --param lakeFormat=prefix (offline, the
       }
     }
     // lambda:ListEventSourceMappings has no resource-level permissions.
-    expect(unscoped).toEqual([['LakeSinkRole', ['lambda:ListEventSourceMappings']]]);
+    expect(unscoped).toEqual([
+      ['LakeSinkRole', ['lambda:ListEventSourceMappings']],
+      ['RawArchiveRole', ['lambda:ListEventSourceMappings']],
+    ]);
     const lake = statements(t.Resources.LakeSinkRole as Resource);
     const lakeActions = lake.flatMap(actions);
     expect(lakeActions).toEqual(
@@ -508,13 +511,13 @@ describe('serverless package --stage prod with MSK, SASL/SCRAM, a VPC and every 
           StringEquals: { 'kms:ViaService': { 'Fn::Sub': 'secretsmanager.${AWS::Region}.amazonaws.com' } },
         },
       });
-      // The unscoped statements: EC2 network interfaces, and the lake's mapping check. Neither
-      // action has resource-level permissions.
+      // The unscoped statements: EC2 network interfaces, and the mapping check of the lake sink
+      // and the archive. Neither action has resource-level permissions.
       const unscoped = all.filter((s) => s.Resource === '*').flatMap(actions);
       expect(unscoped.every((a) => a.startsWith('ec2:') || a === 'lambda:ListEventSourceMappings')).toBe(
         true,
       );
-      expect(unscoped.includes('lambda:ListEventSourceMappings')).toBe(group === 'lake');
+      expect(unscoped.includes('lambda:ListEventSourceMappings')).toBe(group !== 'search');
     }
   });
 
@@ -1275,6 +1278,7 @@ describe('serverless package --stage dev --param rawArchiveRetentionDays=400: th
       ARCHIVE_LEDGER_TABLE: { Ref: 'ArchiveLedgerTable' },
       ARCHIVE_PREFIX: 'raw',
       ARCHIVE_STAGING_PREFIX: 'staging/raw',
+      CHECK_EVENT_SOURCE_MAPPINGS: 'true',
     });
     expect(t.Outputs.ArchiveLedgerTableName).toEqual({ Value: { Ref: 'ArchiveLedgerTable' } });
   });
@@ -1374,6 +1378,12 @@ describe('serverless package --stage dev --param rawArchiveRetentionDays=400: th
         Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
         Resource: { 'Fn::GetAtt': ['ArchiveLedgerTable', 'Arn'] },
       },
+      {
+        Sid: 'MappingCheck',
+        Effect: 'Allow',
+        Action: ['lambda:ListEventSourceMappings'],
+        Resource: '*',
+      },
     ]);
   });
 
@@ -1397,8 +1407,10 @@ describe('serverless package --stage dev --param rawArchiveRetentionDays=400: th
       'dynamodb:PutItem',
       'dynamodb:UpdateItem',
     ]);
-    expect(all.some((a) => /^(sqs|lambda|es|glue|s3tables|cloudwatch):/.test(a))).toBe(false);
-    for (const s of statements(role)) expect(s.Resource).not.toBe('*');
+    expect(all.some((a) => /^(sqs|es|glue|s3tables|cloudwatch):/.test(a))).toBe(false);
+    expect(all.filter((a) => a.startsWith('lambda:'))).toEqual(['lambda:ListEventSourceMappings']);
+    // The one "*": lambda:ListEventSourceMappings has no resource-level permissions.
+    for (const s of statements(role)) if (s.Sid !== 'MappingCheck') expect(s.Resource).not.toBe('*');
     // And no other function may write the archive's ledger.
     for (const [id, other] of ofType(t, 'AWS::IAM::Role').filter(([id]) => id !== 'RawArchiveRole'))
       expect([id, JSON.stringify(other).includes('ArchiveLedgerTable')]).toEqual([id, false]);
