@@ -23,6 +23,8 @@
  *   rawArchive        the raw archive (`rawArchive`): the rawArchive function on the stream
  *                     (and rawArchiveMsk with MSK), their mappings' failure controls and the
  *                     archive's own ledger table
+ *   reprocess         the on-demand reprocess function (`reprocessFunction`), with the Iceberg
+ *                     table and the raw archive only
  *   lakeLifecycle     the lake bucket's lifecycle rules (with `rawArchiveRetentionDays`, the
  *                     archive's expiry)
  *
@@ -43,10 +45,13 @@ const FUNCTIONS = {
   tableMaintenance: { service: 'taxi-stream-table-maintenance', kind: 'maintenance', source: 'schedule' },
   rawArchive: { service: 'taxi-stream-raw-archive', kind: 'archive', source: 'kinesis' },
   rawArchiveMsk: { service: 'taxi-stream-raw-archive-msk', kind: 'archive', source: 'msk' },
+  reprocess: { service: 'taxi-stream-reprocess', kind: 'reprocess', source: 'operator' },
 };
 
 /** The scheduled functions of the Iceberg table: no stream, no mapping, not on stage `local`. */
 const scheduled = (fn) => FUNCTIONS[fn].source === 'schedule';
+/** Invoked by an operator (`aws lambda invoke`): no event source at all, not on stage `local`. */
+const onDemand = (fn) => FUNCTIONS[fn].source === 'operator';
 
 const LOCAL = tsx.require('../tools/local-stack/defaults.ts', __filename);
 const { PARQUET_COMPRESSIONS, PARQUET_ENCODINGS } = tsx.require('../lib/lake/parquet-options.ts', __filename);
@@ -105,6 +110,13 @@ const ARCHIVE_STAGING_PREFIX = 'staging/raw';
  * encode on one shared core (docs/deploy.md, "The raw archive"); 512 MB leaves room for the event.
  */
 const RAW_ARCHIVE_MEMORY_MB = 512;
+/**
+ * Reprocessing holds the range's archived records, their new rows, the rows the touched files keep
+ * and one data file being read or written at a time (lib/pipeline/table-reprocessor.ts): 3008 MB,
+ * as the maintenance function, which holds a rewrite's rows the same way. A range too large for it
+ * is split (docs/deploy.md, "Reprocess on AWS").
+ */
+const REPROCESS_MEMORY_MB = 3008;
 /** S3 lifecycle expiry bound (days) of `rawArchiveRetentionDays`; 0 keeps the archive forever. */
 const ARCHIVE_RETENTION_DAYS_MAX = 36500;
 
@@ -190,6 +202,7 @@ async function settings({ resolveVariable }) {
     'rawArchive',
     'rawArchiveRetentionDays',
     'archiveLedgerTableName',
+    'reprocessFunction',
   ];
   const s = {};
   for (const name of names) s[name] = await param(name);
@@ -204,6 +217,9 @@ async function settings({ resolveVariable }) {
   s.tablePrefix = s.tablePrefix.replace(/^\/+|\/+$/g, '');
   s.msk = s.mskClusterArn !== '';
   s.archive = s.rawArchive === 'on';
+  // It rewrites the Iceberg table from the raw archive: without either there is nothing to run,
+  // and `on` is the default, so a stage without them gets no function rather than a refusal.
+  s.reprocess = s.iceberg && s.archive && !s.local && s.reprocessFunction === 'on';
   s.vpc = list(s.vpcSubnetIds).length > 0;
   s.createSearchDomain = s.searchEndpoint === '';
   s.functionName = (fn) => `${s.service}-${s.stage}-${fn}`;
@@ -305,6 +321,8 @@ function check(s) {
     fail(`lakeFormat must be prefix or iceberg, got "${s.lakeFormat}"`);
   if (s.iceberg) checkIceberg(s);
   checkRawArchive(s);
+  if (!['on', 'off'].includes(s.reprocessFunction))
+    fail(`reprocessFunction must be on or off, got "${s.reprocessFunction}"`);
 }
 
 /** `rawArchive` and its retention; no lake or table prefix may reach into the archive's. */
@@ -469,36 +487,18 @@ async function environment(ctx) {
     };
     const out = {};
     for (const fn of Object.keys(FUNCTIONS))
-      if (!scheduled(fn))
+      if (!scheduled(fn) && !onDemand(fn))
         out[fn] = { ...local, ...(FUNCTIONS[fn].kind === 'archive' ? archive : {}), ...common(fn) };
     return out;
   }
   const lake = {
-    LAKE_BUCKET: ref('LakeBucket'),
-    // The prefix layout's settings; the Iceberg table has its own location and day partitions.
-    ...(s.iceberg ? { LAKE_FORMAT: 'iceberg', TABLE_PREFIX: s.tablePrefix } : { LAKE_PREFIX: s.lakePrefix }),
-    LEDGER_TABLE: ref('LedgerTable'),
-    DEAD_LETTER_QUEUE_URL: ref('DeadLetterQueue'),
-    ...(s.iceberg ? {} : { PARTITION_TEMPLATE: s.partitionTemplate }),
-    PARQUET_COMPRESSION: s.parquetCompression,
-    PARQUET_ENCODING: s.parquetEncoding,
-    ZONE_LOOKUP: s.zoneLookup,
+    ...lakeEnvironment(s),
     // At cold start the lake sink lists its own mappings and refuses to commit while one has
     // a ParallelizationFactor other than 1 (changed outside this template). Not on `local`:
     // there is no Lambda API there.
     CHECK_EVENT_SOURCE_MAPPINGS: 'true',
   };
-  const search = {
-    LAKE_BUCKET: ref('LakeBucket'),
-    DEAD_LETTER_QUEUE_URL: ref('DeadLetterQueue'),
-    ZONE_LOOKUP: s.zoneLookup,
-    SEARCH_ENDPOINT: searchEndpointValue(s),
-    SEARCH_AUTH: s.searchAuth,
-    SEARCH_SIGV4_SERVICE: s.searchDomainArn.includes(':aoss:') ? 'aoss' : 'es',
-    SEARCH_INDEX_TEMPLATE: s.searchIndexTemplate,
-    SEARCH_INDEX_SHARDS: s.searchIndexShards,
-    SEARCH_INDEX_REPLICAS: s.searchIndexReplicas,
-  };
+  const search = searchEnvironment(s);
   // The prefixes are passed, not left to the function's defaults: the role grants exactly these.
   const archive = {
     LAKE_BUCKET: ref('LakeBucket'),
@@ -520,6 +520,51 @@ async function environment(ctx) {
     ...(s.maintenanceFunction
       ? { tableMaintenance: { ...common('tableMaintenance'), ...maintenanceEnvironment(s) } }
       : {}),
+    ...(s.reprocess ? { reprocess: { ...common('reprocess'), ...reprocessEnvironment(s) } } : {}),
+  };
+}
+
+/** The lake sinks' transform, ledger, dead letters, Parquet settings and where they write. */
+function lakeEnvironment(s) {
+  return {
+    LAKE_BUCKET: ref('LakeBucket'),
+    // The prefix layout's settings; the Iceberg table has its own location and day partitions.
+    ...(s.iceberg ? { LAKE_FORMAT: 'iceberg', TABLE_PREFIX: s.tablePrefix } : { LAKE_PREFIX: s.lakePrefix }),
+    LEDGER_TABLE: ref('LedgerTable'),
+    DEAD_LETTER_QUEUE_URL: ref('DeadLetterQueue'),
+    ...(s.iceberg ? {} : { PARTITION_TEMPLATE: s.partitionTemplate }),
+    PARQUET_COMPRESSION: s.parquetCompression,
+    PARQUET_ENCODING: s.parquetEncoding,
+    ZONE_LOOKUP: s.zoneLookup,
+  };
+}
+
+/** The search sinks' endpoint, auth and index settings (and their dead letters). */
+function searchEnvironment(s) {
+  return {
+    LAKE_BUCKET: ref('LakeBucket'),
+    DEAD_LETTER_QUEUE_URL: ref('DeadLetterQueue'),
+    ZONE_LOOKUP: s.zoneLookup,
+    SEARCH_ENDPOINT: searchEndpointValue(s),
+    SEARCH_AUTH: s.searchAuth,
+    SEARCH_SIGV4_SERVICE: s.searchDomainArn.includes(':aoss:') ? 'aoss' : 'es',
+    SEARCH_INDEX_TEMPLATE: s.searchIndexTemplate,
+    SEARCH_INDEX_SHARDS: s.searchIndexShards,
+    SEARCH_INDEX_REPLICAS: s.searchIndexReplicas,
+  };
+}
+
+/**
+ * Reprocessing (loadReprocessConfig): the lake sink's transform, ledger, dead letters and Parquet
+ * settings, the committer's table and catalog, the archive's prefix (the one its role grants),
+ * and the search sink's endpoint so that the trips are re-indexed. No mapping check: it has none.
+ */
+function reprocessEnvironment(s) {
+  return {
+    ...lakeEnvironment(s),
+    ...committerEnvironment(s),
+    ...searchEnvironment(s),
+    ARCHIVE_PREFIX,
   };
 }
 
@@ -597,6 +642,7 @@ function roleFor(s, fn) {
   const { kind, source } = FUNCTIONS[fn];
   if (fn === 'tableCommitter') return roleResource(fn, committerStatements(s));
   if (fn === 'tableMaintenance') return roleResource(fn, maintenanceStatements(s));
+  if (fn === 'reprocess') return roleResource(fn, reprocessStatements(s));
   const statements = [
     ownLogs(s, fn),
     // The archive has no poison: it sends no dead letters.
@@ -763,39 +809,41 @@ function roleFor(s, fn) {
       },
     );
   } else {
-    statements.push({
-      Sid: 'OversizedDeadLetterPayloads',
-      Effect: 'Allow',
-      Action: ['s3:PutObject'],
-      Resource: sub('${LakeBucket.Arn}/dead-letters/*'),
-    });
-    const searchArn = s.createSearchDomain ? sub('${SearchDomain.Arn}/*') : `${s.searchDomainArn}/*`;
-    if (s.searchDomainArn.includes(':aoss:')) {
-      statements.push({
-        Sid: 'SearchIndex',
-        Effect: 'Allow',
-        Action: ['aoss:APIAccessAll'],
-        Resource: s.searchDomainArn,
-      });
-    } else if (s.createSearchDomain || s.searchDomainArn) {
-      statements.push({
-        Sid: 'SearchIndex',
-        Effect: 'Allow',
-        Action: ['es:ESHttpGet', 'es:ESHttpHead', 'es:ESHttpPost', 'es:ESHttpPut'],
-        Resource: searchArn,
-      });
-    }
+    statements.push(oversizedDeadLetterPayloads(), ...searchIndex(s));
   }
-  if (s.zoneLookup) {
-    statements.push({
-      Sid: 'ZoneLookup',
-      Effect: 'Allow',
-      Action: ['s3:GetObject'],
-      Resource: s3ObjectArn(s.zoneLookup),
-    });
-  }
+  statements.push(...zoneLookup(s));
   return roleResource(fn, statements);
 }
+
+const oversizedDeadLetterPayloads = () => ({
+  Sid: 'OversizedDeadLetterPayloads',
+  Effect: 'Allow',
+  Action: ['s3:PutObject'],
+  Resource: sub('${LakeBucket.Arn}/dead-letters/*'),
+});
+
+/** The search sinks' HTTP access to the domain (or the serverless collection), when known. */
+function searchIndex(s) {
+  if (s.searchDomainArn.includes(':aoss:'))
+    return [
+      { Sid: 'SearchIndex', Effect: 'Allow', Action: ['aoss:APIAccessAll'], Resource: s.searchDomainArn },
+    ];
+  if (!s.createSearchDomain && !s.searchDomainArn) return [];
+  return [
+    {
+      Sid: 'SearchIndex',
+      Effect: 'Allow',
+      Action: ['es:ESHttpGet', 'es:ESHttpHead', 'es:ESHttpPost', 'es:ESHttpPut'],
+      Resource: s.createSearchDomain ? sub('${SearchDomain.Arn}/*') : `${s.searchDomainArn}/*`,
+    },
+  ];
+}
+
+/** The transform's zone lookup object, when one is configured. */
+const zoneLookup = (s) =>
+  s.zoneLookup
+    ? [{ Sid: 'ZoneLookup', Effect: 'Allow', Action: ['s3:GetObject'], Resource: s3ObjectArn(s.zoneLookup) }]
+    : [];
 
 /**
  * The raw archive's own: stage, promote (CopyObject: GetObject on the staged source, PutObject on
@@ -942,9 +990,6 @@ function committerStatements(s) {
 function maintenanceStatements(s) {
   const statements = [ownLogs(s, 'tableMaintenance')];
   if (s.icebergCatalog === 'glue') {
-    const glueArn = (resource) =>
-      sub(`arn:\${AWS::Partition}:glue:\${AWS::Region}:\${AWS::AccountId}:${resource}`);
-    const catalog = glueArn('catalog');
     statements.push(
       {
         Sid: 'ReadTableFiles',
@@ -984,45 +1029,131 @@ function maintenanceStatements(s) {
         Action: ['dynamodb:GetItem', 'dynamodb:Query'],
         Resource: getAtt('LedgerTable', 'Arn'),
       },
-      // GetConfig (glue:GetCatalog), LoadTable (glue:GetTable) and the commit (glue:UpdateTable):
-      // the committer's statements without the create actions.
-      { Sid: 'IcebergCatalogConfig', Effect: 'Allow', Action: ['glue:GetCatalog'], Resource: catalog },
-      {
-        Sid: 'IcebergTable',
-        Effect: 'Allow',
-        Action: ['glue:GetTable', 'glue:UpdateTable'],
-        Resource: [
-          catalog,
-          glueArn(`database/${s.glueDatabaseName}`),
-          glueArn(`table/${s.glueDatabaseName}/${s.glueTableName}`),
-        ],
-      },
+      ...glueLoadAndCommit(s),
     );
     if (s.lakeFormationDataAccess === 'true') statements.push(lakeFormationDataAccess());
   } else {
-    // The committer's S3 Tables actions without the create ones: the table's files are read and
-    // written through the table bucket (s3tables:GetTableData / PutTableData).
+    statements.push(...s3TablesLoadAndCommit(s));
+  }
+  return statements;
+}
+
+/**
+ * GetConfig (glue:GetCatalog), LoadTable (glue:GetTable) and the commit (glue:UpdateTable): the
+ * committer's Glue statements without the create actions, for the functions that rewrite the
+ * table it created.
+ */
+function glueLoadAndCommit(s) {
+  const glueArn = (resource) =>
+    sub(`arn:\${AWS::Partition}:glue:\${AWS::Region}:\${AWS::AccountId}:${resource}`);
+  const catalog = glueArn('catalog');
+  return [
+    { Sid: 'IcebergCatalogConfig', Effect: 'Allow', Action: ['glue:GetCatalog'], Resource: catalog },
+    {
+      Sid: 'IcebergTable',
+      Effect: 'Allow',
+      Action: ['glue:GetTable', 'glue:UpdateTable'],
+      Resource: [
+        catalog,
+        glueArn(`database/${s.glueDatabaseName}`),
+        glueArn(`table/${s.glueDatabaseName}/${s.glueTableName}`),
+      ],
+    },
+  ];
+}
+
+/**
+ * The committer's S3 Tables actions without the create ones: the table's files are read and
+ * written through the table bucket (s3tables:GetTableData / PutTableData).
+ */
+const s3TablesLoadAndCommit = (s) => [
+  {
+    Sid: 'S3TablesBucket',
+    Effect: 'Allow',
+    Action: ['s3tables:GetTableBucket'],
+    Resource: s.tableBucketArn,
+  },
+  {
+    Sid: 'S3TablesTable',
+    Effect: 'Allow',
+    Action: [
+      's3tables:GetTable',
+      's3tables:GetTableMetadataLocation',
+      's3tables:UpdateTableMetadataLocation',
+      's3tables:GetTableData',
+      's3tables:PutTableData',
+    ],
+    Resource: `${s.tableBucketArn}/table/*`,
+  },
+];
+
+/**
+ * The reprocess function (lib/pipeline/table-reprocessor.ts): it lists and reads the raw archive,
+ * reads the lake ledger (readHead: GetItem, historySince: Query), reads the table's manifest list,
+ * manifests and data files, writes new data files, manifests and a manifest list, commits through
+ * the catalog (load and commit, as the maintenance function), sends dead letters as the lake sink
+ * does and re-indexes as the search sink does. It deletes nothing: the files its overwrite
+ * replaces stay for the maintenance function's orphan cleanup, and the archive is read only.
+ * Nothing of the archive's ledger, which only the archive writes.
+ */
+function reprocessStatements(s) {
+  const statements = [
+    ownLogs(s, 'reprocess'),
+    {
+      Sid: 'ReadArchive',
+      Effect: 'Allow',
+      Action: ['s3:GetObject'],
+      Resource: sub(`\${LakeBucket.Arn}/${ARCHIVE_PREFIX}/*`),
+    },
+    {
+      // The archive's objects of each arrival hour of the range (lib/storage/s3-archive-reader.ts).
+      Sid: 'ListArchive',
+      Effect: 'Allow',
+      Action: ['s3:ListBucket'],
+      Resource: getAtt('LakeBucket', 'Arn'),
+      Condition: { StringLike: { 's3:prefix': `${ARCHIVE_PREFIX}/*` } },
+    },
+    {
+      Sid: 'ReadCommitLedger',
+      Effect: 'Allow',
+      Action: ['dynamodb:GetItem', 'dynamodb:Query'],
+      Resource: getAtt('LedgerTable', 'Arn'),
+    },
+    {
+      // Records that were trips and are poison now, before their rows leave the table.
+      Sid: 'DeadLetters',
+      Effect: 'Allow',
+      Action: ['sqs:SendMessage'],
+      Resource: getAtt('DeadLetterQueue', 'Arn'),
+    },
+    oversizedDeadLetterPayloads(),
+  ];
+  if (s.icebergCatalog === 'glue') {
     statements.push(
       {
-        Sid: 'S3TablesBucket',
+        Sid: 'ReadTableFiles',
         Effect: 'Allow',
-        Action: ['s3tables:GetTableBucket'],
-        Resource: s.tableBucketArn,
+        Action: ['s3:GetObject'],
+        Resource: sub(`\${LakeBucket.Arn}/${s.tablePrefix}/*`),
       },
       {
-        Sid: 'S3TablesTable',
+        // The new data files, and the manifests and manifest list of the overwrite snapshot; the
+        // catalog writes the metadata JSON (docs/deploy.md, "IAM of the committer").
+        Sid: 'WriteTableFiles',
         Effect: 'Allow',
-        Action: [
-          's3tables:GetTable',
-          's3tables:GetTableMetadataLocation',
-          's3tables:UpdateTableMetadataLocation',
-          's3tables:GetTableData',
-          's3tables:PutTableData',
+        Action: ['s3:PutObject'],
+        Resource: [
+          sub(`\${LakeBucket.Arn}/${s.tablePrefix}/data/*`),
+          sub(`\${LakeBucket.Arn}/${s.tablePrefix}/metadata/*`),
         ],
-        Resource: `${s.tableBucketArn}/table/*`,
       },
+      ...glueLoadAndCommit(s),
     );
+    if (s.lakeFormationDataAccess === 'true') statements.push(lakeFormationDataAccess());
+  } else {
+    statements.push(...s3TablesLoadAndCommit(s));
   }
+  statements.push(...searchIndex(s), ...zoneLookup(s));
   return statements;
 }
 
@@ -1063,7 +1194,8 @@ const roleName = (fn) => `${upperFirst(fn)}Role`;
 
 /**
  * The functions this deployment has: the MSK ones only with a cluster, the committer with
- * Iceberg, the maintenance function with Iceberg and tableMaintenance=function.
+ * Iceberg, the maintenance function with Iceberg and tableMaintenance=function, the reprocess
+ * function with Iceberg, the raw archive and reprocessFunction=on.
  */
 const deployedFunctions = (s) =>
   Object.keys(FUNCTIONS).filter(
@@ -1071,7 +1203,8 @@ const deployedFunctions = (s) =>
       (s.msk || FUNCTIONS[fn].source !== 'msk') &&
       (!scheduled(fn) || (s.iceberg && !s.local)) &&
       (fn !== 'tableMaintenance' || s.maintenanceFunction) &&
-      (FUNCTIONS[fn].kind !== 'archive' || s.archive),
+      (FUNCTIONS[fn].kind !== 'archive' || s.archive) &&
+      (fn !== 'reprocess' || s.reprocess),
   );
 
 async function iam(ctx) {
@@ -1485,7 +1618,7 @@ async function observability(ctx) {
     Dimensions: [{ Name: 'service', Value: FUNCTIONS[fn].service }],
     Statistic: 'Sum',
   });
-  for (const fn of fns.filter((x) => !scheduled(x))) {
+  for (const fn of fns.filter((x) => !scheduled(x) && !onDemand(x))) {
     const id = upperFirst(fn);
     const lake = FUNCTIONS[fn].kind === 'lake';
     alarm(`${id}ErrorsAlarm`, {
@@ -1622,6 +1755,20 @@ async function observability(ctx) {
       DatapointsToAlarm: periods,
       ComparisonOperator: 'GreaterThanThreshold',
       Threshold: Number(s.dataFilesAlarm),
+    });
+  }
+  if (fns.includes('reprocess')) {
+    // Run by a person, rarely: every failed run is one to look at (the invoker sees it too, but
+    // an asynchronous invocation or a dropped connection tells nobody).
+    alarm('ReprocessErrorsAlarm', {
+      AlarmDescription:
+        'reprocess: a run failed; the table is as before or as after its overwrite, never half (the log names the cause: RangeNotInTableError = wait for the lake sink and the committer, a timeout = split the range by hour, permissions, catalog). Run it again',
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: lambdaDims('reprocess'),
+      Statistic: 'Sum',
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
     });
   }
   // Some dead letters are normal (the feed's poison); a burst above the normal rate is not.
@@ -2045,6 +2192,37 @@ async function rawArchive(ctx) {
   };
 }
 
+// ---------------------------------------------------------------------------------------
+// Reprocess
+
+/**
+ * `reprocessFunction=on` (the default) with lakeFormat=iceberg and rawArchive=on: the reprocess
+ * function (functions/reprocess.ts, docs/recovery.md), invoked by an operator with
+ * `{"from", "to", "source"?, "stream"?}`. No event source. Lambda's longest timeout; one run at a
+ * time (two runs over overlapping ranges would race on the table: the catalog's assertion keeps
+ * the table right, but the loser redoes its work); no retry of a failed asynchronous invocation
+ * (a timeout would only time out again, a refused range be refused again: the operator reruns).
+ */
+async function reprocess(ctx) {
+  const s = await settings(ctx);
+  if (!s.reprocess) return {};
+  const env = await environment(ctx);
+  return {
+    reprocess: {
+      handler: 'functions/reprocess.handler',
+      description:
+        'On demand: archived records of an arrival range -> the current transform -> one Iceberg overwrite of their rows, re-indexed (aws lambda invoke)',
+      role: roleName('reprocess'),
+      timeout: LAMBDA_MAX_TIMEOUT_SECONDS,
+      memorySize: REPROCESS_MEMORY_MB,
+      reservedConcurrency: 1,
+      maximumRetryAttempts: 0,
+      // It reads and writes Parquet: its zip keeps parquet-wasm's .wasm.
+      environment: env.reprocess,
+    },
+  };
+}
+
 /**
  * The lake bucket's lifecycle rules: incomplete multipart uploads, orphaned staged objects (the
  * lake's and the archive's, all under staging/), and with `rawArchiveRetentionDays` above 0 the
@@ -2083,6 +2261,7 @@ module.exports = {
   tableCommitter,
   maintenance,
   rawArchive,
+  reprocess,
   lakeLifecycle,
   mskMappingLogicalId,
   FUNCTIONS,

@@ -585,6 +585,7 @@ describe('serverless package --stage dev (offline, defaults: the Iceberg table i
     expect(fns.sort()).toEqual([
       'LakeSinkLambdaFunction',
       'RawArchiveLambdaFunction',
+      'ReprocessLambdaFunction',
       'SearchSinkLambdaFunction',
       'TableCommitterLambdaFunction',
       'TableMaintenanceLambdaFunction',
@@ -725,8 +726,8 @@ describe('serverless package --stage dev (offline, defaults: the Iceberg table i
       }),
     ]);
     // The sinks and the archive keep theirs; the committer has no stream lag or setup-failure
-    // alarm (the fifth Errors alarm is the maintenance function's).
-    expect(alarms.filter((a) => a.MetricName === 'Errors')).toHaveLength(5);
+    // alarm (the fifth and sixth Errors alarms are the maintenance and reprocess functions').
+    expect(alarms.filter((a) => a.MetricName === 'Errors')).toHaveLength(6);
     expect(alarms.filter((a) => a.MetricName === 'IteratorAge')).toHaveLength(3);
     expect(alarms.filter((a) => a.MetricName === 'SetupFailures')).toHaveLength(3);
   });
@@ -1052,6 +1053,7 @@ describe('serverless package with table maintenance switched off, or left to S3 
     ).toEqual([
       'LakeSinkLambdaFunction',
       'RawArchiveLambdaFunction',
+      'ReprocessLambdaFunction',
       'SearchSinkLambdaFunction',
       'TableCommitterLambdaFunction',
     ]);
@@ -1060,7 +1062,7 @@ describe('serverless package with table maintenance switched off, or left to S3 
       ofType(t, 'AWS::IAM::Role')
         .map(([id]) => id)
         .sort(),
-    ).toEqual(['LakeSinkRole', 'RawArchiveRole', 'SearchSinkRole', 'TableCommitterRole']);
+    ).toEqual(['LakeSinkRole', 'RawArchiveRole', 'ReprocessRole', 'SearchSinkRole', 'TableCommitterRole']);
     expect(JSON.stringify(alarmsOf(t))).not.toContain('aintenance');
   });
 });
