@@ -23,3 +23,37 @@ export function toLakeRow(trip: EnrichedTrip, record: SourceRecord): LakeRow {
   row.arrival_time = record.arrivalTimeMs;
   return row;
 }
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+/**
+ * The TripEvent fields of a row as JSON values (trip_id as decimal text, times as ISO 8601 UTC),
+ * in the schema's order: the common part of every JSON view of a trip (search documents, the
+ * stream sinks' messages).
+ */
+export function tripEventJson(row: LakeRow): Record<string, unknown> {
+  return {
+    trip_id: row.trip_id === null ? null : row.trip_id.toString(),
+    vendor_id: row.vendor_id,
+    service: row.service,
+    pickup_datetime: iso(row.pickup_datetime),
+    dropoff_datetime: iso(row.dropoff_datetime),
+    passenger_count: row.passenger_count,
+    trip_distance: row.trip_distance,
+    ratecode_id: row.ratecode_id,
+    store_and_fwd_flag: row.store_and_fwd_flag,
+    pickup_location_id: row.pickup_location_id,
+    dropoff_location_id: row.dropoff_location_id,
+    payment_type: row.payment_type,
+    fare_amount: row.fare_amount,
+    extra: row.extra,
+    mta_tax: row.mta_tax,
+    tip_amount: row.tip_amount,
+    tolls_amount: row.tolls_amount,
+    improvement_surcharge: row.improvement_surcharge,
+    total_amount: row.total_amount,
+    congestion_surcharge: row.congestion_surcharge,
+    airport_fee: row.airport_fee,
+    cbd_congestion_fee: row.cbd_congestion_fee,
+  };
+}

@@ -10,7 +10,7 @@
  * one document, which for trips recorded to the second is the same trip reported twice.
  */
 import { createHash } from 'node:crypto';
-import type { LakeRow } from '../lake/lake-row';
+import { type LakeRow, tripEventJson } from '../lake/lake-row';
 
 const CONTENT_FIELDS = [
   'vendor_id',
@@ -63,28 +63,7 @@ export type SearchDocument = Record<string, unknown>;
 
 export function toSearchDocument(row: LakeRow): SearchDocument {
   const doc: SearchDocument = {
-    trip_id: row.trip_id === null ? null : row.trip_id.toString(),
-    vendor_id: row.vendor_id,
-    service: row.service,
-    pickup_datetime: iso(row.pickup_datetime),
-    dropoff_datetime: iso(row.dropoff_datetime),
-    passenger_count: row.passenger_count,
-    trip_distance: row.trip_distance,
-    ratecode_id: row.ratecode_id,
-    store_and_fwd_flag: row.store_and_fwd_flag,
-    pickup_location_id: row.pickup_location_id,
-    dropoff_location_id: row.dropoff_location_id,
-    payment_type: row.payment_type,
-    fare_amount: row.fare_amount,
-    extra: row.extra,
-    mta_tax: row.mta_tax,
-    tip_amount: row.tip_amount,
-    tolls_amount: row.tolls_amount,
-    improvement_surcharge: row.improvement_surcharge,
-    total_amount: row.total_amount,
-    congestion_surcharge: row.congestion_surcharge,
-    airport_fee: row.airport_fee,
-    cbd_congestion_fee: row.cbd_congestion_fee,
+    ...tripEventJson(row),
     duration_seconds: row.duration_seconds,
     pickup_airport: row.pickup_airport,
     dropoff_airport: row.dropoff_airport,

@@ -3,7 +3,7 @@
  * object per enriched trip, keyed by pickup zone, with a record ID derived from the input
  * record's coordinates so that a consumer can deduplicate what an at-least-once sink repeats.
  */
-import type { LakeRow } from '../lake/lake-row';
+import { type LakeRow, tripEventJson } from '../lake/lake-row';
 import type { SourceRecord } from '../sources/source-record';
 
 export const TRIP_SCHEMA_VERSION = 1;
@@ -35,28 +35,7 @@ export function toTripMessage(row: LakeRow, record: SourceRecord): TripMessage {
   const body = {
     schemaVersion: TRIP_SCHEMA_VERSION,
     recordId,
-    trip_id: row.trip_id === null ? null : row.trip_id.toString(),
-    vendor_id: row.vendor_id,
-    service: row.service,
-    pickup_datetime: iso(row.pickup_datetime),
-    dropoff_datetime: iso(row.dropoff_datetime),
-    passenger_count: row.passenger_count,
-    trip_distance: row.trip_distance,
-    ratecode_id: row.ratecode_id,
-    store_and_fwd_flag: row.store_and_fwd_flag,
-    pickup_location_id: row.pickup_location_id,
-    dropoff_location_id: row.dropoff_location_id,
-    payment_type: row.payment_type,
-    fare_amount: row.fare_amount,
-    extra: row.extra,
-    mta_tax: row.mta_tax,
-    tip_amount: row.tip_amount,
-    tolls_amount: row.tolls_amount,
-    improvement_surcharge: row.improvement_surcharge,
-    total_amount: row.total_amount,
-    congestion_surcharge: row.congestion_surcharge,
-    airport_fee: row.airport_fee,
-    cbd_congestion_fee: row.cbd_congestion_fee,
+    ...tripEventJson(row),
     pickup_longitude: row.pickup_longitude,
     pickup_latitude: row.pickup_latitude,
     dropoff_longitude: row.dropoff_longitude,
