@@ -848,18 +848,7 @@ function committerStatements(s) {
         ],
         Resource: s.tableBucketArn,
       },
-      {
-        Sid: 'S3TablesTable',
-        Effect: 'Allow',
-        Action: [
-          's3tables:GetTable',
-          's3tables:GetTableMetadataLocation',
-          's3tables:UpdateTableMetadataLocation',
-          's3tables:GetTableData',
-          's3tables:PutTableData',
-        ],
-        Resource: `${s.tableBucketArn}/table/*`,
-      },
+      s3TablesTable(s),
     );
   }
   return statements;
@@ -956,19 +945,22 @@ const s3TablesLoadAndCommit = (s) => [
     Action: ['s3tables:GetTableBucket'],
     Resource: s.tableBucketArn,
   },
-  {
-    Sid: 'S3TablesTable',
-    Effect: 'Allow',
-    Action: [
-      's3tables:GetTable',
-      's3tables:GetTableMetadataLocation',
-      's3tables:UpdateTableMetadataLocation',
-      's3tables:GetTableData',
-      's3tables:PutTableData',
-    ],
-    Resource: `${s.tableBucketArn}/table/*`,
-  },
+  s3TablesTable(s),
 ];
+
+/** The table's own actions, reading and writing its files included (table ARNs carry an ID unknown before creation). */
+const s3TablesTable = (s) => ({
+  Sid: 'S3TablesTable',
+  Effect: 'Allow',
+  Action: [
+    's3tables:GetTable',
+    's3tables:GetTableMetadataLocation',
+    's3tables:UpdateTableMetadataLocation',
+    's3tables:GetTableData',
+    's3tables:PutTableData',
+  ],
+  Resource: `${s.tableBucketArn}/table/*`,
+});
 
 /**
  * The reprocess function (lib/pipeline/table-reprocessor.ts): it lists and reads the raw archive,
