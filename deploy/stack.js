@@ -28,7 +28,8 @@
  *   lakeLifecycle     the lake bucket's lifecycle rules (with `rawArchiveRetentionDays`, the
  *                     archive's expiry)
  *
- * Everything here is plain data: `npx serverless print --stage dev` shows the result and
+ * The pieces deploy/stream-sinks.js builds alike (IAM statements, mappings, alarms) live in
+ * deploy/shared.js. Everything here is plain data: `npx serverless print --stage dev` shows the result and
  * `serverless package` (offline) writes it into the CloudFormation template.
  */
 
@@ -124,21 +125,39 @@ const ARCHIVE_RETENTION_DAYS_MAX = 36500;
 const RETENTION_HOURS = { min: 24, max: 8760 };
 const RECORD_AGE_SECONDS = { min: 60, max: 604800 };
 
-const sub = (text) => ({ 'Fn::Sub': text });
-const getAtt = (name, attribute) => ({ 'Fn::GetAtt': [name, attribute] });
-const ref = (name) => ({ Ref: name });
-const list = (text) =>
-  String(text ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
+const {
+  sub,
+  getAtt,
+  ref,
+  list,
+  upperFirst,
+  fail,
+  paramReader,
+  ownLogs,
+  deadLetters,
+  oversizedDeadLetterPayloads,
+  mappingFailureStatements,
+  readTripStream,
+  mskReadStatements,
+  mskScramStatements,
+  mskNetworkInterfaces,
+  zoneLookup,
+  roleResource,
+  onFailure,
+  kinesisMappingLogicalId,
+  mskMappingLogicalId,
+  kinesisEvent,
+  mskEvent,
+  mskMappingControls,
+  vpcOf,
+  alarmResource,
+  lambdaMetric,
+  appMetric,
+} = require('./shared');
 
 /** Every parameter this file reads, resolved once per call. */
 async function settings({ resolveVariable }) {
-  const param = async (name) => {
-    const value = await resolveVariable(`param:${name}`);
-    return value === null || value === undefined ? '' : String(value).trim();
-  };
+  const param = paramReader(resolveVariable);
   const names = [
     'streamName',
     'streamMode',
@@ -225,10 +244,6 @@ async function settings({ resolveVariable }) {
   s.functionName = (fn) => `${s.service}-${s.stage}-${fn}`;
   check(s);
   return s;
-}
-
-function fail(message) {
-  throw new Error(`taxi-stream deploy parameters: ${message}`);
 }
 
 /** An integer parameter within [min, max], or a refusal naming it. */
@@ -610,33 +625,9 @@ function committerEnvironment(s) {
 // ---------------------------------------------------------------------------------------
 // IAM: one role per function
 
-function mskArns(s) {
-  // arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid> -> topic/... and group/...
-  const [prefix, rest] = s.mskClusterArn.split(':cluster/');
-  return {
-    cluster: s.mskClusterArn,
-    topic: `${prefix}:topic/${rest}/${s.mskTopic}`,
-    group: (fn) => `${prefix}:group/${rest}/${consumerGroup(s, fn)}`,
-  };
-}
-
 function consumerGroup(s, fn) {
   return `${s.mskConsumerGroupPrefix}-${FUNCTIONS[fn].kind}`;
 }
-
-function s3ObjectArn(uri) {
-  const [, bucket, key] = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri);
-  return `arn:aws:s3:::${bucket}/${key}`;
-}
-
-const ownLogs = (s, fn) => ({
-  Sid: 'OwnLogs',
-  Effect: 'Allow',
-  Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-  Resource: sub(
-    `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/${s.functionName(fn)}:*`,
-  ),
-});
 
 function roleFor(s, fn) {
   const { kind, source } = FUNCTIONS[fn];
@@ -646,111 +637,16 @@ function roleFor(s, fn) {
   const statements = [
     ownLogs(s, fn),
     // The archive has no poison: it sends no dead letters.
-    ...(kind === 'archive'
-      ? []
-      : [
-          {
-            Sid: 'DeadLetters',
-            Effect: 'Allow',
-            Action: ['sqs:SendMessage'],
-            Resource: getAtt('DeadLetterQueue', 'Arn'),
-          },
-        ]),
-    {
-      // The mapping's on-failure destination writes with the function's role (PutObject, and
-      // ListBucket as AWS documents for S3 destinations).
-      Sid: 'MappingFailureObjects',
-      Effect: 'Allow',
-      Action: ['s3:PutObject'],
-      Resource: sub('${MappingFailureBucket.Arn}/*'),
-    },
-    {
-      Sid: 'MappingFailureBucketListing',
-      Effect: 'Allow',
-      Action: ['s3:ListBucket'],
-      Resource: getAtt('MappingFailureBucket', 'Arn'),
-    },
+    ...(kind === 'archive' ? [] : [deadLetters()]),
+    ...mappingFailureStatements(),
   ];
-  if (source === 'kinesis') {
-    statements.push({
-      Sid: 'ReadTripStream',
-      Effect: 'Allow',
-      Action: [
-        'kinesis:DescribeStream',
-        'kinesis:DescribeStreamSummary',
-        'kinesis:GetRecords',
-        'kinesis:GetShardIterator',
-        'kinesis:ListShards',
-        'kinesis:SubscribeToShard',
-      ],
-      Resource: getAtt('TripStream', 'Arn'),
-    });
-  } else {
-    const arns = mskArns(s);
+  if (source === 'kinesis') statements.push(readTripStream());
+  else
     statements.push(
-      {
-        Sid: 'MskCluster',
-        Effect: 'Allow',
-        Action: [
-          'kafka:DescribeCluster',
-          'kafka:DescribeClusterV2',
-          'kafka:GetBootstrapBrokers',
-          'kafka-cluster:Connect',
-          'kafka-cluster:DescribeClusterDynamicConfiguration',
-        ],
-        Resource: arns.cluster,
-      },
-      {
-        Sid: 'MskTopic',
-        Effect: 'Allow',
-        Action: ['kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData'],
-        Resource: arns.topic,
-      },
-      {
-        Sid: 'MskConsumerGroup',
-        Effect: 'Allow',
-        Action: ['kafka-cluster:AlterGroup', 'kafka-cluster:DescribeGroup'],
-        Resource: arns.group(fn),
-      },
+      ...mskReadStatements(s, consumerGroup(s, fn)),
+      ...mskScramStatements(s),
+      mskNetworkInterfaces(),
     );
-    if (s.mskSaslScramSecretArn) {
-      statements.push(
-        {
-          Sid: 'MskScramSecret',
-          Effect: 'Allow',
-          Action: ['secretsmanager:GetSecretValue'],
-          Resource: s.mskSaslScramSecretArn,
-        },
-        {
-          // The secret's customer managed key, only as Secrets Manager uses it to decrypt it.
-          Sid: 'MskScramSecretKey',
-          Effect: 'Allow',
-          Action: ['kms:Decrypt'],
-          Resource: s.mskSaslScramKmsKeyArn,
-          Condition: {
-            StringEquals: { 'kms:ViaService': sub('secretsmanager.${AWS::Region}.amazonaws.com') },
-          },
-        },
-      );
-    }
-  }
-  if (source === 'msk') {
-    // The MSK poller (and the VPC-attached MSK functions) manage network interfaces. EC2's
-    // Describe*/network-interface actions do not support resource-level permissions.
-    statements.push({
-      Sid: 'NetworkInterfaces',
-      Effect: 'Allow',
-      Action: [
-        'ec2:CreateNetworkInterface',
-        'ec2:DescribeNetworkInterfaces',
-        'ec2:DeleteNetworkInterface',
-        'ec2:DescribeVpcs',
-        'ec2:DescribeSubnets',
-        'ec2:DescribeSecurityGroups',
-      ],
-      Resource: '*',
-    });
-  }
   if (kind === 'archive') return roleResource(fn, [...statements, ...archiveStatements()]);
   if (kind === 'lake' && s.iceberg) {
     // Data files are written in place (placement `direct`): one PUT each, never read back,
@@ -815,13 +711,6 @@ function roleFor(s, fn) {
   return roleResource(fn, statements);
 }
 
-const oversizedDeadLetterPayloads = () => ({
-  Sid: 'OversizedDeadLetterPayloads',
-  Effect: 'Allow',
-  Action: ['s3:PutObject'],
-  Resource: sub('${LakeBucket.Arn}/dead-letters/*'),
-});
-
 /** The search sinks' HTTP access to the domain (or the serverless collection), when known. */
 function searchIndex(s) {
   if (s.searchDomainArn.includes(':aoss:'))
@@ -838,12 +727,6 @@ function searchIndex(s) {
     },
   ];
 }
-
-/** The transform's zone lookup object, when one is configured. */
-const zoneLookup = (s) =>
-  s.zoneLookup
-    ? [{ Sid: 'ZoneLookup', Effect: 'Allow', Action: ['s3:GetObject'], Resource: s3ObjectArn(s.zoneLookup) }]
-    : [];
 
 /**
  * The raw archive's own: stage, promote (CopyObject: GetObject on the staged source, PutObject on
@@ -965,18 +848,7 @@ function committerStatements(s) {
         ],
         Resource: s.tableBucketArn,
       },
-      {
-        Sid: 'S3TablesTable',
-        Effect: 'Allow',
-        Action: [
-          's3tables:GetTable',
-          's3tables:GetTableMetadataLocation',
-          's3tables:UpdateTableMetadataLocation',
-          's3tables:GetTableData',
-          's3tables:PutTableData',
-        ],
-        Resource: `${s.tableBucketArn}/table/*`,
-      },
+      s3TablesTable(s),
     );
   }
   return statements;
@@ -1073,19 +945,22 @@ const s3TablesLoadAndCommit = (s) => [
     Action: ['s3tables:GetTableBucket'],
     Resource: s.tableBucketArn,
   },
-  {
-    Sid: 'S3TablesTable',
-    Effect: 'Allow',
-    Action: [
-      's3tables:GetTable',
-      's3tables:GetTableMetadataLocation',
-      's3tables:UpdateTableMetadataLocation',
-      's3tables:GetTableData',
-      's3tables:PutTableData',
-    ],
-    Resource: `${s.tableBucketArn}/table/*`,
-  },
+  s3TablesTable(s),
 ];
+
+/** The table's own actions, reading and writing its files included (table ARNs carry an ID unknown before creation). */
+const s3TablesTable = (s) => ({
+  Sid: 'S3TablesTable',
+  Effect: 'Allow',
+  Action: [
+    's3tables:GetTable',
+    's3tables:GetTableMetadataLocation',
+    's3tables:UpdateTableMetadataLocation',
+    's3tables:GetTableData',
+    's3tables:PutTableData',
+  ],
+  Resource: `${s.tableBucketArn}/table/*`,
+});
 
 /**
  * The reprocess function (lib/pipeline/table-reprocessor.ts): it lists and reads the raw archive,
@@ -1119,13 +994,8 @@ function reprocessStatements(s) {
       Action: ['dynamodb:GetItem', 'dynamodb:Query'],
       Resource: getAtt('LedgerTable', 'Arn'),
     },
-    {
-      // Records that were trips and are poison now, before their rows leave the table.
-      Sid: 'DeadLetters',
-      Effect: 'Allow',
-      Action: ['sqs:SendMessage'],
-      Resource: getAtt('DeadLetterQueue', 'Arn'),
-    },
+    // Records that were trips and are poison now, before their rows leave the table.
+    deadLetters(),
     oversizedDeadLetterPayloads(),
   ];
   if (s.icebergCatalog === 'glue') {
@@ -1168,28 +1038,6 @@ const lakeFormationDataAccess = () => ({
   Resource: '*',
 });
 
-function roleResource(fn, statements) {
-  return {
-    Type: 'AWS::IAM::Role',
-    Properties: {
-      AssumeRolePolicyDocument: {
-        Version: '2012-10-17',
-        Statement: [
-          { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
-        ],
-      },
-      Policies: [
-        {
-          PolicyName: `${fn}-least-privilege`,
-          PolicyDocument: { Version: '2012-10-17', Statement: statements },
-        },
-      ],
-    },
-  };
-}
-
-/** Function keys as osls and CloudFormation logical ids spell them (lakeSink -> LakeSink). */
-const upperFirst = (x) => x.charAt(0).toUpperCase() + x.slice(1);
 const roleName = (fn) => `${upperFirst(fn)}Role`;
 
 /**
@@ -1238,12 +1086,6 @@ async function stream(ctx) {
     },
   };
 }
-
-/** The on-failure destination of every mapping: the batch's records, not just coordinates. */
-const onFailure = () => ({ OnFailure: { Destination: getAtt('MappingFailureBucket', 'Arn') } });
-
-/** osls's logical id for a `stream` event on the TripStream resource (getStreamLogicalId). */
-const kinesisMappingLogicalId = (fn) => `${upperFirst(fn)}EventSourceMappingKinesisTripStream`;
 
 async function mappings(ctx) {
   await settings(ctx);
@@ -1542,8 +1384,6 @@ function tableOptimizer(s) {
 // ---------------------------------------------------------------------------------------
 // Dashboard and alarms
 
-const logicalFunctionId = (fn) => `${upperFirst(fn)}LambdaFunction`;
-
 /** The runbook for a channel whose source was rewound or recreated (docs/ledger.md). */
 const LEDGER_RUNBOOK = 'npm run ledger -- reset';
 
@@ -1599,53 +1439,28 @@ async function observability(ctx) {
   const Resources = s.alarmTopicArn ? {} : alarmTopic(s);
   const topic = s.alarmTopicArn || ref('AlarmTopic');
   const alarm = (id, props) => {
-    Resources[id] = {
-      Type: 'AWS::CloudWatch::Alarm',
-      Properties: {
-        AlarmActions: [topic],
-        OKActions: [topic],
-        TreatMissingData: 'notBreaching',
-        EvaluationPeriods: 1,
-        Period: 300,
-        ...props,
-      },
-    };
+    Resources[id] = alarmResource(topic, { EvaluationPeriods: 1, Period: 300, ...props });
   };
-  const lambdaDims = (fn) => [{ Name: 'FunctionName', Value: ref(logicalFunctionId(fn)) }];
-  const appMetric = (fn, metric) => ({
-    Namespace: 'TaxiStream',
-    MetricName: metric,
-    Dimensions: [{ Name: 'service', Value: FUNCTIONS[fn].service }],
-    Statistic: 'Sum',
-  });
+  const serviceMetric = (fn, metric) => appMetric(FUNCTIONS[fn].service, metric);
   for (const fn of fns.filter((x) => !scheduled(x) && !onDemand(x))) {
     const id = upperFirst(fn);
     const lake = FUNCTIONS[fn].kind === 'lake';
     alarm(`${id}ErrorsAlarm`, {
       AlarmDescription: `${fn}: invocations failed (the mapping retries, then bisects)`,
-      Namespace: 'AWS/Lambda',
-      MetricName: 'Errors',
-      Dimensions: lambdaDims(fn),
-      Statistic: 'Sum',
+      ...lambdaMetric(fn, 'Errors', 'Sum'),
       ComparisonOperator: 'GreaterThanThreshold',
       Threshold: 0,
     });
     alarm(`${id}ThrottlesAlarm`, {
       AlarmDescription: `${fn}: invocations throttled (reserved or account concurrency)`,
-      Namespace: 'AWS/Lambda',
-      MetricName: 'Throttles',
-      Dimensions: lambdaDims(fn),
-      Statistic: 'Sum',
+      ...lambdaMetric(fn, 'Throttles', 'Sum'),
       ComparisonOperator: 'GreaterThanThreshold',
       Threshold: 0,
     });
     if (FUNCTIONS[fn].source === 'kinesis') {
       alarm(`${id}ArrivalLagAlarm`, {
         AlarmDescription: `${fn}: the oldest record of a batch waited longer than ${s.arrivalLagAlarmSeconds} s in the stream`,
-        Namespace: 'AWS/Lambda',
-        MetricName: 'IteratorAge',
-        Dimensions: lambdaDims(fn),
-        Statistic: 'Maximum',
+        ...lambdaMetric(fn, 'IteratorAge', 'Maximum'),
         EvaluationPeriods: 3,
         DatapointsToAlarm: 2,
         ComparisonOperator: 'GreaterThanThreshold',
@@ -1654,10 +1469,7 @@ async function observability(ctx) {
     } else {
       alarm(`${id}OffsetLagAlarm`, {
         AlarmDescription: `${fn}: more than ${s.offsetLagAlarmRecords} records behind the topic`,
-        Namespace: 'AWS/Lambda',
-        MetricName: 'OffsetLag',
-        Dimensions: lambdaDims(fn),
-        Statistic: 'Maximum',
+        ...lambdaMetric(fn, 'OffsetLag', 'Maximum'),
         EvaluationPeriods: 3,
         DatapointsToAlarm: 2,
         ComparisonOperator: 'GreaterThanThreshold',
@@ -1666,21 +1478,21 @@ async function observability(ctx) {
     }
     alarm(`${id}SetupFailuresAlarm`, {
       AlarmDescription: `${fn}: cold-start setup failed (zone lookup, index template or mapping check); batches are reported failed and retried until it succeeds`,
-      ...appMetric(fn, 'SetupFailures'),
+      ...serviceMetric(fn, 'SetupFailures'),
       ComparisonOperator: 'GreaterThanThreshold',
       Threshold: 0,
     });
     if (lake) {
       alarm(`${id}MisconfiguredMappingsAlarm`, {
         AlarmDescription: `${fn}: a mapping of this function has ParallelizationFactor other than 1 (changed outside the template); the function commits nothing until it is set back to 1`,
-        ...appMetric(fn, 'MisconfiguredMappings'),
+        ...serviceMetric(fn, 'MisconfiguredMappings'),
         ComparisonOperator: 'GreaterThanThreshold',
         Threshold: 0,
       });
       // Sustained, not one batch: a redelivery after a crash can lie behind the head once.
       alarm(`${id}BatchesBehindHeadAlarm`, {
         AlarmDescription: `${fn}: batches lie entirely at or below the ledger head in 3 consecutive 5-minute periods and are skipped as duplicates: the source was rewound or a Kafka topic deleted and recreated. Runbook: ${LEDGER_RUNBOOK} (docs/ledger.md)`,
-        ...appMetric(fn, 'BatchesBehindHead'),
+        ...serviceMetric(fn, 'BatchesBehindHead'),
         EvaluationPeriods: 3,
         DatapointsToAlarm: 3,
         ComparisonOperator: 'GreaterThanThreshold',
@@ -1693,7 +1505,7 @@ async function observability(ctx) {
   for (const fn of fns.filter((x) => FUNCTIONS[x].kind === 'archive')) {
     alarm(`${upperFirst(fn)}BatchItemFailuresAlarm`, {
       AlarmDescription: `${fn}: records handed back for retry in 3 consecutive 5-minute periods: the raw archive is not committing (the log names the cause: S3, its ledger table, permissions). They wait in the source and reach the on-failure bucket after maximumRecordAgeSeconds (${s.maximumRecordAgeSeconds} s)`,
-      ...appMetric(fn, 'BatchItemFailures'),
+      ...serviceMetric(fn, 'BatchItemFailures'),
       EvaluationPeriods: 3,
       DatapointsToAlarm: 3,
       ComparisonOperator: 'GreaterThanThreshold',
@@ -1706,10 +1518,7 @@ async function observability(ctx) {
     alarm('TableCommitterErrorsAlarm', {
       AlarmDescription:
         'tableCommitter: runs failed in 3 consecutive 5-minute periods; ledger commits wait outside the Iceberg table (the log names the cause: catalog, permissions, table location)',
-      Namespace: 'AWS/Lambda',
-      MetricName: 'Errors',
-      Dimensions: lambdaDims('tableCommitter'),
-      Statistic: 'Sum',
+      ...lambdaMetric('tableCommitter', 'Errors', 'Sum'),
       EvaluationPeriods: 3,
       DatapointsToAlarm: 3,
       ComparisonOperator: 'GreaterThanThreshold',
@@ -1720,7 +1529,7 @@ async function observability(ctx) {
     alarm('TableCommitterFallingBehindAlarm', {
       AlarmDescription:
         'tableCommitter: every run in 3 consecutive 5-minute periods left ledger commits for the next one (MAX_FILES_PER_SNAPSHOT): the Iceberg table falls behind the lake',
-      ...appMetric('tableCommitter', 'LedgerCommitsLeft'),
+      ...serviceMetric('tableCommitter', 'LedgerCommitsLeft'),
       Statistic: 'Minimum',
       EvaluationPeriods: 3,
       DatapointsToAlarm: 3,
@@ -1734,10 +1543,7 @@ async function observability(ctx) {
     const { period, periods } = maintenanceAlarmPeriods(s);
     alarm('TableMaintenanceErrorsAlarm', {
       AlarmDescription: `tableMaintenance: ${periods === 2 ? 'two runs in a row failed' : 'a run failed'}; small files are not compacted (the log names the cause: catalog, permissions, memory, a rewrite refused)`,
-      Namespace: 'AWS/Lambda',
-      MetricName: 'Errors',
-      Dimensions: lambdaDims('tableMaintenance'),
-      Statistic: 'Sum',
+      ...lambdaMetric('tableMaintenance', 'Errors', 'Sum'),
       Period: period,
       EvaluationPeriods: periods,
       DatapointsToAlarm: periods,
@@ -1748,7 +1554,7 @@ async function observability(ctx) {
     // is not keeping up (partitions never quiet, compactMaxRewriteMb too small) and queries slow.
     alarm('TableSmallFilesAlarm', {
       AlarmDescription: `tableMaintenance: the Iceberg table kept more than ${s.dataFilesAlarm} live data files ${periods === 2 ? 'after two runs in a row' : 'after a run'}; compaction does not keep up (see PartitionsWaiting on the dashboard)`,
-      ...appMetric('tableMaintenance', 'DataFiles'),
+      ...serviceMetric('tableMaintenance', 'DataFiles'),
       Statistic: 'Minimum',
       Period: period,
       EvaluationPeriods: periods,
@@ -1763,10 +1569,7 @@ async function observability(ctx) {
     alarm('ReprocessErrorsAlarm', {
       AlarmDescription:
         'reprocess: a run failed; the table is as before or as after its overwrite, never half (the log names the cause: RangeNotInTableError = wait for the lake sink and the committer, a timeout = split the range by hour, permissions, catalog). Run it again',
-      Namespace: 'AWS/Lambda',
-      MetricName: 'Errors',
-      Dimensions: lambdaDims('reprocess'),
-      Statistic: 'Sum',
+      ...lambdaMetric('reprocess', 'Errors', 'Sum'),
       ComparisonOperator: 'GreaterThanThreshold',
       Threshold: 0,
     });
@@ -2027,14 +1830,6 @@ function dashboardBody(s, fns) {
 // ---------------------------------------------------------------------------------------
 // MSK
 
-/** osls's logical id for an msk event (lib/plugins/aws/lib/naming.js, getMSKEventLogicalId). */
-function mskMappingLogicalId(fn, clusterArn, topic) {
-  const normalizedFn = fn.replace(/-/g, 'Dash').replace(/_/g, 'Underscore');
-  const alnum = (x) => x.replace(/[^0-9A-Za-z]/g, '');
-  const cluster = clusterArn.split('/')[1];
-  return `${upperFirst(normalizedFn)}EventSourceMappingMSK${upperFirst(alnum(cluster)).slice(0, 79)}${upperFirst(alnum(topic)).slice(0, 79)}`;
-}
-
 async function msk(ctx) {
   const s = await settings(ctx);
   if (!s.msk) return { functions: {}, resources: { Resources: {} } };
@@ -2051,49 +1846,13 @@ async function msk(ctx) {
       role: roleName(fn),
       ...(lake ? {} : { package: { patterns: ['!functions/parquet_wasm_bg.wasm'] } }),
       environment: env[fn],
-      ...mskVpc(s),
-      events: [mskEvent(s, fn, lake ? s.batchSize : s.searchBatchSize)],
+      ...vpcOf(s),
+      events: [mskEvent(s, consumerGroup(s, fn), lake ? s.batchSize : s.searchBatchSize)],
     };
     extensions[mskMappingLogicalId(fn, s.mskClusterArn, s.mskTopic)] = { Properties: mskMappingControls(s) };
   }
   return { functions, resources: { Resources: {}, extensions } };
 }
-
-/** An MSK function's `vpc` (vpcSubnetIds, vpcSecurityGroupIds), when given. */
-const mskVpc = (s) =>
-  s.vpc ? { vpc: { subnetIds: list(s.vpcSubnetIds), securityGroupIds: list(s.vpcSecurityGroupIds) } } : {};
-
-/** The osls msk event of a function: the topic, in the function's own consumer group. */
-function mskEvent(s, fn, batchSize) {
-  return {
-    msk: {
-      arn: s.mskClusterArn,
-      topic: s.mskTopic,
-      consumerGroupId: consumerGroup(s, fn),
-      startingPosition: s.mskStartingPosition,
-      batchSize: Number(batchSize),
-      maximumBatchingWindow: Number(s.batchWindowSeconds),
-      ...(s.mskSaslScramSecretArn ? { saslScram512: s.mskSaslScramSecretArn } : {}),
-      // Error-handling controls for Kafka mappings need provisioned pollers.
-      provisionedPollerConfig: {
-        minimumPollers: Number(s.mskMinimumPollers),
-        maximumPollers: Number(s.mskMaximumPollers),
-      },
-    },
-  };
-}
-
-/**
- * What the msk event cannot express: bisect, retries, record age, partial batch responses and
- * the on-failure destination, the same controls as the Kinesis mappings.
- */
-const mskMappingControls = (s) => ({
-  BisectBatchOnFunctionError: true,
-  MaximumRetryAttempts: Number(s.maximumRetryAttempts),
-  MaximumRecordAgeInSeconds: Number(s.maximumRecordAgeSeconds),
-  FunctionResponseTypes: ['ReportBatchItemFailures'],
-  DestinationConfig: onFailure(),
-});
 
 // ---------------------------------------------------------------------------------------
 // Raw archive
@@ -2122,23 +1881,7 @@ async function rawArchive(ctx) {
         'Kinesis -> every record byte-exact, gzip JSON Lines by arrival hour on S3 (exactly once via its own DynamoDB ledger)',
       role: roleName('rawArchive'),
       environment: env.rawArchive,
-      // The lake sink's mapping settings (serverless.yml); the guard plugin checks them alike.
-      events: [
-        {
-          stream: {
-            type: 'kinesis',
-            arn: getAtt('TripStream', 'Arn'),
-            batchSize: Number(s.batchSize),
-            batchWindow: Number(s.batchWindowSeconds),
-            startingPosition: s.startingPosition,
-            parallelizationFactor: Number(s.parallelizationFactor),
-            bisectBatchOnFunctionError: true,
-            maximumRetryAttempts: Number(s.maximumRetryAttempts),
-            maximumRecordAgeInSeconds: Number(s.maximumRecordAgeSeconds),
-            functionResponseType: 'ReportBatchItemFailures',
-          },
-        },
-      ],
+      events: [kinesisEvent(s, s.batchSize)],
     },
   };
   // The osls `stream` event knows SQS and SNS destinations only; S3 keeps the records.
@@ -2152,8 +1895,8 @@ async function rawArchive(ctx) {
         'MSK -> every record byte-exact, gzip JSON Lines by arrival hour on S3 (exactly once via its own DynamoDB ledger)',
       role: roleName('rawArchiveMsk'),
       environment: env.rawArchiveMsk,
-      ...mskVpc(s),
-      events: [mskEvent(s, 'rawArchiveMsk', s.batchSize)],
+      ...vpcOf(s),
+      events: [mskEvent(s, consumerGroup(s, 'rawArchiveMsk'), s.batchSize)],
     };
     extensions[mskMappingLogicalId('rawArchiveMsk', s.mskClusterArn, s.mskTopic)] = {
       Properties: mskMappingControls(s),
@@ -2263,6 +2006,5 @@ module.exports = {
   rawArchive,
   reprocess,
   lakeLifecycle,
-  mskMappingLogicalId,
   FUNCTIONS,
 };

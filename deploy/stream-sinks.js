@@ -10,9 +10,38 @@
  *               names one), the on-failure destinations of their mappings, and their alarms
  *
  * Kept apart from deploy/stack.js: it only references that file's resources by logical ID
- * (TripStream, DeadLetterQueue, LakeBucket, MappingFailureBucket, AlarmTopic).
+ * (TripStream, DeadLetterQueue, LakeBucket, MappingFailureBucket, AlarmTopic), and builds its
+ * roles' common statements, its mappings and its alarms with the same helpers (deploy/shared.js).
  */
 const stack = require('./stack');
+const {
+  getAtt,
+  ref,
+  list,
+  upperFirst,
+  fail,
+  paramReader,
+  ownLogs,
+  deadLetters,
+  oversizedDeadLetterPayloads,
+  mappingFailureStatements,
+  readTripStream,
+  mskReadStatements,
+  mskScramStatements,
+  mskNetworkInterfaces,
+  zoneLookup,
+  roleResource,
+  onFailure,
+  kinesisMappingLogicalId,
+  mskMappingLogicalId,
+  kinesisEvent,
+  mskEvent,
+  mskMappingControls,
+  vpcOf,
+  alarmResource,
+  lambdaMetric,
+  appMetric,
+} = require('./shared');
 
 const SINKS = {
   kafkaStreamSink: {
@@ -25,25 +54,8 @@ const SINKS = {
   },
 };
 
-const sub = (text) => ({ 'Fn::Sub': text });
-const getAtt = (name, attribute) => ({ 'Fn::GetAtt': [name, attribute] });
-const ref = (name) => ({ Ref: name });
-const upperFirst = (x) => x.charAt(0).toUpperCase() + x.slice(1);
-const list = (text) =>
-  text
-    .split(',')
-    .map((x) => x.trim())
-    .filter((x) => x !== '');
-
-function fail(message) {
-  throw new Error(`taxi-stream deploy parameters: ${message}`);
-}
-
 async function settings({ resolveVariable }) {
-  const param = async (name) => {
-    const value = await resolveVariable(`param:${name}`);
-    return value === null || value === undefined ? '' : String(value).trim();
-  };
+  const param = paramReader(resolveVariable);
   const names = [
     'kafkaSinkBootstrapServers',
     'kafkaSinkTopic',
@@ -147,16 +159,6 @@ const deployed = (s) =>
 const consumerGroup = (s, fn) =>
   `${s.mskConsumerGroupPrefix}-${sinkOf(fn) === 'kafkaStreamSink' ? 'kafka-stream' : 'kinesis-stream'}`;
 
-/** The input MSK cluster's topic and this function's consumer group (as deploy/stack.js names them). */
-function inputArns(s, fn) {
-  const [prefix, rest] = s.mskClusterArn.split(':cluster/');
-  return {
-    cluster: s.mskClusterArn,
-    topic: `${prefix}:topic/${rest}/${s.mskTopic}`,
-    group: `${prefix}:group/${rest}/${consumerGroup(s, fn)}`,
-  };
-}
-
 /** One prefix per stage and output topic: stages never fence each other or share progress. */
 const transactionalIdPrefix = (s) => `${s.service}-${s.stage}-${s.kafkaSinkTopic}`.slice(0, 100);
 
@@ -209,127 +211,18 @@ async function environment(ctx, s) {
   return out;
 }
 
-const readTripStream = () => ({
-  Sid: 'ReadTripStream',
-  Effect: 'Allow',
-  Action: [
-    'kinesis:DescribeStream',
-    'kinesis:DescribeStreamSummary',
-    'kinesis:GetRecords',
-    'kinesis:GetShardIterator',
-    'kinesis:ListShards',
-    'kinesis:SubscribeToShard',
-  ],
-  Resource: getAtt('TripStream', 'Arn'),
-});
-
-/** What an MSK mapping needs from its function's role, as for deploy/stack.js's MSK functions. */
-function inputMskStatements(s, fn) {
-  const arns = inputArns(s, fn);
-  const statements = [
-    {
-      Sid: 'MskCluster',
-      Effect: 'Allow',
-      Action: [
-        'kafka:DescribeCluster',
-        'kafka:DescribeClusterV2',
-        'kafka:GetBootstrapBrokers',
-        'kafka-cluster:Connect',
-        'kafka-cluster:DescribeClusterDynamicConfiguration',
-      ],
-      Resource: arns.cluster,
-    },
-    {
-      Sid: 'MskTopic',
-      Effect: 'Allow',
-      Action: ['kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData'],
-      Resource: arns.topic,
-    },
-    {
-      Sid: 'MskConsumerGroup',
-      Effect: 'Allow',
-      Action: ['kafka-cluster:AlterGroup', 'kafka-cluster:DescribeGroup'],
-      Resource: arns.group,
-    },
-    {
-      // The MSK poller manages network interfaces; these actions have no resource-level permissions.
-      Sid: 'NetworkInterfaces',
-      Effect: 'Allow',
-      Action: [
-        'ec2:CreateNetworkInterface',
-        'ec2:DescribeNetworkInterfaces',
-        'ec2:DeleteNetworkInterface',
-        'ec2:DescribeVpcs',
-        'ec2:DescribeSubnets',
-        'ec2:DescribeSecurityGroups',
-      ],
-      Resource: '*',
-    },
-  ];
-  if (s.mskSaslScramSecretArn)
-    statements.push(
-      {
-        Sid: 'MskScramSecret',
-        Effect: 'Allow',
-        Action: ['secretsmanager:GetSecretValue'],
-        Resource: s.mskSaslScramSecretArn,
-      },
-      {
-        Sid: 'MskScramSecretKey',
-        Effect: 'Allow',
-        Action: ['kms:Decrypt'],
-        Resource: s.mskSaslScramKmsKeyArn,
-        Condition: { StringEquals: { 'kms:ViaService': sub('secretsmanager.${AWS::Region}.amazonaws.com') } },
-      },
-    );
-  return statements;
-}
-
 function roleFor(s, fn) {
   const statements = [
-    {
-      Sid: 'OwnLogs',
-      Effect: 'Allow',
-      Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-      Resource: sub(
-        `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/${s.functionName(fn)}:*`,
-      ),
-    },
-    ...(fromMsk(fn) ? inputMskStatements(s, fn) : [readTripStream()]),
-    {
-      Sid: 'DeadLetters',
-      Effect: 'Allow',
-      Action: ['sqs:SendMessage'],
-      Resource: getAtt('DeadLetterQueue', 'Arn'),
-    },
-    {
-      Sid: 'OversizedDeadLetterPayloads',
-      Effect: 'Allow',
-      Action: ['s3:PutObject'],
-      Resource: sub('${LakeBucket.Arn}/dead-letters/*'),
-    },
-    {
-      Sid: 'MappingFailureObjects',
-      Effect: 'Allow',
-      Action: ['s3:PutObject'],
-      Resource: sub('${MappingFailureBucket.Arn}/*'),
-    },
-    {
-      Sid: 'MappingFailureBucketListing',
-      Effect: 'Allow',
-      Action: ['s3:ListBucket'],
-      Resource: getAtt('MappingFailureBucket', 'Arn'),
-    },
+    ownLogs(s, fn),
+    // The MSK statements as deploy/stack.js's MSK functions have them, in this sink's own group.
+    ...(fromMsk(fn)
+      ? [...mskReadStatements(s, consumerGroup(s, fn)), mskNetworkInterfaces(), ...mskScramStatements(s)]
+      : [readTripStream()]),
+    deadLetters(),
+    oversizedDeadLetterPayloads(),
+    ...mappingFailureStatements(),
+    ...zoneLookup(s),
   ];
-  if (s.zoneLookup) {
-    const [, bucket, key] = /^s3:\/\/([^/]+)\/(.+)$/.exec(s.zoneLookup);
-    statements.push({
-      Sid: 'ZoneLookup',
-      Effect: 'Allow',
-      Action: ['s3:GetObject'],
-      Resource: `arn:aws:s3:::${bucket}/${key}`,
-    });
-  }
   if (sinkOf(fn) === 'kafkaStreamSink') {
     if (s.kafkaSinkAuth === 'iam') {
       const arns = outputArns(s);
@@ -378,23 +271,7 @@ function roleFor(s, fn) {
       Resource: s.createOutputStream ? getAtt('TripOutputStream', 'Arn') : s.kinesisSinkStreamArn,
     });
   }
-  return {
-    Type: 'AWS::IAM::Role',
-    Properties: {
-      AssumeRolePolicyDocument: {
-        Version: '2012-10-17',
-        Statement: [
-          { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
-        ],
-      },
-      Policies: [
-        {
-          PolicyName: `${fn}-least-privilege`,
-          PolicyDocument: { Version: '2012-10-17', Statement: statements },
-        },
-      ],
-    },
-  };
+  return roleResource(fn, statements);
 }
 
 async function functions(ctx) {
@@ -405,37 +282,6 @@ async function functions(ctx) {
     const kafka = sinkOf(fn) === 'kafkaStreamSink';
     const msk = fromMsk(fn);
     const batchSize = Number(kafka ? s.kafkaSinkBatchSize : s.kinesisSinkBatchSize);
-    const kinesisEvent = {
-      stream: {
-        type: 'kinesis',
-        arn: getAtt('TripStream', 'Arn'),
-        batchSize,
-        batchWindow: Number(s.batchWindowSeconds),
-        startingPosition: s.startingPosition,
-        // The Kafka sink's progress is a high-water mark per shard, like the ledger's.
-        parallelizationFactor: Number(s.parallelizationFactor),
-        bisectBatchOnFunctionError: true,
-        maximumRetryAttempts: Number(s.maximumRetryAttempts),
-        maximumRecordAgeInSeconds: Number(s.maximumRecordAgeSeconds),
-        functionResponseType: 'ReportBatchItemFailures',
-      },
-    };
-    const mskEvent = {
-      msk: {
-        arn: s.mskClusterArn,
-        topic: s.mskTopic,
-        consumerGroupId: consumerGroup(s, fn),
-        startingPosition: s.mskStartingPosition,
-        batchSize,
-        maximumBatchingWindow: Number(s.batchWindowSeconds),
-        ...(s.mskSaslScramSecretArn ? { saslScram512: s.mskSaslScramSecretArn } : {}),
-        // Error-handling controls for Kafka mappings need provisioned pollers.
-        provisionedPollerConfig: {
-          minimumPollers: Number(s.mskMinimumPollers),
-          maximumPollers: Number(s.mskMaximumPollers),
-        },
-      },
-    };
     out[fn] = {
       handler: SINKS[sinkOf(fn)].handler,
       description: `${msk ? 'MSK' : 'Kinesis'} -> enriched trips -> ${
@@ -447,10 +293,9 @@ async function functions(ctx) {
       // Neither sink writes Parquet: leave parquet-wasm's 5 MB out of its zip.
       package: { patterns: ['!functions/parquet_wasm_bg.wasm'] },
       environment: env[fn],
-      ...((kafka || msk) && s.vpc
-        ? { vpc: { subnetIds: list(s.vpcSubnetIds), securityGroupIds: list(s.vpcSecurityGroupIds) } }
-        : {}),
-      events: [msk ? mskEvent : kinesisEvent],
+      ...(kafka || msk ? vpcOf(s) : {}),
+      // The lake sink's mapping settings: the Kafka sink's progress is a high-water mark per shard, like the ledger's.
+      events: [msk ? mskEvent(s, consumerGroup(s, fn), batchSize) : kinesisEvent(s, batchSize)],
     };
   }
   return out;
@@ -462,23 +307,13 @@ async function resources(ctx) {
   const extensions = {};
   for (const fn of deployed(s)) {
     Resources[`${upperFirst(fn)}Role`] = roleFor(s, fn);
-    const onFailure = { OnFailure: { Destination: getAtt('MappingFailureBucket', 'Arn') } };
     if (fromMsk(fn))
       // What the msk event cannot express: the same controls as the Kinesis mappings.
-      extensions[stack.mskMappingLogicalId(fn, s.mskClusterArn, s.mskTopic)] = {
-        Properties: {
-          BisectBatchOnFunctionError: true,
-          MaximumRetryAttempts: Number(s.maximumRetryAttempts),
-          MaximumRecordAgeInSeconds: Number(s.maximumRecordAgeSeconds),
-          FunctionResponseTypes: ['ReportBatchItemFailures'],
-          DestinationConfig: onFailure,
-        },
+      extensions[mskMappingLogicalId(fn, s.mskClusterArn, s.mskTopic)] = {
+        Properties: mskMappingControls(s),
       };
     // The osls `stream` event knows SQS and SNS destinations only; S3 keeps the records.
-    else
-      extensions[`${upperFirst(fn)}EventSourceMappingKinesisTripStream`] = {
-        Properties: { DestinationConfig: onFailure },
-      };
+    else extensions[kinesisMappingLogicalId(fn)] = { Properties: { DestinationConfig: onFailure() } };
   }
   if (s.createOutputStream) {
     const policy = s.local ? 'Delete' : s.statefulDeletionPolicy;
@@ -502,42 +337,25 @@ function alarms(s) {
   const out = {};
   const topic = s.alarmTopicArn || ref('AlarmTopic');
   const alarm = (id, props) => {
-    out[id] = {
-      Type: 'AWS::CloudWatch::Alarm',
-      Properties: {
-        AlarmActions: [topic],
-        OKActions: [topic],
-        TreatMissingData: 'notBreaching',
-        Period: 300,
-        ComparisonOperator: 'GreaterThanThreshold',
-        Threshold: 0,
-        ...props,
-      },
-    };
+    out[id] = alarmResource(topic, {
+      Period: 300,
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+      ...props,
+    });
   };
-  const metric = (fn, name) => ({
-    Namespace: 'TaxiStream',
-    MetricName: name,
-    Dimensions: [{ Name: 'service', Value: serviceOf(fn) }],
-    Statistic: 'Sum',
-  });
-  const lambda = (fn, name, statistic) => ({
-    Namespace: 'AWS/Lambda',
-    MetricName: name,
-    Dimensions: [{ Name: 'FunctionName', Value: ref(`${upperFirst(fn)}LambdaFunction`) }],
-    Statistic: statistic,
-  });
+  const metric = (fn, name) => appMetric(serviceOf(fn), name);
   for (const fn of deployed(s)) {
     const id = upperFirst(fn);
     alarm(`${id}ErrorsAlarm`, {
       AlarmDescription: `${fn}: invocations failed (the mapping retries, then bisects)`,
-      ...lambda(fn, 'Errors', 'Sum'),
+      ...lambdaMetric(fn, 'Errors', 'Sum'),
       EvaluationPeriods: 1,
     });
     if (fromMsk(fn))
       alarm(`${id}OffsetLagAlarm`, {
         AlarmDescription: `${fn}: more than ${s.offsetLagAlarmRecords} records behind the topic`,
-        ...lambda(fn, 'OffsetLag', 'Maximum'),
+        ...lambdaMetric(fn, 'OffsetLag', 'Maximum'),
         EvaluationPeriods: 3,
         DatapointsToAlarm: 2,
         Threshold: Number(s.offsetLagAlarmRecords),
@@ -545,7 +363,7 @@ function alarms(s) {
     else
       alarm(`${id}ArrivalLagAlarm`, {
         AlarmDescription: `${fn}: the trip stream's oldest unpublished record is more than 5 minutes old`,
-        ...lambda(fn, 'IteratorAge', 'Maximum'),
+        ...lambdaMetric(fn, 'IteratorAge', 'Maximum'),
         EvaluationPeriods: 3,
         DatapointsToAlarm: 2,
         Threshold: 300_000,
