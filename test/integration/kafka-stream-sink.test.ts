@@ -19,12 +19,12 @@ import {
 import { createKafkaClient, createKafkaStreamSink } from '../../lib/wiring/kafka-stream-sink';
 import { createStreamDeadLetters } from '../../lib/wiring/stream-dead-letters';
 import { createTripTransform } from '../../lib/wiring/transform';
+import { type OutputRecord, readCommitted } from '../../tools/demo/stream-sinks';
 import { type KafkaBroker, startKafka } from '../../tools/kafka/kafka-broker';
 import { type CrashMode, CrashSwitch, SimulatedCrash } from '../support/crash';
 import { createTopic, startTestKafka } from '../support/kafka';
 import { drainDeadLetters, type LocalPipeline, newLocalPipeline } from '../support/local-pipeline';
 import { poisonCases } from '../support/poison';
-import { type OutputRecord, readCommitted } from '../support/stream-output';
 import { sampleTrips } from '../support/tlc-trips';
 
 jest.setTimeout(600_000);
@@ -134,7 +134,7 @@ function checkExactlyOnce(seen: readonly OutputRecord[], batches: readonly Batch
   expect(dupes).toEqual([]);
   expect([...ids].sort()).toEqual(batches.flatMap((b) => b.trips).sort());
   const order = new Map(batches.flatMap((b) => b.trips.map((id, i) => [id, i] as const)));
-  const byPartition = new Map<number, OutputRecord[]>();
+  const byPartition = new Map<string, OutputRecord[]>();
   for (const r of seen) byPartition.set(r.partition, [...(byPartition.get(r.partition) ?? []), r]);
   for (const records of byPartition.values()) {
     records.sort((a, b) => (a.offset < b.offset ? -1 : 1));
