@@ -15,6 +15,7 @@ import {
   actions,
   alarmsOf,
   bySid,
+  dashboardOf,
   envOf,
   glueArn,
   lakeBucketGrants,
@@ -291,9 +292,7 @@ describe('serverless package --stage dev (defaults: the Iceberg table in Glue, t
     ]);
     expect(String(reprocess[0]?.AlarmDescription)).toContain('RangeNotInTableError');
     // Its errors, throttles and duration are charted with every other function's.
-    const body = JSON.parse(
-      ((t.Resources.Dashboard as Resource).Properties.DashboardBody as { 'Fn::Sub': string })['Fn::Sub'],
-    ) as { widgets: Array<{ properties: { metrics: string[][] } }> };
+    const body = dashboardOf(t);
     expect(
       body.widgets
         .flatMap((w) => w.properties.metrics)

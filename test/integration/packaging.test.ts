@@ -12,6 +12,7 @@ import {
   actions,
   alarmsOf,
   bySid,
+  dashboardOf,
   envOf,
   glueArn,
   lakeBucketGrants,
@@ -347,10 +348,7 @@ describe('serverless package --stage dev --param lakeFormat=prefix (offline, the
   });
 
   it('has a dashboard with lag, throughput, poison, duplicates beside batches behind the head, queues, setup and errors', () => {
-    const dashboard = t.Resources.Dashboard as Resource;
-    const body = JSON.parse((dashboard.Properties.DashboardBody as { 'Fn::Sub': string })['Fn::Sub']) as {
-      widgets: Array<{ x: number; y: number; properties: { metrics: string[][] } }>;
-    };
+    const body = dashboardOf(t);
     const shown = new Set(body.widgets.flatMap((w) => w.properties.metrics.map((m) => m[1])));
     for (const metric of [
       'IteratorAge',
@@ -525,12 +523,6 @@ const scheduleOf = (t: Template, fn: string): Array<Record<string, unknown>> =>
   ofType(t, 'AWS::Events::Rule')
     .filter(([, r]) => JSON.stringify(r.Properties.Targets).includes(fn))
     .map(([, r]) => r.Properties);
-const dashboardOf = (t: Template) =>
-  JSON.parse(
-    ((t.Resources.Dashboard as Resource).Properties.DashboardBody as { 'Fn::Sub': string })['Fn::Sub'],
-  ) as {
-    widgets: Array<{ x: number; y: number; properties: { metrics: string[][] } }>;
-  };
 
 describe('serverless package --stage dev (offline, defaults: the Iceberg table in the Glue Data Catalog)', () => {
   let t: Template;
@@ -693,10 +685,7 @@ describe('serverless package --stage dev (offline, defaults: the Iceberg table i
   });
 
   it('charts every committer metric on the dashboard', () => {
-    const dashboard = t.Resources.Dashboard as Resource;
-    const body = JSON.parse((dashboard.Properties.DashboardBody as { 'Fn::Sub': string })['Fn::Sub']) as {
-      widgets: Array<{ x: number; y: number; properties: { metrics: string[][] } }>;
-    };
+    const body = dashboardOf(t);
     const committer = body.widgets
       .flatMap((w) => w.properties.metrics)
       .filter((m) => m[3] === 'taxi-stream-table-committer')

@@ -41,3 +41,11 @@ export const lakeBucketGrants = (role: Resource | undefined): string[] =>
 export const glueArn = (resource: string) => ({
   'Fn::Sub': `arn:\${AWS::Partition}:glue:\${AWS::Region}:\${AWS::AccountId}:${resource}`,
 });
+
+/** The CloudWatch dashboard's body: its widgets and the metrics each charts. */
+export const dashboardOf = (t: Template) =>
+  JSON.parse(
+    ((t.Resources.Dashboard as Resource).Properties.DashboardBody as { 'Fn::Sub': string })['Fn::Sub'],
+  ) as {
+    widgets: Array<{ x: number; y: number; properties: { metrics: string[][] } }>;
+  };
