@@ -6,22 +6,22 @@
  * poison, and the search indexes hold each trip once.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Context } from 'aws-lambda';
-import { Kafka, logLevel } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { loadAwsEndpoints } from '../../lib/config';
 import { NO_DEADLINE } from '../../lib/pipeline/deadline';
 import { decodeSourceEvent, toBatchResponse } from '../../lib/sources/decode-event';
 import { createLakeSink } from '../../lib/wiring';
 import { createDeadLetterRedrive } from '../../lib/wiring/dead-letter-redrive';
 import { KafkaRedrivePublisher } from '../../tools/dead-letters/kafka-redrive-publisher';
-import { buildKafkaLauncher, type KafkaBroker, startKafka } from '../../tools/kafka/kafka-broker';
+import type { KafkaBroker } from '../../tools/kafka/kafka-broker';
 import { KafkaPublisher } from '../../tools/replay/kafka-publisher';
 import type { Landed } from '../../tools/replay/pace';
 import { type KafkaHandler, KafkaRunner } from '../../tools/runner/kafka-runner';
+import { createTopic, startTestKafka } from '../support/kafka';
 import { drainDeadLetters, newLocalPipeline, readLakeRows, testEndpoints } from '../support/local-pipeline';
 import { poisonCases } from '../support/poison';
 import { countsByIndex, newSearchSink } from '../support/search';
@@ -48,21 +48,8 @@ const sinkHandler =
   };
 
 beforeAll(async () => {
-  await buildKafkaLauncher();
-  dir = mkdtempSync(path.join(os.tmpdir(), 'taxi-kafka-'));
-  broker = await startKafka({ dir, logFile: path.join(dir, 'broker.log') });
-  kafka = new Kafka({
-    clientId: 'taxi-stream-test',
-    brokers: [broker.bootstrap],
-    logLevel: logLevel.NOTHING,
-  });
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({
-    topics: [{ topic: TOPIC, numPartitions: PARTITIONS, replicationFactor: 1 }],
-    waitForLeaders: true,
-  });
-  await admin.disconnect();
+  ({ broker, dir, kafka } = await startTestKafka('taxi-kafka-'));
+  await createTopic(kafka, TOPIC, PARTITIONS);
 });
 
 afterAll(async () => {
@@ -73,12 +60,7 @@ afterAll(async () => {
 describe('Kafka source on a real broker', () => {
   it('npm run replay can target a Kafka topic', async () => {
     const topic = `${TOPIC}-replay`;
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({
-      topics: [{ topic, numPartitions: 3, replicationFactor: 1 }],
-      waitForLeaders: true,
-    });
+    await createTopic(kafka, topic, 3);
     const root = path.join(__dirname, '..', '..');
     const { stdout } = await promisify(execFile)(
       path.join(root, 'node_modules', '.bin', 'tsx'),
@@ -98,6 +80,8 @@ describe('Kafka source on a real broker', () => {
       { cwd: root },
     );
     expect(stdout).toContain('published 500 records to 3 partitions');
+    const admin = kafka.admin();
+    await admin.connect();
     const offsets = await admin.fetchTopicOffsets(topic);
     await admin.disconnect();
     expect(offsets.reduce((n, o) => n + Number(o.high), 0)).toBe(500);
@@ -184,13 +168,7 @@ describe('Kafka source on a real broker', () => {
     // Redrive (npm run dead-letters -- redrive --kafka): each dead letter back into a topic,
     // into its own partition, with its key and bytes, once; a second run sends nothing.
     const redriveTopic = `${TOPIC}-redrive`;
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({
-      topics: [{ topic: redriveTopic, numPartitions: PARTITIONS, replicationFactor: 1 }],
-      waitForLeaders: true,
-    });
-    await admin.disconnect();
+    await createTopic(kafka, redriveTopic, PARTITIONS);
     const redriveConfig = {
       aws: loadAwsEndpoints(pipeline.env),
       ledgerTable: pipeline.resources.ledgerTable,
@@ -255,13 +233,7 @@ describe('Kafka source on a real broker', () => {
     const producer = kafka.producer();
     await producer.connect();
     const topic = `${TOPIC}-shapes`;
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({
-      topics: [{ topic, numPartitions: 1, replicationFactor: 1 }],
-      waitForLeaders: true,
-    });
-    await admin.disconnect();
+    await createTopic(kafka, topic, 1);
     await producer.send({
       topic,
       messages: [

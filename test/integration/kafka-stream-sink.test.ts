@@ -4,10 +4,9 @@
  * broker restart. A read_committed consumer of the output topic sees every valid trip exactly
  * once, each zone's trips of a channel in input order, and the poison is in the dead-letter queue.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { type KafkaStreamSinkConfig, loadKafkaStreamSinkConfig } from '../../lib/config';
 import { NO_DEADLINE } from '../../lib/pipeline/deadline';
 import { KafkaStreamSink } from '../../lib/pipeline/kafka-stream-sink';
@@ -20,11 +19,12 @@ import {
 import { createKafkaClient, createKafkaStreamSink } from '../../lib/wiring/kafka-stream-sink';
 import { createStreamDeadLetters } from '../../lib/wiring/stream-dead-letters';
 import { createTripTransform } from '../../lib/wiring/transform';
-import { buildKafkaLauncher, type KafkaBroker, startKafka } from '../../tools/kafka/kafka-broker';
+import { type OutputRecord, readCommitted } from '../../tools/demo/stream-sinks';
+import { type KafkaBroker, startKafka } from '../../tools/kafka/kafka-broker';
 import { type CrashMode, CrashSwitch, SimulatedCrash } from '../support/crash';
+import { createTopic, startTestKafka } from '../support/kafka';
 import { drainDeadLetters, type LocalPipeline, newLocalPipeline } from '../support/local-pipeline';
 import { poisonCases } from '../support/poison';
-import { type OutputRecord, readCommitted } from '../support/stream-output';
 import { sampleTrips } from '../support/tlc-trips';
 
 jest.setTimeout(600_000);
@@ -134,7 +134,7 @@ function checkExactlyOnce(seen: readonly OutputRecord[], batches: readonly Batch
   expect(dupes).toEqual([]);
   expect([...ids].sort()).toEqual(batches.flatMap((b) => b.trips).sort());
   const order = new Map(batches.flatMap((b) => b.trips.map((id, i) => [id, i] as const)));
-  const byPartition = new Map<number, OutputRecord[]>();
+  const byPartition = new Map<string, OutputRecord[]>();
   for (const r of seen) byPartition.set(r.partition, [...(byPartition.get(r.partition) ?? []), r]);
   for (const records of byPartition.values()) {
     records.sort((a, b) => (a.offset < b.offset ? -1 : 1));
@@ -152,21 +152,8 @@ function checkExactlyOnce(seen: readonly OutputRecord[], batches: readonly Batch
 }
 
 beforeAll(async () => {
-  await buildKafkaLauncher();
-  dir = mkdtempSync(path.join(os.tmpdir(), 'taxi-kafka-sink-'));
-  broker = await startKafka({ dir, logFile: path.join(dir, 'broker.log') });
-  kafka = new Kafka({
-    clientId: 'taxi-stream-test',
-    brokers: [broker.bootstrap],
-    logLevel: logLevel.NOTHING,
-  });
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({
-    topics: [{ topic: OUT, numPartitions: PARTITIONS, replicationFactor: 1 }],
-    waitForLeaders: true,
-  });
-  await admin.disconnect();
+  ({ broker, dir, kafka } = await startTestKafka('taxi-kafka-sink-'));
+  await createTopic(kafka, OUT, PARTITIONS);
   pipeline = await newLocalPipeline('kafka-sink');
   config = loadKafkaStreamSinkConfig({
     ...pipeline.env,

@@ -5,13 +5,7 @@
  * trips again (at least once) under the same record IDs, so deduplicating on them gives each
  * trip once; poison is in the dead-letter queue.
  */
-import {
-  CreateStreamCommand,
-  DescribeStreamCommand,
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  type KinesisClient,
-} from '@aws-sdk/client-kinesis';
+import { createStream, readStream } from '../../tools/demo/stream-sinks';
 import { kinesisEvent, shardRecords } from '../support/kinesis-events';
 import { lambdaContext, type StreamHandler } from '../support/lambda-context';
 import { drainDeadLetters, newLocalPipeline } from '../support/local-pipeline';
@@ -19,48 +13,6 @@ import { poisonCases } from '../support/poison';
 import { sampleTrips } from '../support/tlc-trips';
 
 jest.setTimeout(120_000);
-
-async function createStream(kinesis: KinesisClient, name: string, shards: number): Promise<void> {
-  await kinesis.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
-  for (let i = 0; i < 200; i++) {
-    const out = await kinesis.send(new DescribeStreamCommand({ StreamName: name }));
-    if (out.StreamDescription?.StreamStatus === 'ACTIVE') return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`stream ${name} did not become active`);
-}
-
-/** Every record of every shard, from the start. */
-async function readStream(
-  kinesis: KinesisClient,
-  name: string,
-): Promise<Array<{ shard: string; key: string; value: Record<string, unknown> }>> {
-  const shards =
-    (await kinesis.send(new DescribeStreamCommand({ StreamName: name }))).StreamDescription?.Shards ?? [];
-  const out: Array<{ shard: string; key: string; value: Record<string, unknown> }> = [];
-  for (const shard of shards) {
-    let iterator = (
-      await kinesis.send(
-        new GetShardIteratorCommand({
-          StreamName: name,
-          ShardId: shard.ShardId,
-          ShardIteratorType: 'TRIM_HORIZON',
-        }),
-      )
-    ).ShardIterator;
-    while (iterator) {
-      const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
-      for (const r of page.Records ?? [])
-        out.push({
-          shard: shard.ShardId as string,
-          key: r.PartitionKey as string,
-          value: JSON.parse(Buffer.from(r.Data ?? []).toString('utf8')),
-        });
-      iterator = (page.Records ?? []).length > 0 ? page.NextShardIterator : undefined;
-    }
-  }
-  return out;
-}
 
 describe('functions/kinesis-stream-sink handler on kinesalite', () => {
   const saved = { ...process.env };
@@ -119,17 +71,17 @@ describe('functions/kinesis-stream-sink handler on kinesalite', () => {
         tripIds.filter((id) => records.slice(600).some((r) => id.endsWith(`@${r.kinesis.sequenceNumber}`)))
           .length,
     );
-    expect(new Set(written.map((r) => r.shard)).size).toBe(2);
+    expect(new Set(written.map((r) => r.partition)).size).toBe(2);
     for (const r of written) {
       expect(r.key).toBe(String(r.value.pickup_location_id ?? 'unknown'));
       expect(r.value.schemaVersion).toBe(1);
     }
     // Within a shard, one zone's records keep their input order (no entry was refused here),
     // up to where the redelivery starts repeating them.
-    for (const shard of new Set(written.map((r) => r.shard))) {
+    for (const shard of new Set(written.map((r) => r.partition))) {
       const seen = new Set<string>();
       const last = new Map<string, bigint>();
-      for (const r of written.filter((w) => w.shard === shard)) {
+      for (const r of written.filter((w) => w.partition === shard)) {
         const id = String(r.value.recordId);
         if (seen.has(id)) break;
         seen.add(id);

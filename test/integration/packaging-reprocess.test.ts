@@ -7,12 +7,21 @@
  * template cfn-lint finds clean.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { loadReprocessConfig } from '../../lib/config';
-import { cfnLint, type Resource, readTemplate, sls, type Template } from '../support/serverless-package';
+import {
+  actions,
+  alarmsOf,
+  bySid,
+  dashboardOf,
+  envOf,
+  glueArn,
+  lakeBucketGrants,
+  statements,
+} from '../support/cloudformation';
+import { packages, type Resource, type Template } from '../support/serverless-package';
 
 jest.setTimeout(300_000);
 
@@ -23,47 +32,8 @@ const TABLE_BUCKET_ARN = 'arn:aws:s3tables:us-east-1:123456789012:bucket/taxi-ta
 const SEARCH_DOMAIN_ARN = 'arn:aws:es:us-east-1:123456789012:domain/taxi-search';
 const SEARCH_ENDPOINT = 'https://search-taxi-search-abc123.us-east-1.es.amazonaws.com';
 
-type Statement = {
-  Sid?: string;
-  Effect: string;
-  Action: string | string[];
-  Resource: unknown;
-  Condition?: unknown;
-};
+const { dir, packageStack, packageResult, itIsCleanForCfnLint } = packages('taxi-pkg-reprocess-');
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'taxi-pkg-reprocess-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function packageStack(name: string, args: string[]): Promise<Template> {
-  const out = path.join(dir, name);
-  const result = await sls(['package', '--package', out, ...args]);
-  expect(result.output).toContain('Service packaged');
-  expect(result.code).toBe(0);
-  return readTemplate(out);
-}
-
-const ofType = (t: Template, type: string): Array<[string, Resource]> =>
-  Object.entries(t.Resources).filter(([, r]) => r.Type === type);
-const statements = (role: Resource | undefined): Statement[] =>
-  ((role as Resource).Properties.Policies as Array<{ PolicyDocument: { Statement: Statement[] } }>).flatMap(
-    (p) => p.PolicyDocument.Statement,
-  );
-const actions = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
-const bySid = (role: Resource | undefined): Record<string, Statement> =>
-  Object.fromEntries(statements(role).map((s) => [String(s.Sid), s]));
-const envOf = (t: Template, fn: string): Record<string, unknown> =>
-  ((t.Resources[fn] as Resource).Properties.Environment as { Variables: Record<string, unknown> }).Variables;
-const alarmsOf = (t: Template): Array<Record<string, unknown>> =>
-  ofType(t, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
-/** Every S3 action a role has on the lake bucket, with the resource it applies to. */
-const lakeBucketGrants = (role: Resource | undefined): string[] =>
-  statements(role)
-    .filter((s) => JSON.stringify(s.Resource).includes('LakeBucket'))
-    .flatMap((s) => actions(s).map((a) => `${a} ${JSON.stringify(s.Resource)}`))
-    .sort();
-const glueArn = (resource: string) => ({
-  'Fn::Sub': `arn:\${AWS::Partition}:glue:\${AWS::Region}:\${AWS::AccountId}:${resource}`,
-});
 /** Every resource that names the function: mappings, rules, permissions, invoke configs. */
 const referencing = (t: Template, logicalId: string): string[] =>
   Object.entries(t.Resources)
@@ -118,9 +88,7 @@ describe('serverless package --stage dev (defaults: the Iceberg table in Glue, t
     t = await packageStack('dev', ['--stage', 'dev']);
   });
 
-  it('is clean for cfn-lint', async () => {
-    expect(await cfnLint(path.join(dir, 'dev'))).toBe('');
-  });
+  itIsCleanForCfnLint('dev');
 
   it('adds the reprocess function: no event source, 900 s, 3008 MB, one run at a time, no retries, its own role', async () => {
     expect(t.Resources.ReprocessLambdaFunction?.Properties).toMatchObject({
@@ -324,9 +292,7 @@ describe('serverless package --stage dev (defaults: the Iceberg table in Glue, t
     ]);
     expect(String(reprocess[0]?.AlarmDescription)).toContain('RangeNotInTableError');
     // Its errors, throttles and duration are charted with every other function's.
-    const body = JSON.parse(
-      ((t.Resources.Dashboard as Resource).Properties.DashboardBody as { 'Fn::Sub': string })['Fn::Sub'],
-    ) as { widgets: Array<{ properties: { metrics: string[][] } }> };
+    const body = dashboardOf(t);
     expect(
       body.widgets
         .flatMap((w) => w.properties.metrics)
@@ -352,9 +318,7 @@ describe('serverless package --stage prod with Lake Formation, a table prefix, a
     ]);
   });
 
-  it('is clean for cfn-lint', async () => {
-    expect(await cfnLint(path.join(dir, 'prod'))).toBe('');
-  });
+  itIsCleanForCfnLint('prod');
 
   it('keeps one reprocess function for both sources, with the same limits', () => {
     expect(t.Resources.ReprocessLambdaFunction?.Properties).toMatchObject({
@@ -419,9 +383,7 @@ describe('serverless package --stage dev --param icebergCatalog=s3tables', () =>
     ]);
   });
 
-  it('is clean for cfn-lint', async () => {
-    expect(await cfnLint(path.join(dir, 's3tables'))).toBe('');
-  });
+  itIsCleanForCfnLint('s3tables');
 
   it("reads and writes the table through S3 Tables as the maintenance function does, and the lake bucket's archive and dead letters only", () => {
     const s = bySid(t.Resources.ReprocessRole);
@@ -466,14 +428,7 @@ describe('serverless package without the reprocess function', () => {
   });
 
   it('refuses a reprocessFunction other than on or off', async () => {
-    const result = await sls([
-      'package',
-      '--stage',
-      'dev',
-      '--package',
-      path.join(dir, 'refused'),
-      '--param=reprocessFunction=yes',
-    ]);
+    const result = await packageResult('refused', ['--stage', 'dev', '--param=reprocessFunction=yes']);
     expect(result.code).not.toBe(0);
     expect(result.output).toContain('reprocessFunction must be on or off, got "yes"');
   });

@@ -4,10 +4,8 @@
  * sinks, least-privilege roles (MSK IAM scoped to the output topic and the sink's transactional
  * IDs and progress groups), the output stream, alarms, and a template cfn-lint finds clean.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { cfnLint, type Resource, readTemplate, sls, type Template } from '../support/serverless-package';
+import { bySid, envOf, statements } from '../support/cloudformation';
+import { packages, type Resource, type Template } from '../support/serverless-package';
 
 jest.setTimeout(300_000);
 
@@ -17,38 +15,21 @@ const SECRET = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:AmazonMSK_t
 const BOOTSTRAP =
   'b-1.taxi-out.kafka.us-east-1.amazonaws.com:9098,b-2.taxi-out.kafka.us-east-1.amazonaws.com:9098';
 
-type Statement = { Sid?: string; Action: string | string[]; Resource: unknown };
-
-const dir = mkdtempSync(path.join(os.tmpdir(), 'taxi-pkg-sinks-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function packageStack(name: string, args: string[]): Promise<{ code: number; output: string }> {
-  return sls(['package', '--package', path.join(dir, name), '--stage', 'dev', ...args]);
-}
-
-const statements = (role: Resource): Statement[] =>
-  (role.Properties.Policies as Array<{ PolicyDocument: { Statement: Statement[] } }>).flatMap(
-    (p) => p.PolicyDocument.Statement,
-  );
-const bySid = (role: Resource) => Object.fromEntries(statements(role).map((s) => [s.Sid, s]));
-const env = (t: Template, fn: string) =>
-  ((t.Resources[fn] as Resource).Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+const { packageStack, packageResult, itIsCleanForCfnLint } = packages('taxi-pkg-sinks-');
 
 describe('serverless package with both stream sinks (MSK IAM output, an output stream the stack creates)', () => {
   let t: Template;
   beforeAll(async () => {
-    const out = await packageStack('sinks', [
+    t = await packageStack('sinks', [
+      '--stage',
+      'dev',
       `--param=kafkaSinkBootstrapServers=${BOOTSTRAP}`,
       `--param=kafkaSinkClusterArn=${CLUSTER}`,
       '--param=kinesisSink=true',
     ]);
-    expect(out.output).toContain('Service packaged');
-    t = readTemplate(path.join(dir, 'sinks'));
   });
 
-  it('is clean for cfn-lint', async () => {
-    expect(await cfnLint(path.join(dir, 'sinks'))).toBe('');
-  });
+  itIsCleanForCfnLint('sinks');
 
   it('maps the trip stream to each sink with the failure controls of the other sinks', () => {
     for (const fn of ['KafkaStreamSink', 'KinesisStreamSink']) {
@@ -70,14 +51,14 @@ describe('serverless package with both stream sinks (MSK IAM output, an output s
   });
 
   it('configures the Kafka sink for MSK IAM with a per-stage transactional ID prefix, the Kinesis sink for the created stream', () => {
-    expect(env(t, 'KafkaStreamSinkLambdaFunction')).toMatchObject({
+    expect(envOf(t, 'KafkaStreamSinkLambdaFunction')).toMatchObject({
       KAFKA_SINK_BOOTSTRAP_SERVERS: BOOTSTRAP,
       KAFKA_SINK_TOPIC: 'trips-enriched',
       KAFKA_SINK_AUTH: 'iam',
       KAFKA_SINK_TRANSACTIONAL_ID_PREFIX: 'taxi-stream-dev-trips-enriched',
       DEAD_LETTER_QUEUE_URL: { Ref: 'DeadLetterQueue' },
     });
-    expect(env(t, 'KinesisStreamSinkLambdaFunction')).toMatchObject({
+    expect(envOf(t, 'KinesisStreamSinkLambdaFunction')).toMatchObject({
       KINESIS_SINK_STREAM: { 'Fn::GetAtt': ['TripOutputStream', 'Arn'] },
     });
     expect((t.Resources.TripOutputStream as Resource).Properties).toMatchObject({
@@ -138,10 +119,7 @@ describe('serverless package --stage prod with both stream sinks and an MSK inpu
     'arn:aws:kafka:us-east-1:123456789012:cluster/taxi-cluster/0a1b2c3d-1111-2222-3333-444455556666-7';
   let t: Template;
   beforeAll(async () => {
-    const out = await sls([
-      'package',
-      '--package',
-      path.join(dir, 'msk'),
+    t = await packageStack('msk', [
       '--stage',
       'prod',
       `--param=kafkaSinkBootstrapServers=${BOOTSTRAP}`,
@@ -153,13 +131,9 @@ describe('serverless package --stage prod with both stream sinks and an MSK inpu
       '--param=vpcSubnetIds=subnet-0123456789abcdef0',
       '--param=vpcSecurityGroupIds=sg-0123456789abcdef0',
     ]);
-    expect(out.output).toContain('Service packaged');
-    t = readTemplate(path.join(dir, 'msk'));
   });
 
-  it('is clean for cfn-lint', async () => {
-    expect(await cfnLint(path.join(dir, 'msk'))).toBe('');
-  });
+  itIsCleanForCfnLint('msk');
 
   it('adds an MSK-fed copy of each sink with its own consumer group and the failure controls the msk event lacks', () => {
     for (const [fn, group] of [
@@ -191,7 +165,7 @@ describe('serverless package --stage prod with both stream sinks and an MSK inpu
       expect(role.MskScramSecret).toBeDefined();
       expect(t.Resources[`${fn}OffsetLagAlarm`]).toBeDefined();
     }
-    expect(env(t, 'KafkaStreamSinkMskLambdaFunction')).toMatchObject({
+    expect(envOf(t, 'KafkaStreamSinkMskLambdaFunction')).toMatchObject({
       POWERTOOLS_SERVICE_NAME: 'taxi-stream-kafka-stream-sink-msk',
       KAFKA_SINK_TRANSACTIONAL_ID_PREFIX: 'taxi-stream-prod-trips-enriched',
     });
@@ -203,21 +177,19 @@ describe('serverless package --stage prod with both stream sinks and an MSK inpu
 
 describe("serverless package: the stream sinks' parameters", () => {
   it('deploys no stream sink by default', async () => {
-    const out = await packageStack('default', []);
-    expect(out.code).toBe(0);
-    const t = readTemplate(path.join(dir, 'default'));
+    const t = await packageStack('default', ['--stage', 'dev']);
     expect(Object.keys(t.Resources).filter((k) => /StreamSink|TripOutputStream/.test(k))).toEqual([]);
   });
 
   it('resolves SASL/SCRAM credentials from the MSK secret at deploy time', async () => {
-    const out = await packageStack('scram', [
+    const t = await packageStack('scram', [
+      '--stage',
+      'dev',
       `--param=kafkaSinkBootstrapServers=${BOOTSTRAP}`,
       '--param=kafkaSinkAuth=scram-sha-512',
       `--param=kafkaSinkScramSecretArn=${SECRET}`,
     ]);
-    expect(out.code).toBe(0);
-    const t = readTemplate(path.join(dir, 'scram'));
-    expect(env(t, 'KafkaStreamSinkLambdaFunction')).toMatchObject({
+    expect(envOf(t, 'KafkaStreamSinkLambdaFunction')).toMatchObject({
       KAFKA_SINK_AUTH: 'scram-sha-512',
       KAFKA_SINK_USERNAME: `{{resolve:secretsmanager:${SECRET}:SecretString:username}}`,
       KAFKA_SINK_PASSWORD: `{{resolve:secretsmanager:${SECRET}:SecretString:password}}`,
@@ -226,7 +198,11 @@ describe("serverless package: the stream sinks' parameters", () => {
   });
 
   it('refuses MSK IAM without the output cluster ARN, naming the parameter', async () => {
-    const out = await packageStack('bad', [`--param=kafkaSinkBootstrapServers=${BOOTSTRAP}`]);
+    const out = await packageResult('bad', [
+      '--stage',
+      'dev',
+      `--param=kafkaSinkBootstrapServers=${BOOTSTRAP}`,
+    ]);
     expect(out.code).not.toBe(0);
     expect(out.output).toContain('kafkaSinkAuth iam needs kafkaSinkClusterArn');
   });

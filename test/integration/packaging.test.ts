@@ -4,12 +4,23 @@
  * deployment refuses what the commit protocol cannot guarantee.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { LAKE_COLUMNS } from '../../lib/lake/schema';
-import { cfnLint, type Resource, readTemplate, sls, type Template } from '../support/serverless-package';
+import {
+  actions,
+  alarmsOf,
+  bySid,
+  dashboardOf,
+  envOf,
+  glueArn,
+  lakeBucketGrants,
+  ofType,
+  type Statement,
+  statements,
+} from '../support/cloudformation';
+import { packages, type Resource, type Template } from '../support/serverless-package';
 
 jest.setTimeout(300_000);
 
@@ -19,40 +30,7 @@ const MSK_ARN =
 const SCRAM_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:AmazonMSK_taxi-AbCdEf';
 const SCRAM_KEY_ARN = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 
-type Statement = {
-  Sid?: string;
-  Effect: string;
-  Action: string | string[];
-  Resource: unknown;
-  Condition?: unknown;
-};
-
-const dir = mkdtempSync(path.join(os.tmpdir(), 'taxi-pkg-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function packageStack(name: string, args: string[]): Promise<Template> {
-  const out = path.join(dir, name);
-  const result = await sls(['package', '--package', out, ...args]);
-  expect(result.output).toContain('Service packaged');
-  expect(result.code).toBe(0);
-  return readTemplate(out);
-}
-
-const ofType = (t: Template, type: string): Array<[string, Resource]> =>
-  Object.entries(t.Resources).filter(([, r]) => r.Type === type);
-
-const statements = (role: Resource): Statement[] =>
-  (role.Properties.Policies as Array<{ PolicyDocument: { Statement: Statement[] } }>).flatMap(
-    (p) => p.PolicyDocument.Statement,
-  );
-const actions = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
-const envOf = (t: Template, fn: string): Record<string, unknown> =>
-  (t.Resources[fn] as Resource).Properties.Environment
-    ? ((t.Resources[fn] as Resource).Properties.Environment as { Variables: Record<string, unknown> })
-        .Variables
-    : {};
-const alarmsOf = (t: Template): Array<Record<string, unknown>> =>
-  ofType(t, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
+const { dir, packageStack, packageResult, itIsCleanForCfnLint } = packages('taxi-pkg-');
 
 /** The resources whose loss loses data or duplicates the lake. */
 const STATEFUL = [
@@ -71,9 +49,7 @@ describe('serverless package --stage dev --param lakeFormat=prefix (offline, the
     t = await packageStack('dev', ['--stage', 'dev', '--param=lakeFormat=prefix']);
   });
 
-  it('is clean for cfn-lint', async () => {
-    expect(await cfnLint(path.join(dir, 'dev'))).toBe('');
-  });
+  itIsCleanForCfnLint('dev');
 
   it('has the lake, search and raw archive functions on Node 24 arm64, the lake one bundled with the Parquet WebAssembly', async () => {
     const fns = ofType(t, 'AWS::Lambda::Function');
@@ -372,10 +348,7 @@ describe('serverless package --stage dev --param lakeFormat=prefix (offline, the
   });
 
   it('has a dashboard with lag, throughput, poison, duplicates beside batches behind the head, queues, setup and errors', () => {
-    const dashboard = t.Resources.Dashboard as Resource;
-    const body = JSON.parse((dashboard.Properties.DashboardBody as { 'Fn::Sub': string })['Fn::Sub']) as {
-      widgets: Array<{ x: number; y: number; properties: { metrics: string[][] } }>;
-    };
+    const body = dashboardOf(t);
     const shown = new Set(body.widgets.flatMap((w) => w.properties.metrics.map((m) => m[1])));
     for (const metric of [
       'IteratorAge',
@@ -423,9 +396,7 @@ describe('serverless package --stage prod with MSK, SASL/SCRAM, a VPC and every 
     ]);
   });
 
-  it('is clean for cfn-lint', async () => {
-    expect(await cfnLint(path.join(dir, 'prod-all'))).toBe('');
-  });
+  itIsCleanForCfnLint('prod-all');
 
   it('retains every stateful resource (a ledger lost beside a kept lake would duplicate it)', () => {
     for (const id of [...STATEFUL, 'SearchDomain']) {
@@ -552,23 +523,6 @@ const scheduleOf = (t: Template, fn: string): Array<Record<string, unknown>> =>
   ofType(t, 'AWS::Events::Rule')
     .filter(([, r]) => JSON.stringify(r.Properties.Targets).includes(fn))
     .map(([, r]) => r.Properties);
-const dashboardOf = (t: Template) =>
-  JSON.parse(
-    ((t.Resources.Dashboard as Resource).Properties.DashboardBody as { 'Fn::Sub': string })['Fn::Sub'],
-  ) as {
-    widgets: Array<{ x: number; y: number; properties: { metrics: string[][] } }>;
-  };
-const glueArn = (resource: string) => ({
-  'Fn::Sub': `arn:\${AWS::Partition}:glue:\${AWS::Region}:\${AWS::AccountId}:${resource}`,
-});
-const bySid = (role: Resource | undefined): Record<string, Statement> =>
-  Object.fromEntries(statements(role as Resource).map((s) => [String(s.Sid), s]));
-/** Every S3 action a role has on the lake bucket, with the resource it applies to. */
-const lakeBucketGrants = (role: Resource | undefined): string[] =>
-  statements(role as Resource)
-    .filter((s) => JSON.stringify(s.Resource).includes('LakeBucket'))
-    .flatMap((s) => actions(s).map((a) => `${a} ${JSON.stringify(s.Resource)}`))
-    .sort();
 
 describe('serverless package --stage dev (offline, defaults: the Iceberg table in the Glue Data Catalog)', () => {
   let t: Template;
@@ -576,9 +530,7 @@ describe('serverless package --stage dev (offline, defaults: the Iceberg table i
     t = await packageStack('iceberg-glue', ['--stage', 'dev']);
   });
 
-  it('is clean for cfn-lint', async () => {
-    expect(await cfnLint(path.join(dir, 'iceberg-glue'))).toBe('');
-  });
+  itIsCleanForCfnLint('iceberg-glue');
 
   it('adds the table committer: scheduled every minute, one run at a time, done before the next, no retries', async () => {
     const fns = ofType(t, 'AWS::Lambda::Function').map(([id]) => id);
@@ -733,10 +685,7 @@ describe('serverless package --stage dev (offline, defaults: the Iceberg table i
   });
 
   it('charts every committer metric on the dashboard', () => {
-    const dashboard = t.Resources.Dashboard as Resource;
-    const body = JSON.parse((dashboard.Properties.DashboardBody as { 'Fn::Sub': string })['Fn::Sub']) as {
-      widgets: Array<{ x: number; y: number; properties: { metrics: string[][] } }>;
-    };
+    const body = dashboardOf(t);
     const committer = body.widgets
       .flatMap((w) => w.properties.metrics)
       .filter((m) => m[3] === 'taxi-stream-table-committer')
@@ -950,9 +899,7 @@ describe('serverless package --stage dev --param tableMaintenance=managed (the G
     ]);
   });
 
-  it('is clean for cfn-lint', async () => {
-    expect(await cfnLint(path.join(dir, 'iceberg-managed'))).toBe('');
-  });
+  itIsCleanForCfnLint('iceberg-managed');
 
   it('deploys no maintenance function, role, alarm or widget', () => {
     expect(t.Resources.TableMaintenanceLambdaFunction).toBeUndefined();
@@ -1083,9 +1030,7 @@ describe('serverless package --stage prod --param lakeFormat=iceberg with MSK an
     ]);
   });
 
-  it('is clean for cfn-lint', async () => {
-    expect(await cfnLint(path.join(dir, 'iceberg-prod'))).toBe('');
-  });
+  itIsCleanForCfnLint('iceberg-prod');
 
   it('runs maintenance daily with the given memory and limits, alarming on a single day-long period', () => {
     expect(t.Resources.TableMaintenanceLambdaFunction?.Properties).toMatchObject({
@@ -1159,9 +1104,7 @@ describe('serverless package --stage dev --param lakeFormat=iceberg --param iceb
     ]);
   });
 
-  it('is clean for cfn-lint', async () => {
-    expect(await cfnLint(path.join(dir, 'iceberg-s3tables'))).toBe('');
-  });
+  itIsCleanForCfnLint('iceberg-s3tables');
 
   it('schedules the committer at the given rate with a timeout below it', () => {
     expect(t.Resources.TableCommitterLambdaFunction?.Properties).toMatchObject({
@@ -1260,9 +1203,7 @@ describe('serverless package --stage dev --param rawArchiveRetentionDays=400: th
     t = await packageStack('archive', ['--stage', 'dev', '--param=rawArchiveRetentionDays=400']);
   });
 
-  it('is clean for cfn-lint', async () => {
-    expect(await cfnLint(path.join(dir, 'archive'))).toBe('');
-  });
+  itIsCleanForCfnLint('archive');
 
   it('adds the rawArchive function: its own role, 512 MB, the bucket, its own ledger table and the prefixes its role grants', () => {
     expect(t.Resources.RawArchiveLambdaFunction?.Properties).toMatchObject({
@@ -1539,14 +1480,7 @@ describe('serverless package refuses what it cannot deploy safely', () => {
     ['a malformed security group ID', 'vpcSecurityGroupIds=sg-0c', 'vpcSecurityGroupIds must be sg-'],
   ])('refuses %s', async (_what, param, message) => {
     const name = param.slice(0, param.indexOf('='));
-    const result = await sls([
-      'package',
-      '--stage',
-      'dev',
-      '--package',
-      path.join(dir, name),
-      `--param=${param}`,
-    ]);
+    const result = await packageResult(name, ['--stage', 'dev', `--param=${param}`]);
     expect(result.code).not.toBe(0);
     expect(result.output).toContain(message);
   });
@@ -1680,12 +1614,9 @@ describe('serverless package refuses what it cannot deploy safely', () => {
       "lakePrefix must not overlap the raw archive's raw/",
     ],
   ])('refuses %s', async (what, params, message) => {
-    const result = await sls([
-      'package',
+    const result = await packageResult(`refused-${what.replace(/\W+/g, '-')}`, [
       '--stage',
       'dev',
-      '--package',
-      path.join(dir, `refused-${what.replace(/\W+/g, '-')}`),
       ...params.map((p) => `--param=${p}`),
     ]);
     expect(result.code).not.toBe(0);

@@ -1,6 +1,7 @@
 /** `serverless package` offline, the template it writes, and cfn-lint on that template. */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -61,4 +62,33 @@ export async function cfnLint(templateDir: string): Promise<string> {
       );
     return `${e.stdout ?? ''}${e.stderr ?? ''}`.trim() || `cfn-lint exited with ${e.code}`;
   }
+}
+
+/**
+ * A test file's packages: a temporary directory (removed after the file's tests), `serverless
+ * package` into a named directory under it, and the cfn-lint test each packaged stack gets.
+ */
+export function packages(prefix: string) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  /** `serverless package --package <dir>/<name> ...args`, whatever its outcome. */
+  const packageResult = (name: string, args: string[]) =>
+    sls(['package', '--package', path.join(dir, name), ...args]);
+  return {
+    dir,
+    packageResult,
+    /** Packages into `name`, which must succeed, and returns the template. */
+    async packageStack(name: string, args: string[]): Promise<Template> {
+      const result = await packageResult(name, args);
+      expect(result.output).toContain('Service packaged');
+      expect(result.code).toBe(0);
+      return readTemplate(path.join(dir, name));
+    },
+    /** The test, in the enclosing describe, that cfn-lint finds the template packaged into `name` clean. */
+    itIsCleanForCfnLint(name: string): void {
+      it('is clean for cfn-lint', async () => {
+        expect(await cfnLint(path.join(dir, name))).toBe('');
+      });
+    },
+  };
 }

@@ -1,7 +1,8 @@
 /**
  * The demo's optional stream sinks (`--sinks ...,kafka,kinesis`, docs/stream-sinks.md): their
  * outputs (a topic on the local broker, a stream on the local Kinesis), their handlers behind
- * their own mappings, and the reconciliation of what they published against the lake.
+ * their own mappings, the readers of what they published (the integration tests read with them
+ * too), and the reconciliation of that against the lake.
  */
 import {
   CreateStreamCommand,
@@ -56,41 +57,43 @@ export async function createStreamSinkOutputs(
     Object.assign(env, { KAFKA_SINK_BOOTSTRAP_SERVERS: outputs.bootstrap, KAFKA_SINK_TOPIC: OUTPUT_TOPIC });
   }
   if (sinks.includes('kinesis')) {
-    await outputs.kinesis.send(
-      new CreateStreamCommand({ StreamName: OUTPUT_STREAM, ShardCount: outputs.partitions }),
-    );
-    for (let i = 0; i < 200; i++) {
-      const out = await outputs.kinesis.send(new DescribeStreamCommand({ StreamName: OUTPUT_STREAM }));
-      if (out.StreamDescription?.StreamStatus === 'ACTIVE') break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await createStream(outputs.kinesis, OUTPUT_STREAM, outputs.partitions);
     env.KINESIS_SINK_STREAM = OUTPUT_STREAM;
   }
   return env;
 }
 
+/** Creates a Kinesis stream and waits until it is active. */
+export async function createStream(kinesis: KinesisClient, name: string, shards: number): Promise<void> {
+  await kinesis.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
+  for (let i = 0; i < 200; i++) {
+    const out = await kinesis.send(new DescribeStreamCommand({ StreamName: name }));
+    if (out.StreamDescription?.StreamStatus === 'ACTIVE') return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`stream ${name} did not become active`);
+}
+
+/** One record a stream sink published, as a reader of its output sees it. */
 export interface OutputRecord {
+  /** The Kafka partition number or the Kinesis shard ID. */
   readonly partition: string;
+  /** The Kafka offset or the Kinesis sequence number: the record's place in its partition. */
+  readonly offset: bigint;
   readonly key: string;
   readonly recordId: string;
-  readonly tripId: string | null;
+  /** The published trip (JSON). */
+  readonly value: Record<string, unknown>;
 }
 
 const parse = (
   bytes: Uint8Array | Buffer | null | undefined,
   partition: string,
+  offset: string | undefined,
   key: string,
 ): OutputRecord => {
-  const value = JSON.parse(Buffer.from(bytes ?? []).toString('utf8')) as {
-    recordId?: unknown;
-    trip_id?: unknown;
-  };
-  return {
-    partition,
-    key,
-    recordId: String(value.recordId),
-    tripId: typeof value.trip_id === 'string' ? value.trip_id : null,
-  };
+  const value = JSON.parse(Buffer.from(bytes ?? []).toString('utf8')) as Record<string, unknown>;
+  return { partition, offset: BigInt(offset ?? 0), key, recordId: String(value.recordId), value };
 };
 
 /**
@@ -114,7 +117,9 @@ export async function readCommitted(
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
       eachMessage: async ({ partition, message }) => {
-        seen.push(parse(message.value, String(partition), message.key?.toString('utf8') ?? ''));
+        seen.push(
+          parse(message.value, String(partition), message.offset, message.key?.toString('utf8') ?? ''),
+        );
         last = Date.now();
       },
     });
@@ -145,7 +150,8 @@ export async function readStream(kinesis: KinesisClient, stream: string): Promis
     while (iterator) {
       const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
       const records = page.Records ?? [];
-      for (const r of records) out.push(parse(r.Data, shard.ShardId ?? '', r.PartitionKey ?? ''));
+      for (const r of records)
+        out.push(parse(r.Data, shard.ShardId ?? '', r.SequenceNumber, r.PartitionKey ?? ''));
       iterator = records.length > 0 ? page.NextShardIterator : undefined;
     }
   }
@@ -179,7 +185,9 @@ export async function countStreamSinkOutputs(
   const expected = [...lakeTripIds].sort();
   const check = (name: string, records: readonly OutputRecord[]) => {
     const distinct = new Map(records.map((r) => [r.recordId, r]));
-    const ids = [...distinct.values()].flatMap((r) => (r.tripId === null ? [] : [r.tripId])).sort();
+    const ids = [...distinct.values()]
+      .flatMap((r) => (typeof r.value.trip_id === 'string' ? [r.value.trip_id] : []))
+      .sort();
     if (distinct.size !== lakeRows)
       counts.problems.push(`${name}: ${distinct.size} distinct records, the lake holds ${lakeRows} trips`);
     if (ids.length !== expected.length || ids.some((id, i) => id !== expected[i]))
