@@ -30,15 +30,10 @@ import {
   writeExistingManifest,
   writeManifestList,
 } from '../lake/iceberg/manifests';
-import {
-  CatalogConflictError,
-  CatalogStateUnknownError,
-  type LoadedTable,
-  type RestCatalog,
-  type Snapshot,
-} from '../lake/iceberg/rest-catalog';
+import type { LoadedTable, RestCatalog, Snapshot } from '../lake/iceberg/rest-catalog';
 import { PARTITION_SPEC, pickupDay, TABLE_SCHEMA } from '../lake/iceberg/table-schema';
 import type { CommitLog, CommitManifest, CommittedObject } from '../ledger/commit-ledger';
+import { retryCommitOrThrow } from './catalog-commit-retry';
 import { type Deadline, IoBudget } from './deadline';
 
 /** The catalog as the committer uses it. */
@@ -462,11 +457,7 @@ export class TableCommitter {
           ),
         );
       } catch (error) {
-        const conflict = error instanceof CatalogConflictError;
-        if (!conflict && !(error instanceof CatalogStateUnknownError)) throw error;
-        if (conflict) report.conflicts++;
-        else report.unknownOutcomes++;
-        if (attempt + 1 >= this.options.maxAttempts) throw error;
+        retryCommitOrThrow(error, attempt, this.options.maxAttempts, report);
         const reloaded = await budget.run('catalog.loadTable', (signal) =>
           this.deps.catalog.loadTable(namespace, name, signal),
         );

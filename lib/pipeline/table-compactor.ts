@@ -21,14 +21,11 @@
 import { createHash } from 'node:crypto';
 import { readLakeRows, rowsChecksum } from '../lake/iceberg/data-file-rows';
 import { type DataFile, pickupBounds, type ResolvedEntry, snapshotIdOf } from '../lake/iceberg/manifests';
-import {
-  CatalogConflictError,
-  CatalogStateUnknownError,
-  type LoadedTable,
-} from '../lake/iceberg/rest-catalog';
+import type { LoadedTable } from '../lake/iceberg/rest-catalog';
 import { PARTITION_SPEC, partitionPath } from '../lake/iceberg/table-schema';
 import type { LakeRow } from '../lake/lake-row';
 import type { ParquetEncoder } from '../lake/parquet-encoder';
+import { retryCommitOrThrow } from './catalog-commit-retry';
 import { type Deadline, IoBudget } from './deadline';
 import type { TableCatalog, TableFiles } from './table-committer';
 import {
@@ -238,11 +235,7 @@ export class TableCompactor {
         );
         return this.done(report, 'compacted', snapshotId, still, live.entries);
       } catch (error) {
-        const conflict = error instanceof CatalogConflictError;
-        if (!conflict && !(error instanceof CatalogStateUnknownError)) throw error;
-        if (conflict) report.conflicts++;
-        else report.unknownOutcomes++;
-        if (attempt + 1 >= this.options.maxAttempts) throw error;
+        retryCommitOrThrow(error, attempt, this.options.maxAttempts, report);
         const reloaded = await budget.run('catalog.loadTable', (signal) =>
           this.deps.catalog.loadTable(namespace, name, signal),
         );

@@ -17,12 +17,9 @@
  * record age) plus a Lambda run: a retry PUTs the chunk's file again before committing it.
  */
 import { readManifestEntries, readManifestList } from '../lake/iceberg/manifests';
-import {
-  CatalogConflictError,
-  CatalogStateUnknownError,
-  type LoadedTable,
-} from '../lake/iceberg/rest-catalog';
+import type { LoadedTable } from '../lake/iceberg/rest-catalog';
 import type { CommitLog } from '../ledger/commit-ledger';
+import { retryCommitOrThrow } from './catalog-commit-retry';
 import { type Deadline, IoBudget } from './deadline';
 import { type TableCatalog, type TableFiles, tableProgress } from './table-committer';
 
@@ -127,9 +124,7 @@ export class TableJanitor {
         );
         break;
       } catch (error) {
-        if (!(error instanceof CatalogConflictError) && !(error instanceof CatalogStateUnknownError))
-          throw error;
-        if (attempt + 1 >= this.options.maxAttempts) throw error;
+        retryCommitOrThrow(error, attempt, this.options.maxAttempts);
         // Whatever happened (a lost answer may hide a removal that landed), the table says
         // which snapshots are left; the next attempt removes only those still there.
         const reloaded = await this.load(budget);

@@ -28,16 +28,13 @@ import { archivePartitionHourMs, decodeArchive } from '../archive/raw-archive-fo
 import type { DeadLetter, DeadLetterSink } from '../dead-letters/dead-letter';
 import { readLakeRows, rowsChecksum } from '../lake/iceberg/data-file-rows';
 import { type DataFile, pickupBounds, snapshotIdOf } from '../lake/iceberg/manifests';
-import {
-  CatalogConflictError,
-  CatalogStateUnknownError,
-  type LoadedTable,
-} from '../lake/iceberg/rest-catalog';
+import type { LoadedTable } from '../lake/iceberg/rest-catalog';
 import { partitionPath, pickupDay } from '../lake/iceberg/table-schema';
 import type { LakeRow } from '../lake/lake-row';
 import type { ParquetEncoder } from '../lake/parquet-encoder';
 import type { CommitLog } from '../ledger/commit-ledger';
 import type { SourceKind, SourceRecord } from '../sources/source-record';
+import { retryCommitOrThrow } from './catalog-commit-retry';
 import { type Deadline, IoBudget } from './deadline';
 import type { TableCatalog, TableFiles } from './table-committer';
 import { tableProgress } from './table-committer';
@@ -269,11 +266,7 @@ export class TableReprocessor {
         report.rowsWritten = trips.size;
         break;
       } catch (error) {
-        const conflict = error instanceof CatalogConflictError;
-        if (!conflict && !(error instanceof CatalogStateUnknownError)) throw error;
-        if (conflict) report.conflicts++;
-        else report.unknownOutcomes++;
-        if (attempt + 1 >= this.options.maxAttempts) throw error;
+        retryCommitOrThrow(error, attempt, this.options.maxAttempts, report);
       }
     }
     if (this.deps.search) {
