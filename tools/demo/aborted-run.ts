@@ -33,9 +33,13 @@ export interface RunSoFar {
   inputs: readonly ReplayRecord[];
   /** Per source, where each record sent so far landed, in input order. */
   readonly landed: Landed[][];
-  /** Event-source runners in start order: lake, search, lake, search... */
+  /** Event-source runners in start order; `consumed` and `consumedBy` share their indexes. */
   readonly runners: Array<{ stop(): void; readonly stats: DeliveryStats }>;
+  /** Each mapping's drain, and the function it delivers to. */
   readonly consumed: Array<Promise<DeliveryStats>>;
+  readonly consumedBy: string[];
+  readonly lakeFunction: string;
+  readonly searchFunction: string;
   readonly failures: OnFailureRecord[];
   /**
    * With the Iceberg table: where its data files are. An aborted run reads the lake from the
@@ -77,8 +81,11 @@ export async function reportAbortedRun(
   for (const runner of run.runners) runner.stop();
   // A stopped runner finishes the invocation in flight. The lake sink's is worth waiting for
   // (its commit then counts), up to a limit in case it waits on the dead service; the search
-  // sink's is not: its documents are not reconciled here.
-  await settle(Promise.allSettled(run.consumed.filter((_, i) => i % 2 === 0)), SETTLE_MS);
+  // sink's and the others' are not: what they write is not reconciled here.
+  await settle(
+    Promise.allSettled(run.consumed.filter((_, i) => run.consumedBy[i] === run.lakeFunction)),
+    SETTLE_MS,
+  );
 
   const unavailable: { lake?: string; ledger?: string; search?: string } = {};
   let exported: RunExport | undefined;
@@ -138,8 +145,10 @@ export async function reportAbortedRun(
     }
   }
 
-  const lakeRunner = sum(run.runners.filter((_, i) => i % 2 === 0).map((r) => r.stats));
-  const searchRunner = sum(run.runners.filter((_, i) => i % 2 === 1).map((r) => r.stats));
+  const statsOf = (fn: string) =>
+    sum(run.runners.filter((_, i) => run.consumedBy[i] === fn).map((r) => r.stats));
+  const lakeRunner = statsOf(run.lakeFunction);
+  const searchRunner = statsOf(run.searchFunction);
   const summary = {
     aborted: {
       service: death.service,

@@ -244,6 +244,9 @@ async function main(): Promise<number> {
     landed: [],
     runners,
     consumed: [],
+    consumedBy: [],
+    lakeFunction: LAKE_FUNCTION,
+    searchFunction: SEARCH_FUNCTION,
     failures: [],
   };
   const cleanup = async () => {
@@ -351,14 +354,7 @@ async function main(): Promise<number> {
       ARCHIVE_FUNCTION,
       'taxi-stream-raw-archive',
     );
-    // One event source mapping per function: own checkpoints, failures isolated.
-    const mapped = [
-      { functionName: LAKE_FUNCTION, handler: lakeHandler },
-      { functionName: SEARCH_FUNCTION, handler: searchHandler },
-      { functionName: ARCHIVE_FUNCTION, handler: archiveHandler },
-    ];
-
-    // The stream sinks, each behind its own mapping like the lake and search sinks.
+    // The stream sinks, chosen with --sinks.
     const streamSinks = options.sinks
       .filter((sink) => sink === 'kafka' || sink === 'kinesis')
       .map((sink) => {
@@ -369,7 +365,13 @@ async function main(): Promise<number> {
           handler: loadHandler(module, functionName, `taxi-stream-${sink}-stream-sink`),
         };
       });
-    const streamSinksConsumed: Array<Promise<DeliveryStats>> = [];
+    // One event source mapping per function: own checkpoints, failures isolated.
+    const mapped = [
+      { functionName: LAKE_FUNCTION, handler: lakeHandler },
+      { functionName: SEARCH_FUNCTION, handler: searchHandler },
+      { functionName: ARCHIVE_FUNCTION, handler: archiveHandler },
+      ...streamSinks,
+    ];
 
     const inputs = withWatermarks(
       options.inputs.length > 0
@@ -405,7 +407,7 @@ async function main(): Promise<number> {
     const replayStarted = Date.now();
     const consumed: Array<Promise<DeliveryStats>> = run.consumed;
     // The function each of `consumed` delivers to.
-    const consumedBy: string[] = [];
+    const consumedBy = run.consumedBy;
     const replays: Array<Promise<Array<{ shardId: string; sequenceNumber: string }>>> = [];
     for (const source of sources) {
       let publisherDone = false;
@@ -435,32 +437,6 @@ async function main(): Promise<number> {
                   ...mappingSettings,
                 }),
             );
-      for (const sink of streamSinks) {
-        const runner =
-          source === 'kinesis'
-            ? new KinesisRunner({
-                kinesis: clients.kinesis,
-                stream,
-                region: 'us-east-1',
-                functionName: sink.functionName,
-                handler: sink.handler,
-                batchWindowMs: options.batchWindowMs,
-                ...mappingSettings,
-              })
-            : new KafkaRunner({
-                kafka: (kafka as LocalKafka).client,
-                bootstrapServers: (kafka as LocalKafka).broker.bootstrap,
-                topic: stream,
-                groupId: sink.functionName,
-                functionName: sink.functionName,
-                handler: sink.handler as unknown as KafkaHandler,
-                ...mappingSettings,
-              });
-        runners.push(runner);
-        const done = runner.runUntilDrained(() => publisherDone);
-        done.catch(() => undefined);
-        streamSinksConsumed.push(done);
-      }
       runners.push(...mappings);
       for (const [i, m] of mappings.entries()) {
         consumedBy.push((mapped[i] as { functionName: string }).functionName);
@@ -498,7 +474,6 @@ async function main(): Promise<number> {
     const replaySeconds = (Date.now() - replayStarted) / 1000;
     say('replay done; draining');
     const stats = await watch.guard(Promise.all(consumed));
-    await watch.guard(Promise.all(streamSinksConsumed));
     const sum = (list: DeliveryStats[]): DeliveryStats => {
       const total = newDeliveryStats();
       for (const one of list)
@@ -569,7 +544,9 @@ async function main(): Promise<number> {
     say('reading the search indexes');
     const searchClient = new Client({ node: stack.endpoints.opensearch as string });
     const search = await watch.guard(exportSearch(searchClient, 'trips-*'));
-    const searchReconciliation = reconcileSearch(search, await lakeTripIds(exported));
+    // The lake's trip IDs, read once: the search indexes and the stream sinks are checked against them.
+    const tripIds = await lakeTripIds(exported);
+    const searchReconciliation = reconcileSearch(search, tripIds);
     const missingZones = reprocessed
       ? await watch.guard(zoneNamesMissing(exported.lakeDir, SHARED_ZONES, searchClient, 'trips-*'))
       : undefined;
@@ -582,7 +559,7 @@ async function main(): Promise<number> {
       countStreamSinkOutputs(
         options.sinks,
         { ...(kafka ? { kafka: kafka.client } : {}), kinesis: clients.kinesis },
-        await lakeTripIds(exported),
+        tripIds,
         exported.lakeRows,
       ),
     );
