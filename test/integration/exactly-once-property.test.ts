@@ -70,7 +70,6 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import type { Client } from '@opensearch-project/opensearch';
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { createSqsClient } from '../../lib/aws-clients';
@@ -123,6 +122,7 @@ import {
   readIcebergTable,
   startIcebergCatalog,
 } from '../../tools/iceberg/iceberg-catalog';
+import { createLedgerTable } from '../../tools/local-stack/local-stack';
 import { seededRandom, syntheticTrips } from '../../tools/replay/synthetic';
 import { type CrashMode, CrashSwitch, crashing, SimulatedCrash } from '../support/crash';
 import {
@@ -926,20 +926,7 @@ class ScenarioRun {
   /** Creates what the scenario has of its own: a table scenario's ledger table. */
   async prepare(): Promise<void> {
     if (!this.scn.table) return;
-    await this.world.pipeline.clients.dynamodb.send(
-      new CreateTableCommand({
-        TableName: this.lake.ledgerTable,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: 'pk', AttributeType: 'S' },
-          { AttributeName: 'sk', AttributeType: 'S' },
-        ],
-        KeySchema: [
-          { AttributeName: 'pk', KeyType: 'HASH' },
-          { AttributeName: 'sk', KeyType: 'RANGE' },
-        ],
-      }),
-    );
+    await createLedgerTable(this.world.pipeline.clients, this.lake.ledgerTable);
   }
 
   problem(text: string): void {

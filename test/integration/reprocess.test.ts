@@ -169,7 +169,12 @@ async function tableRows(setup: Setup): Promise<{ rows: TableRow[]; snapshots: n
   }
 }
 
-const zones = () => parseZoneCsv(readFileSync(ZONES_CSV(), 'utf-8'));
+// Parsed once: the assertions look a zone up per row.
+let zoneLookup: ReturnType<typeof parseZoneCsv> | undefined;
+const zones = () => {
+  zoneLookup ??= parseZoneCsv(readFileSync(ZONES_CSV(), 'utf-8'));
+  return zoneLookup;
+};
 const expectedZone = (row: TableRow): string | null => zones().get(row.pickupId)?.zone ?? null;
 
 const javaReader = (setup: Setup) =>
